@@ -1,0 +1,3 @@
+"""`galcat catalogue` commands (to be filled)."""
+
+from galcat.cli.app import app, handle_errors  # noqa: F401

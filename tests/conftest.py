@@ -1,0 +1,55 @@
+"""Shared fixtures: the real data in ../shared/data, external tools, tmp stores.
+
+Tests that need real data find it through ``GALCAT_TEST_DATA`` (default ``../shared/data``
+beside the checkout). They skip cleanly when it is absent, except under
+``GALCAT_REQUIRE_TEST_DATA=1`` (set by ``.ci/run``), where absence is a failure.
+The same policy applies to external tools (fitsverify, stilts, topcat, Xvfb): skip on a
+developer machine without them, fail under CI (``CI=true`` or ``GALCAT_REQUIRE_TOOLS=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def _data_root() -> Path:
+    return Path(os.environ.get("GALCAT_TEST_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+def _required(var: str) -> bool:
+    return os.environ.get(var, "") not in ("", "0", "false", "False")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of the real data folder; skip (or fail under CI) when it is missing."""
+    root = _data_root()
+    if not (root / "README.md").exists():
+        msg = f"real test data not found at {root} (set GALCAT_TEST_DATA)"
+        if _required("GALCAT_REQUIRE_TEST_DATA"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return root
+
+
+@pytest.fixture(scope="session")
+def require_tool():
+    """``require_tool('stilts')`` returns the executable path, or skips (fails under CI)."""
+
+    def _require(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            msg = f"external tool {name!r} is not installed"
+            if _required("CI") or _required("GALCAT_REQUIRE_TOOLS"):
+                pytest.fail(msg + " (CI installs it in .ci/run)")
+            pytest.skip(msg)
+        return path
+
+    return _require
