@@ -1,3 +1,155 @@
-"""`galcat build` commands (to be filled)."""
+"""`galcat build` (catalogue + pixels -> HDF5 store) and `galcat info` (summary, --verify)."""
 
-from galcat.cli.app import app, handle_errors  # noqa: F401
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from galcat.cli.app import app, handle_errors
+from galcat.errors import GalcatError
+
+#: extensions of tables written by `galcat catalogue` (read with galcat.tables.read_table)
+_TABLE_SUFFIXES = (".fits", ".fit", ".vot", ".xml", ".ecsv", ".parquet", ".h5", ".hdf5")
+
+
+class Dataset(StrEnum):
+    efigi = "efigi"
+    rsa = "rsa"
+    gz2 = "gz2"
+    folder = "folder"
+
+
+class Service(StrEnum):
+    skyserver = "skyserver"
+    hips2fits = "hips2fits"
+
+
+def load_catalogue(name: str, catalogue: Path | None, images: Path | None, id_column, label_column):
+    """A galcat catalogue file (by extension) or a raw catalogue read by the named reader."""
+    if catalogue is not None and catalogue.suffix.lower() in _TABLE_SUFFIXES:
+        from galcat.tables import read_table
+
+        return read_table(catalogue)
+    from galcat.catalogues import read_catalogue
+
+    kwargs = {"source": catalogue, "images": images, "id_column": id_column, "label_column": label_column}
+    return read_catalogue(name, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def make_source(images: Path | None, service: Service, release: int | None, scale, pixels, table):
+    """The pixel source: a local archive when --images is given, else the chosen web service."""
+    if images is not None:
+        from galcat.images import LocalArchiveSource
+
+        return LocalArchiveSource(images, key=table.meta.get("image_key", "objid"))
+    options = {"release": release, "scale": scale, "pixels": pixels}
+    options = {k: v for k, v in options.items() if v is not None}
+    if service == Service.hips2fits:
+        from galcat.images import Hips2FitsSource
+
+        return Hips2FitsSource(**options)
+    from galcat.images import SkyServerSource
+
+    return SkyServerSource(**options)
+
+
+@app.command("build")
+@handle_errors
+def build(
+    dataset: Dataset = typer.Argument(..., help="Catalogue kind: efigi, rsa, gz2 or a labelled folder."),
+    catalogue: Path | None = typer.Option(
+        None, "--catalogue", help="Catalogue file (raw, or from `galcat catalogue`)."
+    ),
+    images: Path | None = typer.Option(
+        None, "--images", help="Local image archive; else pixels come from --service."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Store path (default stores/DATASET.h5)."),
+    limit: int | None = typer.Option(None, "--limit", help="Build from the first N rows only."),
+    exclude: Path | None = typer.Option(None, "--exclude", help="Drop objects present in this catalogue."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing store (or a stale .partial)."
+    ),
+    release: int | None = typer.Option(None, "--release", help="SDSS data release for SkyServer."),
+    scale: float | None = typer.Option(None, "--scale", help="Cutout scale (arcsec/pixel)."),
+    pixels: int | None = typer.Option(None, "--pixels", help="Cutout side in pixels."),
+    service: Service = typer.Option(Service.skyserver, "--service", help="Remote pixel service."),
+    keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
+    crop: int = typer.Option(
+        224, "--crop", help="Centre crop for a 424 px image (same fraction otherwise); 0 = none."
+    ),
+    size: int = typer.Option(75, "--size", help="Output image side in pixels."),
+    id_column: str | None = typer.Option(None, "--id-column", help="Folder: the id column of the CSV."),
+    label_column: str | None = typer.Option(
+        None, "--label-column", help="Folder: the label column of the CSV."
+    ),
+    workers: int = typer.Option(4, "--workers", help="Parallel fetches."),
+):
+    """Build an HDF5 store; rerun the same command to resume an interrupted build.
+
+    Only rows fetched as ok/cached become galaxies of the store (catalogue order); blank and
+    failed rows are listed in NAME.failures.ecsv beside it.
+    """
+    from galcat.store.build import BuildConfig, build_store
+
+    name = dataset.value
+    out = out or Path("stores") / f"{name}.h5"
+    if out.exists() and not overwrite:
+        raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
+    table = load_catalogue(name, catalogue, images, id_column, label_column)
+    excluded_table = None
+    if exclude is not None:
+        from galcat.tables import read_table
+
+        excluded_table = read_table(exclude)
+    source = make_source(images, service, release, scale, pixels, table)
+    config = BuildConfig(
+        name=name,
+        catalogue=str(catalogue) if catalogue else None,
+        images=str(images) if images else None,
+        service=None if images is not None else service.value,
+        release=release,
+        scale=scale,
+        pixels=pixels,
+        crop=crop,
+        size=size,
+        keep_original=keep_original,
+        limit=limit,
+        exclude=str(exclude) if exclude else None,
+        workers=workers,
+        overwrite=overwrite,
+    )
+    summary = build_store(table, source, out, config, exclude=excluded_table)
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.status_counts.items()))
+    print(
+        f"wrote {summary.out}: {summary.n_stored} of {summary.n_rows} rows ({counts})"
+        + (f", {summary.resumed_rows} resumed" if summary.resumed_rows else "")
+        + (f", {summary.excluded} excluded" if summary.excluded else "")
+    )
+    if summary.failures_path is not None:
+        print(f"not stored: {summary.n_failed} rows listed in {summary.failures_path}")
+
+
+@app.command("info")
+@handle_errors
+def info(
+    store: Path = typer.Argument(..., help="A store written by `galcat build`."),
+    verify: bool = typer.Option(False, "--verify", help="Re-check every row's pixels (exit 1 on damage)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+):
+    """Counts per class, provenance, shape and config of a store; --verify checks every row."""
+    from galcat.store.verify import format_info, store_info, verify_store
+
+    summary = store_info(store)
+    print(json.dumps(summary, indent=2) if as_json else format_info(summary))
+    if verify:
+        report = verify_store(store)
+        if report.ok:
+            print(f"verify: ok ({report.rows_checked} rows checked)")
+            return
+        for problem in report.problems[:50]:
+            print(f"verify: {problem}")
+        print(f"verify: FAILED ({len(report.problems)} problems, {len(report.bad_rows)} bad rows)")
+        raise typer.Exit(code=1)

@@ -1,3 +1,148 @@
-"""`galcat catalogue` commands (to be filled)."""
+"""``galcat catalogue {efigi,rsa,gz2,folder}``: read a catalogue into the standard table and write it."""
 
-from galcat.cli.app import app, handle_errors  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from galcat.cli.app import app, handle_errors
+
+catalogue_app = typer.Typer(
+    help="Read a galaxy catalogue into galcat's standard table (objid, ra, dec, hubble9, hubble11).",
+    no_args_is_help=True,
+)
+app.add_typer(catalogue_app, name="catalogue")
+
+_SOURCE = typer.Option(None, "--source", help="Local file (or URL for gz2); default: the spec's VizieR/URL.")
+_LABELS = typer.Option("rule", "--labels", help="rule (documented rule in catalogues/<name>.toml) or paper.")
+_PAPER = typer.Option(None, "--paper-labels", help="The paper's label table for --labels paper.")
+_RESOLVER = typer.Option(None, "--resolver", help="Name resolver for positions: simbad or openngc:PATH.")
+_OUT = typer.Option(
+    ..., "--out", "-o", help="Output table; format from the extension (.fits .vot .ecsv ...)."
+)
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace --out if it exists.")
+
+
+def _run(name: str, out: Path, overwrite: bool, **kwargs) -> None:
+    """Read, write, then print rows, class counts and the masked count."""
+    from galcat.catalogues import class_counts, read_catalogue
+    from galcat.progress import console
+    from galcat.tables import table_format, write_table
+
+    table_format(out)  # a bad extension fails before any (network) work
+    if out.exists() and not overwrite:
+        from galcat.errors import GalcatError
+
+        raise GalcatError(f"{out}: already exists; pass --overwrite to replace it")
+    table = read_catalogue(name, **kwargs)
+    write_table(table, out, overwrite=overwrite)
+    meta = table.meta
+    console.print(f"{name}: {len(table)} rows -> {out}  (labels: {meta.get('label_rule')})", soft_wrap=True)
+    for scheme in meta.get("label_schemes", {}):
+        counts = class_counts(table, scheme)
+        console.print(f"  {scheme}: " + ", ".join(f"{c} {n}" for c, n in counts.items()), soft_wrap=True)
+    console.print(f"  masked labels: {meta.get('n_masked', 0)}")
+    for key, label in (
+        ("n_missing_images", "rows dropped (no image file)"),
+        ("n_unresolved", "unresolved names"),
+    ):
+        if key in meta:
+            console.print(f"  {label}: {meta[key]}")
+
+
+@catalogue_app.command(
+    "efigi", epilog="Example: galcat catalogue efigi --source EFIGI_attributes.txt --out efigi.fits"
+)
+@handle_errors
+def efigi_command(
+    source: str = _SOURCE,
+    labels: str = _LABELS,
+    paper_labels: Path = _PAPER,
+    resolver: str = _RESOLVER,
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+):
+    """EFIGI (Baillard+2011): EFIGI_attributes.txt or VizieR J/A+A/532/A74; hubble9 by efigi_rule_v1.
+
+    Example: galcat catalogue efigi --source EFIGI_attributes.txt --labels paper
+    --paper-labels efigi_model.csv --out efigi.ecsv
+    """
+    _run("efigi", out, overwrite, source=source, labels=labels, paper_labels=paper_labels, resolver=resolver)
+
+
+@catalogue_app.command(
+    "rsa",
+    epilog="Example: galcat catalogue rsa --source usethis_rsa2.csv --labels paper "
+    "--resolver openngc:OpenNGC/ --out rsa.fits",
+)
+@handle_errors
+def rsa_command(
+    source: str = _SOURCE,
+    labels: str = _LABELS,
+    paper_labels: Path = _PAPER,
+    resolver: str = _RESOLVER,
+    id_column: str = typer.Option(None, "--id-column", help="Galaxy name column (default Galaxy_ID/Name)."),
+    label_column: str = typer.Option(None, "--label-column", help="RSA type column for --labels rule."),
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+):
+    """Revised Shapley-Ames: VizieR VII/51 (B1950 -> ICRS) or a name list resolved to positions.
+
+    Example: galcat catalogue rsa --source usethis_rsa2.csv --labels paper
+    --resolver openngc:NGC.csv --out rsa.ecsv
+    """
+    _run(
+        "rsa", out, overwrite, source=source, labels=labels, paper_labels=paper_labels, resolver=resolver,
+        id_column=id_column, label_column=label_column,
+    )  # fmt: skip
+
+
+@catalogue_app.command(
+    "gz2", epilog="Example: galcat catalogue gz2 --source gz2_hart16.csv.gz --out gz2.parquet"
+)
+@handle_errors
+def gz2_command(
+    source: str = _SOURCE,
+    labels: str = _LABELS,
+    paper_labels: Path = _PAPER,
+    label_column: str = typer.Option(None, "--label-column", help="gz2_class column (default gz2_class)."),
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+):
+    """Galaxy Zoo 2 (Hart+2016 CSV, local or URL; or the Stripe 82 vote table); gz2_rule_v1 (reconstructed).
+
+    Example: galcat catalogue gz2 --source table5.csv.gz --out stripe82.ecsv
+    """
+    _run(
+        "gz2",
+        out,
+        overwrite,
+        source=source,
+        labels=labels,
+        paper_labels=paper_labels,
+        label_column=label_column,
+    )
+
+
+@catalogue_app.command(
+    "folder",
+    epilog="Example: galcat catalogue folder --source gz1/labels.csv --label-column class_name "
+    "--out gz1.ecsv",
+)
+@handle_errors
+def folder_command(
+    source: str = typer.Option(..., "--source", help="The id,label CSV."),
+    images: Path = typer.Option(None, "--images", help="Image directory (default: images/ beside the CSV)."),
+    id_column: str = typer.Option(None, "--id-column", help="Id column (default objid/OBJID/GalaxyID/id)."),
+    label_column: str = typer.Option(None, "--label-column", help="Label column (default label/class_name)."),
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+):
+    """A labelled image folder: id,label CSV + images named {id}.jpg/.jpeg/.png; rows without images dropped.
+
+    Example: galcat catalogue folder --source kaggle/labels.csv --images kaggle/images --out kaggle.ecsv
+    """
+    _run(
+        "folder", out, overwrite, source=source, images=images, id_column=id_column, label_column=label_column
+    )

@@ -1,3 +1,36 @@
-"""`galcat crossmatch` commands (to be filled)."""
+"""`galcat crossmatch A B`: pair up two catalogue tables by sky position and/or identifier."""
 
-from galcat.cli.app import app, handle_errors  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from galcat.cli.app import app, handle_errors
+
+
+@app.command(
+    "crossmatch",
+    epilog="Example: galcat crossmatch rsa.fits efigi.ecsv --radius 5arcsec --by both --key pgc --out m.fits",
+)
+@handle_errors
+def crossmatch_command(
+    table_a: Path = typer.Argument(..., help="First table (.fits/.vot/.ecsv/.parquet/.h5/.csv)."),
+    table_b: Path = typer.Argument(..., help="Second table, any of the same formats."),
+    radius: str = typer.Option("5arcsec", "--radius", help="Match radius, e.g. 5arcsec or 0.001deg."),
+    by: str = typer.Option("sky", "--by", help="sky (ra/dec columns), id (identifier column) or both."),
+    key: str = typer.Option("pgc", "--key", help="Identifier column of A for --by id/both (PGC/NGC/IC)."),
+    key_b: str = typer.Option(None, "--key-b", help="Identifier column of B (default: same as --key)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table; format from the extension."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
+):
+    """Cross-match table A with table B and write the matched pairs (with separation in arcsec)."""
+    from galcat.coords.crossmatch import crossmatch
+    from galcat.progress import console
+    from galcat.tables import read_table, table_format, write_table
+
+    table_format(out)  # fail on a bad output extension before any work
+    a, b = read_table(table_a), read_table(table_b)
+    matched = crossmatch(a, b, radius, by=by, key=key, key_b=key_b)
+    write_table(matched, out, overwrite=overwrite)
+    console.print(f"{len(matched)} matched pairs ({len(a)} rows in A, {len(b)} in B, by {by}) -> {out}")

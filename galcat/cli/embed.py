@@ -1,3 +1,86 @@
-"""`galcat embed` commands (to be filled)."""
+"""`galcat embed` (model outputs as catalogue columns) and `galcat neighbours` (image grid)."""
 
-from galcat.cli.app import app, handle_errors  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from galcat.cli.app import app, handle_errors
+
+
+@app.command("embed")
+@handle_errors
+def embed(
+    model: Path = typer.Option(..., "--model", help="Training run directory (galcat train --out)."),
+    store: Path = typer.Option(..., "--store", help="HDF5 store whose catalogue gets the columns."),
+    out: Path = typer.Option(..., "--out", help="Output catalogue: .fits, .vot, .ecsv, .parquet or .h5."),
+    reference: Path | None = typer.Option(
+        None,
+        "--reference",
+        help="Labelled store for kNN columns (knn_<scheme>, knn_dist, nn_objid, anomaly).",
+    ),
+    fold: int = typer.Option(0, "--fold", help="Which fold's model to use."),
+    k: int = typer.Option(10, "--k", help="Number of nearest references for the kNN columns."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    samp: bool = typer.Option(
+        False, "--samp", help="Send the written table to TOPCAT via a running SAMP hub."
+    ),
+    batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
+    device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
+):
+    """Embed a store with a trained model and write its catalogue with prediction columns."""
+    from galcat.outputs.embed import EmbedConfig, embed_catalogue
+
+    cfg = EmbedConfig(
+        model=str(model), store=str(store), out=str(out), reference=str(reference) if reference else None,
+        fold=fold, k=k, overwrite=overwrite, samp=samp, batch_size=batch_size, device=device,
+    )  # fmt: skip
+    table = embed_catalogue(cfg)
+    new = [
+        c
+        for c in table.colnames
+        if c == "embedding" or c.startswith(("pred_", "p_", "knn_", "nn_", "anomaly"))
+    ]
+    print(f"wrote {out} ({len(table)} rows; columns {', '.join(new)})")
+    if samp:
+        print(f"sent {out} to SAMP clients")
+
+
+@app.command("neighbours")
+@handle_errors
+def neighbours(
+    model: Path = typer.Option(..., "--model", help="Training run directory."),
+    index: Path = typer.Option(
+        ..., "--index", help="Reference store searched (its embedding index is cached)."
+    ),
+    query: str = typer.Option(..., "--query", help="objid, object name, or 'RA DEC' (deg or sexagesimal)."),
+    out: Path = typer.Option(Path("neighbours.png"), "--out", help="PNG grid to write."),
+    store: Path | None = typer.Option(None, "--store", help="Store holding the query (default: --index)."),
+    fold: int = typer.Option(0, "--fold", help="Which fold's model to use."),
+    k: int = typer.Option(11, "--k", help="Number of neighbours shown."),
+    resolver: str | None = typer.Option(
+        None,
+        "--resolver",
+        help="Name resolver for names not in the catalogue: simbad, sesame or openngc:PATH.",
+    ),
+    radius: float = typer.Option(10.0, "--radius", help="Match radius in arcsec for positions and names."),
+    device: str | None = typer.Option(None, "--device", help="torch device."),
+):
+    """Show a query galaxy and its k nearest neighbours in embedding space (paper Figs 3-4)."""
+    from galcat.outputs.neighbours import NeighboursConfig, find_neighbours
+
+    cfg = NeighboursConfig(
+        model=str(model), index=str(index), query=query, out=str(out), store=str(store) if store else None,
+        fold=fold, k=k, resolver=resolver, radius_arcsec=radius, device=device,
+    )  # fmt: skip
+    result = find_neighbours(cfg)
+    how = result.query.how + (
+        f", {result.query.separation_arcsec:.1f} arcsec" if result.query.separation_arcsec is not None else ""
+    )
+    print(f"query {result.query.objid} ({result.query_label}; found by {how})")
+    for rank, (oid, label, dist) in enumerate(
+        zip(result.objids, result.labels, result.distances, strict=True), 1
+    ):
+        print(f"{rank:3d}  {oid:<24} {label:<6} {dist:.4f}")
+    print(f"wrote {out}")

@@ -1,3 +1,60 @@
-"""`galcat train` commands (to be filled)."""
+"""`galcat train`: parse options -> TrainConfig -> galcat.model.train -> print the summary."""
 
-from galcat.cli.app import app, handle_errors  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from galcat.cli.app import app, handle_errors
+from galcat.model.config import TrainConfig
+
+
+@app.command("train")
+@handle_errors
+def train_command(
+    store: Path = typer.Option(..., "--store", help="HDF5 image store (galcat build)."),
+    out: Path = typer.Option(..., "--out", help="Run directory, e.g. runs/NAME (rerun to resume)."),
+    stage: str = typer.Option("ls-ce", "--stage", help="votes | ce | ls-ce | dml"),
+    scheme: str | None = typer.Option(None, "--scheme", help="Label scheme (default: the store's first)."),
+    loss: str = typer.Option(
+        "proxy-nca", "--loss", help="dml: contrastive|triplet|proxy-nca|proxy-anchor|normalized-softmax"
+    ),
+    miner: str = typer.Option("pair", "--miner", help="dml: pair | triplet | none"),
+    init: str | None = typer.Option(None, "--init", help="Earlier run dir (fold 0 best) or checkpoint .pt."),
+    arch: str | None = typer.Option(None, "--arch", help="resnet18|resnet34|resnet50 (default by device)."),
+    embedding_dim: int = typer.Option(128, "--embedding-dim"),
+    image_size: int | None = typer.Option(None, "--image-size", help="Default: the store's image size."),
+    folds: int = typer.Option(5, "--folds", help="Stratified k-fold; 1 = one split (--val-fraction)."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction"),
+    epochs: int | None = typer.Option(None, "--epochs"),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    lr: float | None = typer.Option(None, "--lr"),
+    proxy_lr: float | None = typer.Option(None, "--proxy-lr", help="dml proxy losses: their own SGD lr."),
+    optimizer: str | None = typer.Option(None, "--optimizer", help="adam | sgd (default per stage)."),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="ls-ce epsilon."),
+    m_per_class: int | None = typer.Option(None, "--m-per-class", help="MPerClassSampler m."),
+    patience: int = typer.Option(10, "--patience", help="Early stopping on validation loss."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
+    compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the network."),
+    weights: Path | None = typer.Option(None, "--weights", help="Trunk weights (state_dict .pt)."),
+    seed: int = typer.Option(0, "--seed"),
+    num_workers: int = typer.Option(0, "--num-workers"),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Cap batches per epoch (smoke runs)."),
+):
+    """Train a stage (votes, ce, ls-ce, dml) with k-fold CV; writes runs/NAME."""
+    from galcat.model import train
+
+    cfg = TrainConfig(
+        store=str(store), stage=stage, out=str(out), scheme=scheme, loss=loss, miner=miner, init=init,
+        arch=arch, embedding_dim=embedding_dim, image_size=image_size, folds=folds,
+        val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr, proxy_lr=proxy_lr,
+        optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
+        device=device, compile=compile, weights=str(weights) if weights else None, seed=seed,
+        num_workers=num_workers, max_steps=max_steps,
+    )  # fmt: skip
+    result = train(cfg)
+    lines = [f"run {result.out} ({result.config.stage}, {result.config.arch}, {len(result.folds)} fold(s))"]
+    for key, stat in result.summary.get("metrics", {}).items():
+        lines.append(f"  {key:<16} {stat['mean']:.4f} ± {stat['std']:.4f}")
+    print("\n".join(lines))

@@ -1,0 +1,79 @@
+"""Catalogue readers: every catalogue becomes the same standard astropy Table.
+
+``read_catalogue(name, ...)`` dispatches to :func:`read_efigi`, :func:`read_rsa`,
+:func:`read_gz2` and :func:`read_folder`; each spec lives in ``catalogues/<name>.toml``.
+See docs/architecture.md ("Standard catalogue table") for the columns and meta keys.
+"""
+
+from __future__ import annotations
+
+from galcat.catalogues.efigi import read_efigi
+from galcat.catalogues.folder import read_folder
+from galcat.catalogues.gz2 import read_gz2, vote_columns
+from galcat.catalogues.labels import check_label_source
+from galcat.catalogues.rsa import compact_name, read_rsa
+from galcat.catalogues.spec import CATALOGUE_NAMES, CatalogueSpec, load_spec
+from galcat.catalogues.standard import class_counts
+from galcat.errors import GalcatError
+
+
+def read_catalogue(
+    name: str,
+    source=None,
+    labels: str = "rule",
+    paper_labels=None,
+    resolver=None,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    images=None,
+):
+    """Read catalogue ``name`` ('efigi', 'rsa', 'gz2', 'folder') into the standard table.
+
+    ``labels``: 'rule' (the spec's documented rule) or 'paper' (``paper_labels`` = the paper's
+    frozen table). ``resolver``: 'simbad' or 'openngc:PATH' for catalogues without positions.
+    ``id_column`` / ``label_column`` override the spec's column candidates; ``images`` is the
+    image directory of a labelled folder. Options a catalogue cannot use are an error.
+
+    Example::
+
+        t = read_catalogue("efigi", "EFIGI_attributes.txt")
+        t.meta["n_masked"], class_counts(t, "hubble9")
+    """
+    check_label_source(labels)
+    unused = {
+        "efigi": {"id_column": id_column, "label_column": label_column, "images": images},
+        "rsa": {"images": images},
+        "gz2": {"resolver": resolver, "id_column": id_column, "images": images},
+        "folder": {"resolver": resolver, "paper_labels": paper_labels},
+    }
+    if name not in unused:
+        raise GalcatError(f"unknown catalogue {name!r}; known: {', '.join(CATALOGUE_NAMES)}")
+    given = [key for key, value in unused[name].items() if value is not None]
+    if given:
+        raise GalcatError(f"catalogue {name!r} does not take {', '.join(given)}")
+    if name == "efigi":
+        return read_efigi(source, labels=labels, paper_labels=paper_labels, resolver=resolver)
+    if name == "rsa":
+        return read_rsa(
+            source, labels, paper_labels, resolver, id_column=id_column, label_column=label_column
+        )
+    if name == "gz2":
+        return read_gz2(source, labels=labels, paper_labels=paper_labels, label_column=label_column)
+    if labels == "paper":
+        raise GalcatError("catalogue 'folder' takes its labels from the label column, not --labels paper")
+    return read_folder(source, images=images, id_column=id_column, label_column=label_column)
+
+
+__all__ = [
+    "CATALOGUE_NAMES",
+    "CatalogueSpec",
+    "class_counts",
+    "compact_name",
+    "load_spec",
+    "read_catalogue",
+    "read_efigi",
+    "read_folder",
+    "read_gz2",
+    "read_rsa",
+    "vote_columns",
+]

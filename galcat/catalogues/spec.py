@@ -1,0 +1,59 @@
+"""Declarative catalogue specs (``catalogues/<name>.toml``): where rows come from and how to label.
+
+A spec holds the source (local file name, delimiter, VizieR id, URL), the column map onto the
+standard columns, the id pattern, the label rule with its parameters, default cutout settings
+and the citation, so a reader's behaviour is visible without reading its code.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from galcat.errors import GalcatError
+
+CATALOGUE_NAMES = ("efigi", "rsa", "gz2", "folder")
+_REQUIRED = ("name", "citation", "source", "columns", "id", "label")
+
+
+def spec_dir() -> Path:
+    """``$GALCAT_CATALOGUE_SPECS`` or the ``catalogues/`` folder beside the package."""
+    env = os.environ.get("GALCAT_CATALOGUE_SPECS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "catalogues"
+
+
+@dataclass(frozen=True)
+class CatalogueSpec:
+    name: str
+    citation: str
+    source: dict
+    columns: dict
+    id: dict
+    label: dict
+    cutout: dict = field(default_factory=dict)
+    title: str = ""
+    url: str = ""
+    path: Path | None = None
+
+    def candidates(self, key: str) -> list[str]:
+        """Column-name candidates for a standard field (a string or a list in the TOML)."""
+        value = self.columns.get(key, [])
+        return [value] if isinstance(value, str) else list(value)
+
+
+def load_spec(name: str) -> CatalogueSpec:
+    """Read and check ``catalogues/<name>.toml``; a broken spec is a GalcatError naming the key."""
+    path = spec_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise GalcatError(f"{path}: no catalogue spec {name!r}; known: {', '.join(CATALOGUE_NAMES)}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise GalcatError(f"{path}: invalid TOML: {exc}") from None
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise GalcatError(f"{path}: spec is missing key(s) {missing}")
+    known = set(CatalogueSpec.__dataclass_fields__) - {"path"}
+    return CatalogueSpec(**{k: v for k, v in data.items() if k in known}, path=path)

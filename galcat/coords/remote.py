@@ -1,0 +1,253 @@
+"""Remote name resolution (SIMBAD TAP via astroquery, CDS Sesame via astropy) with a disk cache.
+
+Every answer, including "not found", is written to ``<cache_dir>/<service>_names.ecsv`` keyed by
+the compact name, so a second run over the same names sends no request at all.
+Service URLs can be redirected (mirrors, replay tests) with ``url=`` or the environment variables
+``GALCAT_SIMBAD_URL`` (TAP base, e.g. ``https://simbad.harvard.edu/simbad/sim-tap``) and
+``GALCAT_SESAME_URL``; the cache folder with ``cache_dir=`` or ``GALCAT_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from galcat.coords.http import RateLimiter, TimeoutSession, with_retries
+from galcat.coords.names import normalise_name, parse_pgc
+from galcat.coords.resolve import Resolver
+from galcat.errors import GalcatError, NetworkError, where
+
+
+def default_cache_dir() -> Path:
+    """``$GALCAT_CACHE_DIR/names`` or ``~/.cache/galcat/names``."""
+    root = os.environ.get("GALCAT_CACHE_DIR") or Path.home() / ".cache" / "galcat"
+    return Path(root) / "names"
+
+
+class NameCache:
+    """Resolved names of one service as an ECSV table: key, ra, dec, pgc (-1 = none), main_id."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.entries: dict[str, tuple] = {}
+        if self.path.exists():
+            try:
+                table = Table.read(self.path, format="ascii.ecsv")
+                for row in table:
+                    pgc = int(row["pgc"])
+                    self.entries[str(row["key"])] = (
+                        float(row["ra"]),
+                        float(row["dec"]),
+                        pgc if pgc > 0 else None,
+                        str(row["main_id"]),
+                    )
+            except Exception as exc:  # noqa: BLE001 - a corrupt cache is a user-fixable file problem
+                raise GalcatError(f"{where(self.path)}unreadable name cache ({exc}); delete it") from None
+
+    def get(self, name: str):
+        return self.entries.get(normalise_name(name))
+
+    def __contains__(self, name: str) -> bool:
+        return normalise_name(name) in self.entries
+
+    def update(self, answers: dict[str, tuple]) -> None:
+        """Store ``name -> (ra, dec, pgc, main_id)``; NaN ra/dec records 'not found'."""
+        for name, value in answers.items():
+            self.entries[normalise_name(name)] = value
+        self.save()
+
+    def save(self) -> None:
+        keys = sorted(self.entries)
+        values = [self.entries[k] for k in keys]
+        table = Table(
+            {
+                "key": np.array(keys, dtype=str),
+                "ra": np.array([v[0] for v in values], dtype=float),
+                "dec": np.array([v[1] for v in values], dtype=float),
+                "pgc": np.array([v[2] or -1 for v in values], dtype=np.int64),
+                "main_id": np.array([v[3] for v in values], dtype=str),
+            }
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+        os.replace(tmp, self.path)
+
+
+class CachedRemoteResolver(Resolver):
+    """Shared logic: answer from the cache, ask the service only for the rest, remember everything."""
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        use_cache: bool = True,
+        timeout=(5.0, 30.0),
+        retries: int = 3,
+        backoff: float = 0.5,
+        rate_per_second: float = 5.0,
+    ):
+        self.cache = (
+            NameCache(Path(cache_dir or default_cache_dir()) / f"{self.name}_names.ecsv")
+            if use_cache
+            else None
+        )
+        self.session = TimeoutSession(timeout)
+        self.timeout = timeout
+        self.retries, self.backoff = retries, backoff
+        self.limiter = RateLimiter(rate_per_second)
+
+    def _lookup(self, names: Sequence[str]) -> dict[str, tuple]:
+        todo = [n for n in names if self.cache is None or n not in self.cache]
+        answers = self._query(todo) if todo else {}
+        for name in todo:  # remember misses too, so they are not asked again
+            answers.setdefault(name, (np.nan, np.nan, None, ""))
+        if self.cache is not None and answers:
+            self.cache.update(answers)
+        found = {}
+        for name in names:
+            value = answers.get(name) or (self.cache.get(name) if self.cache else None)
+            if value is not None and np.isfinite(value[0]):
+                pgc = value[2] if value[2] is not None else parse_pgc_name(name)
+                found[name] = (value[0], value[1], pgc, value[3], self.name)
+        return found
+
+    def _query(self, names: Sequence[str]) -> dict[str, tuple]:
+        raise NotImplementedError
+
+
+def parse_pgc_name(name: str) -> int | None:
+    compact = normalise_name(name)
+    return parse_pgc(compact) if compact.startswith("PGC") else None
+
+
+class SimbadResolver(CachedRemoteResolver):
+    """SIMBAD via ``astroquery.simbad`` ``query_objects`` (one TAP upload query per batch)."""
+
+    name = "simbad"
+
+    def __init__(
+        self, cache_dir: Path | None = None, *, url: str | None = None, batch_size: int = 500, **kwargs
+    ):
+        super().__init__(cache_dir, **kwargs)
+        from astroquery.simbad import conf
+
+        self.url = url or os.environ.get("GALCAT_SIMBAD_URL") or f"https://{conf.server}/simbad/sim-tap"
+        self.batch_size = batch_size
+        self._simbad = None
+
+    def _client(self):
+        if self._simbad is None:
+            self._simbad = _simbad_client(self.url, self.session)
+        return self._simbad
+
+    def _query(self, names: Sequence[str]) -> dict[str, tuple]:
+        answers: dict[str, tuple] = {}
+        for start in range(0, len(names), self.batch_size):
+            batch = list(names[start : start + self.batch_size])
+            table = with_retries(
+                lambda b=batch: self._client().query_objects(b),
+                service=f"SIMBAD ({self.url})",
+                retries=self.retries,
+                backoff=self.backoff,
+                limiter=self.limiter,
+            )
+            answers.update(_simbad_answers(batch, table))
+        return answers
+
+
+def _simbad_client(tap_url: str, session):
+    """An astroquery ``SimbadClass`` talking to ``tap_url`` through ``session`` (with timeouts)."""
+    from astroquery.simbad import SimbadClass
+    from pyvo.dal import TAPService
+
+    class _Simbad(SimbadClass):
+        def __init__(self):
+            self._session = session  # BaseVOQuery keeps an existing session
+            super().__init__()
+
+        @property
+        def tap(self):
+            if self._tap is None:
+                self._tap = TAPService(baseurl=tap_url, session=self._session)
+            return self._tap
+
+        @property
+        def hardlimit(self):  # avoids a capabilities round trip; batches are far below this
+            return 100_000
+
+    return _Simbad()
+
+
+def _simbad_answers(batch: Sequence[str], table: Table) -> dict[str, tuple]:
+    """Map each asked name to (ra, dec, pgc, main_id) from a query_objects result."""
+    key_column = "user_specified_id" if "user_specified_id" in table.colnames else "matched_id"
+    if key_column not in table.colnames or not {"ra", "dec", "main_id"} <= set(table.colnames):
+        raise NetworkError(f"SIMBAD answered with unexpected columns {table.colnames}")
+    wanted: dict[str, list[str]] = {}
+    for name in batch:
+        wanted.setdefault(normalise_name(name), []).append(name)
+    answers: dict[str, tuple] = {}
+    for row in table:
+        if np.ma.is_masked(row["ra"]) or np.ma.is_masked(row["dec"]):
+            continue
+        main_id = " ".join(str(row["main_id"]).split())
+        for asked in wanted.get(normalise_name(str(row[key_column])), ()):
+            answers.setdefault(asked, (float(row["ra"]), float(row["dec"]), parse_pgc_name(main_id), main_id))
+    return answers
+
+
+class SesameResolver(CachedRemoteResolver):
+    """CDS Sesame through ``astropy.coordinates.name_resolve`` (one GET per name, rate limited)."""
+
+    name = "sesame"
+
+    def __init__(self, cache_dir: Path | None = None, *, url: str | None = None, **kwargs):
+        super().__init__(cache_dir, **kwargs)
+        self.url = url or os.environ.get("GALCAT_SESAME_URL")
+
+    def _query(self, names: Sequence[str]) -> dict[str, tuple]:
+        from astropy.coordinates import name_resolve
+        from astropy.utils import data
+
+        urls = [self.url] if self.url else name_resolve.sesame_url.get()
+        answers = {}
+        read_timeout = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
+        with name_resolve.sesame_url.set(urls), data.conf.set_temp("remote_timeout", read_timeout):
+            for name in names:
+                coord = with_retries(
+                    lambda n=name: _sesame_one(n),
+                    service=f"Sesame ({urls[0]})",
+                    retries=self.retries,
+                    backoff=self.backoff,
+                    limiter=self.limiter,
+                    transient=_sesame_transient,
+                )
+                if coord is not None:
+                    answers[name] = (float(coord.ra.deg), float(coord.dec.deg), parse_pgc_name(name), name)
+        return answers
+
+
+def _sesame_one(name: str):
+    from astropy.coordinates import SkyCoord, name_resolve
+
+    try:
+        return SkyCoord.from_name(name, frame="icrs", parse=False, cache=False)
+    except name_resolve.NameResolveError as exc:
+        if "Unable to find coordinates" in str(exc):
+            return None  # the service answered: the name is unknown
+        raise
+
+
+def _sesame_transient(exc: BaseException) -> bool:
+    return "Unable to retrieve coordinates" in str(exc) and "404" not in str(exc)
+
+
+def sesame_query_url(base: str, name: str, db: str = "SNV") -> str:
+    """The URL astropy requests for ``name`` (used by replay tests to register the response)."""
+    return base.rstrip("/") + f"/{db}?{urllib.parse.quote(name)}"

@@ -1,0 +1,290 @@
+"""``train(TrainConfig)``: folds -> epochs -> checkpoints, metrics log and summary.
+
+Resumable by design: every epoch ends with ``fold{k}/last.pt`` (weights, optimisers, schedulers,
+early-stopping state); rerunning the same command continues from there and skips finished
+folds (``fold{k}/result.json``). Seeds derive from (seed, fold, epoch), so a resumed run draws
+the same batches and augmentations as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from galcat import __version__
+from galcat.config import atomic_write_text, save_config, to_dict
+from galcat.errors import GalcatError
+from galcat.model import distributed as D
+from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
+from galcat.model.config import TrainConfig, resolve_config
+from galcat.model.data import TrainingData, make_augment, make_batches, open_training_data
+from galcat.model.device import memory_format, resolve_device, seed_everything
+from galcat.model.folds import make_folds
+from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
+from galcat.model.steps import Objective, run_epoch, validate
+from galcat.progress import console, progress_bar
+
+#: Config fields that may change between an interrupted run and its resumption.
+RESUME_FREE = {"device", "compile", "num_workers", "progress"}
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    config: TrainConfig
+    folds: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train every fold of ``cfg`` and write ``cfg.out`` (see docs/architecture.md)."""
+    device = resolve_device(cfg.device)
+    info = D.setup(device)
+    device = D.device_for(device, info)
+    try:
+        data = open_training_data(cfg.store, cfg.stage, cfg.scheme)
+        cfg = resolve_config(dataclasses.replace(cfg, scheme=data.scheme), device.type, data.image_size)
+        out = Path(cfg.out)
+        if info.is_main:
+            _write_or_check_config(cfg, out)
+        D.barrier(info)
+        folds = make_folds(data.rows, data.labels, cfg.folds, cfg.val_fraction, cfg.seed)
+        init = _load_init(cfg)
+        results = []
+        for k, (train_rows, val_rows) in enumerate(folds):
+            results.append(_train_fold(cfg, data, k, train_rows, val_rows, init, device, info))
+        summary = summarise(results, cfg)
+        if info.is_main:
+            atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return TrainResult(out=out, config=cfg, folds=results, summary=summary)
+    finally:
+        D.cleanup(info)
+
+
+def _write_or_check_config(cfg: TrainConfig, out: Path) -> None:
+    """A run directory belongs to one config; resuming with another one is a user error."""
+    path = out / "config.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = to_dict(cfg)
+        diff = [k for k in new if k not in RESUME_FREE and old.get(k) != new[k]]
+        if diff:
+            raise GalcatError(
+                f"{path}: run directory holds a different configuration ({', '.join(diff)} differ); "
+                "use a new --out or the same options to resume"
+            )
+    save_config(cfg, path)
+
+
+def _load_init(cfg: TrainConfig) -> dict | None:
+    if cfg.init is None:
+        return None
+    payload = load_checkpoint(resolve_checkpoint_path(cfg.init))
+    console.print(f"[dim]init from {cfg.init} ({payload.get('stage')}, {payload.get('arch')})[/dim]")
+    return payload
+
+
+def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> GalaxyNet:
+    votes = cfg.stage == "votes"
+    model = GalaxyNet(
+        arch=cfg.arch,
+        embedding_dim=cfg.embedding_dim,
+        class_names=[] if votes else data.class_names,
+        scheme=data.scheme,
+        n_votes=data.n_votes if votes else 0,
+        image_size=cfg.image_size,
+    )
+    if cfg.weights:
+        load_trunk_weights(model, cfg.weights)
+    if init is not None:
+        transfer_weights(model, init["state_dict"], init)
+    model.detach_classifier = cfg.stage == "dml"
+    model.stage = cfg.stage
+    return model
+
+
+def make_optimizers(cfg: TrainConfig, model, objective) -> list[torch.optim.Optimizer]:
+    """The trunk/head optimiser and, for proxy losses, a separate SGD for the proxies."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        trunk = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        trunk = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opts = [trunk]
+    proxies = list(objective.parameters())
+    if proxies:
+        opts.append(torch.optim.SGD(proxies, lr=cfg.proxy_lr, momentum=0.9))
+    return opts
+
+
+def checkpoint_payload(model: GalaxyNet, cfg: TrainConfig, data: TrainingData, train_rows, val_rows, epoch):
+    return {
+        **model.describe(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "stage": cfg.stage,
+        "store_fingerprint": data.fingerprint,
+        "galcat_version": __version__,
+        "epoch": int(epoch),
+        "train_indices": torch.as_tensor(np.asarray(train_rows), dtype=torch.int64),
+        "val_indices": torch.as_tensor(np.asarray(val_rows), dtype=torch.int64),
+    }
+
+
+def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
+    fold_dir = Path(cfg.out) / f"fold{k}"
+    result_path = fold_dir / "result.json"
+    if result_path.exists():
+        console.print(f"fold {k}: already finished, skipped")
+        return json.loads(result_path.read_text())
+    seed_everything(cfg.seed + 1000 * k)
+    model = build_model(cfg, data, init).to(device, memory_format=memory_format(device))
+    objective = Objective(cfg, n_classes=len(data.class_names), info=info).to(device)
+    optimizers = make_optimizers(cfg, model, objective)
+    schedulers = [
+        torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", patience=cfg.plateau_patience, threshold=1e-4, factor=0.1
+        )
+        for opt in optimizers
+    ]
+    state = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
+    last = fold_dir / "last.pt"
+    if last.exists():
+        saved = safe_load(last)
+        model.load_state_dict(saved["state_dict"])
+        objective.load_state_dict(saved["objective"])
+        for opt, s in zip(optimizers, saved["optimizers"], strict=True):
+            opt.load_state_dict(s)
+        for sch, s in zip(schedulers, saved["schedulers"], strict=True):
+            sch.load_state_dict(s)
+        state.update(json.loads(saved["loop_state"]))
+        console.print(f"fold {k}: resuming after epoch {state['epoch']}")
+    _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
+
+    net = D.wrap_model(model, info, device)
+    if cfg.compile:
+        net = torch.compile(net)
+    votes = cfg.stage == "votes"
+    scheme = None if votes else data.scheme
+    train_aug = make_augment(cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle).to(device)
+    val_aug = make_augment(cfg.image_size, False).to(device)
+    val_loader = make_batches(
+        data, val_rows, cfg.batch_size, False, cfg.seed, scheme, votes, False, None, cfg.num_workers
+    )
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        if state["bad_epochs"] >= cfg.patience:
+            break
+        epoch_seed = cfg.seed + 1000 * k + epoch
+        seed_everything(epoch_seed)
+        rows = D.shard(train_rows, info, epoch_seed)
+        drop_last = len(rows) >= 2 * cfg.batch_size
+        loader = make_batches(
+            data,
+            rows,
+            cfg.batch_size,
+            True,
+            epoch_seed,
+            scheme,
+            votes,
+            drop_last,
+            None if votes else cfg.m_per_class,
+            cfg.num_workers,
+        )
+        with progress_bar(disable=None if cfg.progress is None else not cfg.progress) as bar:
+            total = min(_safe_len(loader), cfg.max_steps or 10**12)
+            task = bar.add_task(f"fold {k} epoch {epoch + 1}/{cfg.epochs}", total=total)
+
+            def on_step(loss, task=task, bar=bar, epoch=epoch):
+                bar.update(
+                    task, advance=1, description=f"fold {k} epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f}"
+                )
+
+            stats = run_epoch(
+                net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step
+            )
+        metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
+        for sch in schedulers:
+            sch.step(metrics["val_loss"])
+        record = {"fold": k, "epoch": epoch, **stats, **metrics, "lr": optimizers[0].param_groups[0]["lr"]}
+        improved = metrics["val_loss"] < state["best_val_loss"] - 1e-12
+        state["epoch"] = epoch
+        if improved:
+            state.update(
+                best_val_loss=metrics["val_loss"], best_epoch=epoch, bad_epochs=0, best_metrics=metrics
+            )
+        else:
+            state["bad_epochs"] += 1
+        if info.is_main:
+            payload = checkpoint_payload(model, cfg, data, train_rows, val_rows, epoch)
+            payload["val_metrics"] = json.dumps(metrics)
+            if improved:
+                save_checkpoint(payload, fold_dir / "best.pt")
+            payload.update(
+                objective=objective.state_dict(),
+                optimizers=[o.state_dict() for o in optimizers],
+                schedulers=[s.state_dict() for s in schedulers],
+                loop_state=json.dumps(state),
+            )
+            save_checkpoint(payload, last)
+            with open(fold_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        D.barrier(info)
+        console.print(_format_record(record, improved))
+    result = {
+        "fold": k,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"] + 1,
+        "n_train": int(len(train_rows)),
+        "n_val": int(len(val_rows)),
+        **state["best_metrics"],
+    }
+    if info.is_main:
+        atomic_write_text(result_path, json.dumps(result, indent=2) + "\n")
+    D.barrier(info)
+    return result
+
+
+def _safe_len(loader) -> int:
+    try:
+        return len(loader)
+    except TypeError:
+        return 0
+
+
+def _trim_log(path: Path, last_epoch: int) -> None:
+    """Drop log lines of epochs after the last checkpoint (written before an interruption)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    keep = [ln for ln in lines if json.loads(ln)["epoch"] <= last_epoch]
+    if len(keep) != len(lines):
+        atomic_write_text(path, "".join(ln + "\n" for ln in keep))
+
+
+def _format_record(rec: dict, improved: bool) -> str:
+    skip = {"fold", "epoch", "steps"}
+    parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items() if k not in skip]
+    mark = " [green]*best*[/green]" if improved else ""
+    return f"fold {rec['fold']} epoch {rec['epoch'] + 1}: " + " ".join(parts) + mark
+
+
+def summarise(results: list[dict], cfg: TrainConfig) -> dict:
+    """Mean and (population) standard deviation of each best-epoch metric over folds."""
+    keys = sorted({k for r in results for k, v in r.items() if isinstance(v, float)})
+    stats = {}
+    for key in keys:
+        vals = np.array([r[key] for r in results if key in r], dtype=float)
+        stats[key] = {"mean": float(vals.mean()), "std": float(vals.std()), "values": vals.tolist()}
+    return {
+        "stage": cfg.stage,
+        "loss": cfg.loss if cfg.stage == "dml" else None,
+        "miner": cfg.miner if cfg.stage == "dml" else None,
+        "n_folds": len(results),
+        "metrics": stats,
+        "folds": results,
+    }

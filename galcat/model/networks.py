@@ -1,0 +1,129 @@
+"""The ResNet trunk with an embedding head, a classifier head and a GZ2 vote head.
+
+One network serves every stage so that a checkpoint from one stage initialises the next:
+trunk -> embedding (Linear(feat, 512)-ReLU-Linear(512, D), the paper's 128-d LSCE head) ->
+classifier Linear(D, C) for ce / ls-ce / dml, or a 37-output sigmoid vote head for ``votes``.
+Weights are never downloaded: trunks start random (as the paper) or from ``--weights PATH``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from galcat.errors import GalcatError
+
+N_VOTES = 37
+
+
+class GalaxyNet(nn.Module):
+    """ResNet trunk + heads; ``forward`` returns a dict (see docs/architecture.md)."""
+
+    def __init__(
+        self,
+        arch: str = "resnet18",
+        embedding_dim: int = 128,
+        class_names: list[str] | None = None,
+        scheme: str | None = None,
+        n_votes: int = 0,
+        image_size: int = 75,
+    ):
+        super().__init__()
+        builder = getattr(torchvision.models, arch, None)
+        if builder is None or not arch.startswith("resnet"):
+            raise GalcatError(f"unknown architecture {arch!r} (use resnet18, resnet34 or resnet50)")
+        trunk = builder(weights=None)
+        n_features = trunk.fc.in_features
+        trunk.fc = nn.Identity()
+        self.trunk = trunk
+        self.embed = nn.Sequential(
+            nn.Linear(n_features, 512), nn.ReLU(inplace=True), nn.Linear(512, embedding_dim)
+        )
+        self.class_names = list(class_names or [])
+        self.classifier = nn.Linear(embedding_dim, len(self.class_names)) if self.class_names else None
+        self.votes = nn.Linear(embedding_dim, n_votes) if n_votes else None
+        self.arch, self.embedding_dim, self.scheme = arch, embedding_dim, scheme
+        self.n_votes, self.image_size = n_votes, image_size
+        self.detach_classifier = False  # dml: the classifier follows the embedding, never steers it
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        embedding = self.embed(self.trunk(x))
+        out = {"embedding": embedding}
+        if self.classifier is not None:
+            out["logits"] = self.classifier(embedding.detach() if self.detach_classifier else embedding)
+        if self.votes is not None:
+            out["votes"] = torch.sigmoid(self.votes(embedding))
+        return out
+
+    def describe(self) -> dict:
+        """The facts needed to rebuild this network (saved in every checkpoint)."""
+        return {
+            "arch": self.arch,
+            "embedding_dim": self.embedding_dim,
+            "class_names": list(self.class_names),
+            "scheme": self.scheme,
+            "n_votes": self.n_votes,
+            "image_size": self.image_size,
+        }
+
+
+def build_network(meta: dict) -> GalaxyNet:
+    """Rebuild a network from :meth:`GalaxyNet.describe` output (e.g. a checkpoint)."""
+    return GalaxyNet(
+        arch=meta["arch"],
+        embedding_dim=int(meta["embedding_dim"]),
+        class_names=list(meta.get("class_names") or []),
+        scheme=meta.get("scheme"),
+        n_votes=int(meta.get("n_votes") or 0),
+        image_size=int(meta.get("image_size") or 75),
+    )
+
+
+def load_trunk_weights(model: GalaxyNet, path: str | Path) -> None:
+    """Load user trunk weights (a torchvision ResNet state_dict) with ``weights_only=True``.
+
+    The ``fc`` layer of a torchvision checkpoint is ignored: galcat's heads replace it.
+    """
+    from galcat.model.checkpoint import safe_load
+
+    state = safe_load(path)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    state = {k.removeprefix("module.").removeprefix("trunk."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = model.trunk.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise GalcatError(
+            f"{path}: weights do not fit a {model.arch} trunk "
+            f"(missing {len(missing)} keys e.g. {missing[:2]}, "
+            f"unexpected {len(unexpected)} e.g. {unexpected[:2]})"
+        )
+
+
+def transfer_weights(model: GalaxyNet, state_dict: dict, meta: dict) -> list[str]:
+    """Copy an earlier stage's weights into ``model``; heads whose classes differ stay new.
+
+    Returns the names of the parts that were transferred (for the log).
+    """
+    if meta.get("arch") != model.arch:
+        raise GalcatError(f"--init checkpoint is a {meta.get('arch')} but this run uses {model.arch}")
+    parts = ["trunk"]
+    keep = {k: v for k, v in state_dict.items() if k.startswith("trunk.")}
+    if int(meta.get("embedding_dim", -1)) == model.embedding_dim:
+        keep.update({k: v for k, v in state_dict.items() if k.startswith("embed.")})
+        parts.append("embed")
+    else:  # only the first layer of the head has a fixed shape
+        keep.update({k: v for k, v in state_dict.items() if k.startswith("embed.0.")})
+        parts.append("embed.0")
+    same_classes = list(meta.get("class_names") or []) == model.class_names and model.classifier is not None
+    if same_classes and "embed" in parts:
+        keep.update({k: v for k, v in state_dict.items() if k.startswith("classifier.")})
+        parts.append("classifier")
+    if model.votes is not None and int(meta.get("n_votes") or 0) == model.n_votes and "embed" in parts:
+        keep.update({k: v for k, v in state_dict.items() if k.startswith("votes.")})
+        parts.append("votes")
+    model.load_state_dict(keep, strict=False)
+    return parts

@@ -1,0 +1,93 @@
+"""Loading finished runs: ``load_run(dir)`` -> :class:`Run` with one :class:`FoldModel` per fold."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from galcat.config import load_config
+from galcat.errors import GalcatError
+from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path
+from galcat.model.config import TrainConfig
+from galcat.model.networks import build_network
+
+
+@dataclass
+class FoldModel:
+    """One fold's best network (eval mode, CPU) and the rows it was trained and validated on."""
+
+    model: nn.Module
+    class_names: list[str]
+    scheme: str | None
+    train_indices: np.ndarray
+    val_indices: np.ndarray
+    store_fingerprint: str
+    epoch: int = -1
+    stage: str | None = None
+    path: Path | None = None
+    val_metrics: dict = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    path: Path
+    config: TrainConfig
+    folds: list[FoldModel]
+    summary: dict = field(default_factory=dict)
+
+
+def load_fold_model(checkpoint: str | Path) -> FoldModel:
+    """Rebuild a network from a galcat checkpoint (``weights_only=True``)."""
+    path = Path(checkpoint)
+    payload = load_checkpoint(path)
+    model = build_network(payload)
+    model.load_state_dict(payload["state_dict"])
+    model.stage = payload.get("stage")
+    model.eval()
+    metrics = payload.get("val_metrics")
+    return FoldModel(
+        model=model,
+        class_names=list(payload.get("class_names") or []),
+        scheme=payload.get("scheme"),
+        train_indices=np.asarray(payload.get("train_indices", []), dtype=np.int64),
+        val_indices=np.asarray(payload.get("val_indices", []), dtype=np.int64),
+        store_fingerprint=str(payload.get("store_fingerprint", "")),
+        epoch=int(payload.get("epoch", -1)),
+        stage=payload.get("stage"),
+        path=path,
+        val_metrics=json.loads(metrics) if isinstance(metrics, str) else {},
+    )
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Load ``config.json`` and every fold's best checkpoint of a run directory.
+
+    A single checkpoint file is accepted too (a one-fold run with the config beside it, if any).
+    """
+    path = Path(run_dir)
+    if path.is_file():
+        fold = load_fold_model(path)
+        cfg_path = path.parent.parent / "config.json"
+        cfg = (
+            load_config(TrainConfig, cfg_path)
+            if cfg_path.exists()
+            else TrainConfig(store="", stage=fold.stage)
+        )
+        return Run(path=path, config=cfg, folds=[fold])
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise GalcatError(f"{path}: not a galcat run directory (no config.json)")
+    cfg = load_config(TrainConfig, cfg_path)
+    fold_dirs = sorted((p for p in path.glob("fold*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
+    folds = [
+        load_fold_model(resolve_checkpoint_path(d / "best.pt")) for d in fold_dirs if (d / "best.pt").exists()
+    ]
+    if not folds:
+        raise GalcatError(f"{path}: run has no trained fold yet (no fold*/best.pt)")
+    summary_path = path / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    return Run(path=path, config=cfg, folds=folds, summary=summary)

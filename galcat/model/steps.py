@@ -1,0 +1,161 @@
+"""One training epoch and one validation pass, per stage.
+
+``Objective`` owns the stage loss (and the DML proxies, which are learnable); the training step
+runs the network under bf16 autocast on CUDA and computes losses in fp32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from galcat.model.device import autocast, memory_format
+from galcat.model.distributed import DistInfo, average_gradients, wrap_loss_and_miner
+from galcat.model.losses import LabelSmoothingCrossEntropy, make_dml_loss, make_miner
+
+
+class Objective(nn.Module):
+    """The loss of one stage: votes MSE, CE, label-smoothed CE, or PML loss + miner."""
+
+    def __init__(self, cfg, n_classes: int, info: DistInfo | None = None):
+        super().__init__()
+        self.stage = cfg.stage
+        self.info = info or DistInfo()
+        self.label_smoothing = LabelSmoothingCrossEntropy(epsilon=cfg.label_smoothing)
+        self.dml_loss = None
+        if cfg.stage == "dml":
+            self.dml_loss = make_dml_loss(cfg.loss, n_classes=n_classes, embedding_dim=cfg.embedding_dim)
+            self.miner = make_miner(cfg.miner)
+            self._train_loss, self._train_miner = wrap_loss_and_miner(self.dml_loss, self.miner, self.info)
+
+    def forward(self, out: dict, batch: dict, train: bool = True) -> torch.Tensor:
+        if self.stage == "votes":
+            return F.mse_loss(out["votes"].float(), batch["targets"].float())
+        labels = batch["labels"]
+        if self.stage == "ce":
+            return F.cross_entropy(out["logits"].float(), labels)
+        if self.stage == "ls-ce":
+            return self.label_smoothing(out["logits"], labels)
+        emb = out["embedding"].float()
+        if train:
+            tuples = self._train_miner(emb, labels) if self._train_miner is not None else None
+            loss = self._train_loss(emb, labels, indices_tuple=tuples)
+        else:  # validation: the plain loss over the batch, no mining (a stable early-stop signal)
+            loss = self.dml_loss(emb, labels)
+        if "logits" in out:  # the classifier head follows the (detached) embedding
+            loss = loss + F.cross_entropy(out["logits"].float(), labels)
+        return loss
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+def run_epoch(
+    model, objective, loader, augment, optimizers, device, info, max_steps=None, on_step=None
+) -> dict:
+    """Train for one pass over ``loader``; returns the mean training loss and the step count."""
+    model.train()
+    fmt = memory_format(device)
+    total, n_seen, steps = 0.0, 0, 0
+    proxy_params = list(objective.parameters())
+    for batch in loader:
+        if max_steps is not None and steps >= max_steps:
+            break
+        batch = _to_device(batch, device)
+        x = augment(batch["images"]).contiguous(memory_format=fmt)
+        with autocast(device):
+            out = model(x)
+        loss = objective(out, batch, train=True)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(proxy_params, info)
+        for opt in optimizers:
+            opt.step()
+        n = x.shape[0]
+        total += float(loss.detach()) * n
+        n_seen += n
+        steps += 1
+        if on_step is not None:
+            on_step(float(loss.detach()))
+    return {"train_loss": total / max(n_seen, 1), "steps": steps}
+
+
+@torch.no_grad()
+def validate(model, objective, loader, augment, device, stage: str) -> dict:
+    """Validation loss plus the stage's metrics over the whole validation set."""
+    model.eval()
+    fmt = memory_format(device)
+    total, n_seen = 0.0, 0
+    embeddings, logits, labels, votes, targets = [], [], [], [], []
+    for batch in loader:
+        batch = _to_device(batch, device)
+        x = augment(batch["images"]).contiguous(memory_format=fmt)
+        with autocast(device):
+            out = model(x)
+        loss = objective(out, batch, train=False)
+        total += float(loss) * x.shape[0]
+        n_seen += x.shape[0]
+        embeddings.append(out["embedding"].float().cpu())
+        if "logits" in out:
+            logits.append(out["logits"].float().cpu())
+        if stage == "votes":
+            votes.append(out["votes"].float().cpu())
+            targets.append(batch["targets"].float().cpu())
+        else:
+            labels.append(batch["labels"].cpu())
+    metrics = {"val_loss": total / max(n_seen, 1)}
+    if stage == "votes":
+        if votes:
+            metrics["rmse"] = math.sqrt(float(F.mse_loss(torch.cat(votes), torch.cat(targets))))
+        return metrics
+    y = torch.cat(labels).numpy() if labels else np.zeros(0, dtype=np.int64)
+    if logits:
+        metrics.update(classification_scores(torch.cat(logits).argmax(1).numpy(), y))
+    if embeddings:
+        metrics.update(retrieval_scores(torch.cat(embeddings).numpy(), y))
+    return metrics
+
+
+def classification_scores(pred: np.ndarray, truth: np.ndarray) -> dict:
+    from sklearn.metrics import f1_score
+
+    if len(truth) == 0:
+        return {}
+    return {
+        "accuracy": float((pred == truth).mean()),
+        "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)),
+    }
+
+
+def retrieval_scores(embeddings: np.ndarray, labels: np.ndarray) -> dict:
+    """precision@1, R-precision and MAP@R of the validation set against itself (leave-one-out)."""
+    if len(labels) < 2:
+        return {}
+    try:
+        from galcat.evaluate.retrieval import retrieval_metrics
+    except ImportError:
+        retrieval_metrics = None
+    if retrieval_metrics is not None:
+        res = retrieval_metrics(
+            embeddings, labels, reference=embeddings, reference_labels=labels, ref_includes_query=True
+        )
+        return {k: float(res[k]) for k in ("precision_at_1", "r_precision", "map_at_r") if k in res}
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+    calc = AccuracyCalculator(
+        include=("precision_at_1", "r_precision", "mean_average_precision_at_r"), k="max_bin_count"
+    )
+    res = calc.get_accuracy(
+        query=embeddings, query_labels=labels, reference=None, reference_labels=None, ref_includes_query=False
+    )
+    return {
+        "precision_at_1": float(res["precision_at_1"]),
+        "r_precision": float(res["r_precision"]),
+        "map_at_r": float(res["mean_average_precision_at_r"]),
+    }

@@ -1,0 +1,238 @@
+"""Model outputs as annotated catalogue columns (units, UCD1+ words, descriptions).
+
+The columns are written so that TOPCAT, STILTS and astropy understand them without galcat:
+names are FITS/VOTable-safe identifiers (the original class name goes into the description),
+every column carries a UCD that passes astropy's VOTable UCD check, and RA/Dec are flagged as
+the main position so that TOPCAT's sky cross-match picks them up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Column, MaskedColumn, Table
+
+from galcat.errors import GalcatError
+
+#: UCD1+ words for every column this module writes (checked against astropy's vocabulary in tests).
+UCDS = {
+    "embedding": "stat.fit.param;src.morph",
+    "pred": "meta.code.class;src.morph.type",
+    "pred_prob": "stat.probability;src.morph.type",
+    "p_class": "stat.probability",
+    "knn": "meta.code.class;src.morph.type",
+    "knn_frac": "stat.value",
+    "knn_dist": "stat.value;arith.diff",
+    "nn_objid": "meta.id.cross",
+    "anomaly_score": "stat.value",
+}
+
+#: UCDs for the standard catalogue columns (architecture.md, "Standard catalogue table").
+STANDARD_UCDS = {
+    "objid": ("meta.id;meta.main", None),
+    "ra": ("pos.eq.ra;meta.main", u.deg),
+    "dec": ("pos.eq.dec;meta.main", u.deg),
+    "hubble9": ("src.morph.type", None),
+    "hubble11": ("src.morph.type", None),
+    "label_reason": ("meta.note", None),
+}
+
+
+@dataclass
+class ReferenceNeighbours:
+    """The k nearest labelled references of every query row (row-aligned with the catalogue).
+
+    ``distances`` (n, k) are L2 distances between L2-normalised embeddings, nearest first;
+    ``labels`` (n, k) the references' class names; ``objids`` (n, k) their ids.
+    """
+
+    distances: np.ndarray
+    labels: np.ndarray
+    objids: np.ndarray
+
+
+def sanitize_name(name: str) -> str:
+    """A FITS/VOTable-safe column name fragment: 'E3-5' -> 'E3_5', 'S0/a' -> 'S0_a'."""
+    clean = re.sub(r"[^A-Za-z0-9_]", "_", str(name)).strip("_") or "x"
+    return clean if not clean[0].isdigit() else "c" + clean
+
+
+def class_column_names(class_names, prefix: str = "p_") -> list[str]:
+    """One column name per class, unique even case-insensitively (FITS ignores case)."""
+    names, taken = [], set()
+    for cls in class_names:
+        base = prefix + sanitize_name(cls)
+        name, suffix = base, 1
+        while name.lower() in taken:
+            suffix += 1
+            name = f"{base}_{suffix}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def majority_labels(labels: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Majority label among each row's neighbours and the fraction agreeing with it.
+
+    Ties go to the tied label whose first occurrence is nearest (labels are sorted by distance).
+    """
+    n, k = labels.shape
+    winners = np.empty(n, dtype=object)
+    fractions = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        counts = Counter(labels[i])
+        top = max(counts.values())
+        winners[i] = next(lab for lab in labels[i] if counts[lab] == top)
+        fractions[i] = top / k
+    return winners.astype(str), fractions
+
+
+def _set(table: Table, name: str, data, *, ucd: str, description: str, unit=None) -> None:
+    column = Column(data, name=name, unit=unit, description=description)
+    column.meta["ucd"] = ucd
+    if name in table.colnames:
+        table.replace_column(name, column)
+    else:
+        table.add_column(column)
+
+
+def annotate_standard_columns(table: Table) -> Table:
+    """Add units/UCDs to the standard catalogue columns (objid, ra, dec, labels) in place."""
+    for name, (ucd, unit) in STANDARD_UCDS.items():
+        if name not in table.colnames:
+            continue
+        column = table[name]
+        column.meta["ucd"] = ucd
+        if unit is not None:
+            column.unit = unit
+        if not column.description:
+            column.description = {
+                "objid": "Object identifier in the source catalogue",
+                "ra": "Right ascension (ICRS)",
+                "dec": "Declination (ICRS)",
+                "hubble9": "Catalogue Hubble class, 9-class scheme",
+                "hubble11": "Catalogue Hubble class, 11-class scheme",
+                "label_reason": "Why the object has no label (empty when labelled)",
+            }[name]
+    return table
+
+
+def annotate_outputs(
+    table: Table,
+    embeddings: np.ndarray,
+    probs: np.ndarray | None,
+    class_names,
+    scheme: str | None,
+    knn: ReferenceNeighbours | None = None,
+    model_label: str = "the model",
+) -> Table:
+    """Return a copy of ``table`` with embedding, prediction and kNN columns added.
+
+    ``embeddings`` (n, D) and ``probs`` (n, C) must be row-aligned with ``table``; the embedding
+    is stored L2-normalised because every distance (kNN, index, anomaly score) is measured there.
+    """
+    n = len(table)
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or embeddings.shape[0] != n:
+        raise GalcatError(f"embeddings have shape {embeddings.shape}, expected ({n}, D) for {n} rows")
+    out = annotate_standard_columns(table.copy(copy_data=True))
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    unit_vectors = (embeddings / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    _set(
+        out,
+        "embedding",
+        unit_vectors,
+        ucd=UCDS["embedding"],
+        description=f"L2-normalised {embeddings.shape[1]}-d morphology embedding from {model_label}",
+    )
+    class_names = [str(c) for c in class_names] if class_names is not None else []
+    if probs is not None:
+        _add_prediction_columns(out, np.asarray(probs, dtype=np.float32), class_names, scheme, model_label)
+    if knn is not None:
+        _add_knn_columns(out, knn, scheme)
+    return out
+
+
+def _add_prediction_columns(out: Table, probs: np.ndarray, class_names, scheme, model_label) -> None:
+    n = len(out)
+    if probs.shape != (n, len(class_names)):
+        raise GalcatError(f"class probabilities have shape {probs.shape}, expected ({n}, {len(class_names)})")
+    scheme_name = sanitize_name(scheme or "class")
+    best = probs.argmax(axis=1)
+    _set(
+        out,
+        f"pred_{scheme_name}",
+        np.asarray(class_names, dtype=str)[best],
+        ucd=UCDS["pred"],
+        description=f"Predicted {scheme or 'class'} class (highest probability) from {model_label}",
+    )
+    _set(
+        out,
+        "pred_prob",
+        probs[np.arange(n), best],
+        ucd=UCDS["pred_prob"],
+        description="Probability of the predicted class",
+    )
+    for index, (cls, colname) in enumerate(zip(class_names, class_column_names(class_names), strict=True)):
+        _set(
+            out,
+            colname,
+            probs[:, index],
+            ucd=UCDS["p_class"],
+            description=f"Probability of class '{cls}' ({scheme or 'class'} scheme)",
+        )
+
+
+def _add_knn_columns(out: Table, knn: ReferenceNeighbours, scheme) -> None:
+    n, k = knn.distances.shape
+    if n != len(out):
+        raise GalcatError(f"kNN results have {n} rows, the catalogue has {len(out)}")
+    winners, fractions = majority_labels(np.asarray(knn.labels, dtype=str), knn.distances)
+    scheme_name = sanitize_name(scheme or "class")
+    _set(
+        out,
+        f"knn_{scheme_name}",
+        winners,
+        ucd=UCDS["knn"],
+        description=f"Majority {scheme or 'class'} class of the {k} nearest reference objects",
+    )
+    _set(
+        out,
+        "knn_frac",
+        fractions,
+        ucd=UCDS["knn_frac"],
+        description=f"Fraction of the {k} nearest references that have the majority class",
+    )
+    _set(
+        out,
+        "knn_dist",
+        knn.distances[:, 0].astype(np.float32),
+        ucd=UCDS["knn_dist"],
+        description="Embedding-space L2 distance to the nearest reference object",
+    )
+    _set(
+        out,
+        "nn_objid",
+        np.asarray(knn.objids[:, 0], dtype=str),
+        ucd=UCDS["nn_objid"],
+        description="objid of the nearest reference object",
+    )
+    _set(
+        out,
+        "anomaly_score",
+        knn.distances.mean(axis=1).astype(np.float32),
+        ucd=UCDS["anomaly_score"],
+        description=f"Mean embedding-space distance to the {k} nearest references (high = unusual)",
+    )
+
+
+def masked_to_str(values) -> np.ndarray:
+    """Strings for catalogue values, '' where masked (for labels and ids read from a store)."""
+    if isinstance(values, MaskedColumn) or np.ma.isMaskedArray(values):
+        mask = np.ma.getmaskarray(values)
+        return np.array(["" if m else str(v) for v, m in zip(np.asarray(values), mask, strict=True)])
+    return np.asarray(values).astype(str)

@@ -1,0 +1,178 @@
+"""Run a trained model over a store and put its outputs back into the store's catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from galcat.errors import GalcatError
+from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs, masked_to_str
+from galcat.outputs.index import EmbeddingIndex, index_key, model_hash
+
+
+@dataclass
+class EmbedConfig:
+    """``galcat embed``: model run + store -> annotated catalogue (optionally with kNN columns)."""
+
+    model: str
+    store: str
+    out: str | None = None
+    reference: str | None = None
+    fold: int = 0
+    k: int = 10
+    overwrite: bool = False
+    samp: bool = False
+    batch_size: int = 128
+    device: str | None = None
+
+
+def load_fold(run_dir, fold: int):
+    """The trained fold of a run (engineer F's ``load_run``), with a clear error for a bad fold."""
+    from galcat.model import load_run
+
+    run = load_run(run_dir)
+    if not 0 <= fold < len(run.folds):
+        raise GalcatError(f"{run_dir}: run has {len(run.folds)} fold(s); --fold {fold} does not exist")
+    return run, run.folds[fold]
+
+
+def open_checked_store(path, fold, need_labels: bool):
+    """Open a store and check it against the model: not empty, same classes, labels if needed."""
+    from galcat.store import open_store
+
+    if not Path(path).exists():
+        raise GalcatError(f"{path}: store not found")
+    store = open_store(path)
+    if len(store) == 0:
+        raise GalcatError(f"{path}: the store is empty (0 objects); nothing to embed")
+    scheme = getattr(fold, "scheme", None)
+    if scheme is None:
+        if need_labels:
+            raise GalcatError(f"{path}: the model has no class scheme, so kNN labels cannot be computed")
+        return store
+    if scheme in store.schemes:
+        store_classes = [str(c) for c in store.class_names(scheme)]
+        model_classes = [str(c) for c in fold.class_names]
+        if store_classes != model_classes:
+            raise GalcatError(
+                f"{path}: column {scheme!r}: the store's classes {store_classes} do not match "
+                f"the model's classes {model_classes}"
+            )
+        if need_labels and not (store.label_codes(scheme) >= 0).any():
+            raise GalcatError(
+                f"{path}: column {scheme!r}: no object has a label; kNN needs labelled references"
+            )
+    elif need_labels:
+        raise GalcatError(
+            f"{path}: the store has no labels for scheme {scheme!r} "
+            f"(it has {list(store.schemes) or 'none'}); "
+            "kNN needs labelled references"
+        )
+    return store
+
+
+def _image_size(run, fold, store) -> int:
+    """The size the model was trained at (model attribute, run config), else the store's size."""
+    size = getattr(fold.model, "image_size", None) or getattr(getattr(run, "config", None), "image_size", None)
+    return int(size) if size else int(store.image_shape[0])
+
+
+def embed_store(run, fold, store_path, store, batch_size=128, device=None):
+    """(embeddings (N,D), probs (N,C) or None) in store row order, whatever order the batches came in."""
+    from galcat.model.inference import predict
+
+    pred = predict(
+        fold.model, str(store_path), indices=None, batch_size=batch_size, device=device,
+        image_size=_image_size(run, fold, store),
+    )  # fmt: skip
+    index = np.asarray(pred.index, dtype=np.int64)
+    if len(index) != len(store) or not np.array_equal(np.sort(index), np.arange(len(store))):
+        raise GalcatError(f"{store_path}: predictions cover {len(np.unique(index))} of {len(store)} rows")
+    order = np.argsort(index, kind="stable")
+    embeddings = np.asarray(pred.embeddings, dtype=np.float32)[order]
+    probs = None if pred.probs is None else np.asarray(pred.probs, dtype=np.float32)[order]
+    return embeddings, probs
+
+
+def reference_index(run_dir, fold_number, run, fold, store_path, store, batch_size=128, device=None):
+    """The saved embedding index of a store for this model, rebuilt when stale."""
+    key = index_key(run_dir, fold_number)
+    digest = model_hash(fold.model)
+    index = EmbeddingIndex.load(store_path, key, store.fingerprint, digest)
+    if index is None:
+        embeddings, _ = embed_store(run, fold, store_path, store, batch_size, device)
+        index = EmbeddingIndex(embeddings, np.arange(len(store)), store.fingerprint, digest)
+        index.save(store_path, key)
+    return index
+
+
+def reference_neighbours(query_embeddings, index: EmbeddingIndex, ref_store, scheme, k, same_store=False):
+    """kNN of every query among the labelled reference rows (galcat.evaluate.retrieval.knn)."""
+    from galcat.evaluate.retrieval import knn
+
+    codes = ref_store.label_codes(scheme)[index.ids]
+    labelled = codes >= 0
+    ref_rows = index.ids[labelled]
+    available = len(ref_rows) - (1 if same_store else 0)
+    if available < 1:
+        raise GalcatError(f"the reference store has too few labelled objects for kNN ({len(ref_rows)})")
+    k = min(k, available)
+    want = k + 1 if same_store else k
+    distances, positions = knn(query_embeddings, index.vectors[labelled], want)
+    distances, positions = np.asarray(distances, dtype=np.float32), np.asarray(positions, dtype=np.int64)
+    rows = ref_rows[positions]
+    if same_store:  # the query's own row is its nearest "reference": drop it (or the farthest extra)
+        keep = rows != np.arange(len(rows))[:, None]
+        keep[keep.all(axis=1), -1] = False
+        distances, rows = distances[keep].reshape(-1, k), rows[keep].reshape(-1, k)
+    class_names = np.asarray([str(c) for c in ref_store.class_names(scheme)])
+    objids = masked_to_str(ref_store.catalogue["objid"])
+    return ReferenceNeighbours(distances, class_names[ref_store.label_codes(scheme)[rows]], objids[rows])
+
+
+def embed_catalogue(cfg: EmbedConfig) -> Table:
+    """The store's catalogue with embedding/prediction (and kNN) columns; written to ``cfg.out``."""
+    out = Path(cfg.out) if cfg.out else None
+    if out is not None and out.exists() and not cfg.overwrite:
+        raise GalcatError(f"{out}: exists; pass --overwrite to replace it")
+    if cfg.samp and out is None:
+        raise GalcatError("--samp needs --out: SAMP sends a written file")
+    if cfg.k < 1:
+        raise GalcatError(f"--k must be at least 1, got {cfg.k}")
+    run, fold = load_fold(cfg.model, cfg.fold)
+    store = open_checked_store(cfg.store, fold, need_labels=False)
+    ref_store = open_checked_store(cfg.reference, fold, need_labels=True) if cfg.reference else None
+    embeddings, probs = embed_store(run, fold, cfg.store, store, cfg.batch_size, cfg.device)
+    neighbours = None
+    if ref_store is not None:
+        index = reference_index(
+            cfg.model, cfg.fold, run, fold, cfg.reference, ref_store, cfg.batch_size, cfg.device
+        )
+        same = ref_store.fingerprint == store.fingerprint
+        neighbours = reference_neighbours(embeddings, index, ref_store, fold.scheme, cfg.k, same_store=same)
+    label = f"run {Path(cfg.model).name} fold {cfg.fold}"
+    table = annotate_outputs(
+        store.catalogue, embeddings, probs, getattr(fold, "class_names", None), getattr(fold, "scheme", None),
+        knn=neighbours, model_label=label,
+    )  # fmt: skip
+    table.meta.update(
+        {
+            "embed_model": str(cfg.model),
+            "embed_fold": int(cfg.fold),
+            "embed_store": str(cfg.store),
+            "embed_reference": str(cfg.reference or ""),
+            "embed_k": int(neighbours.distances.shape[1]) if neighbours is not None else 0,
+        }
+    )
+    if out is not None:
+        from galcat.tables import write_table
+
+        write_table(table, out, overwrite=cfg.overwrite)
+        if cfg.samp:
+            from galcat.outputs.samp import send_table
+
+            send_table(out, name=out.name)
+    return table

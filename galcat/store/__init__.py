@@ -1,0 +1,38 @@
+"""HDF5 image stores: preprocessing, crash-safe build, reader, verify, xarray view.
+
+Layout and API: docs/architecture.md ("Store API"). The build pipeline and the xarray view are
+imported lazily so that reading a store does not pull in the image sources or xarray.
+"""
+
+from galcat.store.preprocess import PreprocessConfig, preprocess
+from galcat.store.reader import Store, open_store
+from galcat.store.writer import SCHEMA_VERSION, write_store
+
+_LAZY = {
+    "BuildConfig": "galcat.store.build",
+    "BuildSummary": "galcat.store.build",
+    "build_store": "galcat.store.build",
+    "verify_store": "galcat.store.verify",
+    "VerifyReport": "galcat.store.verify",
+    "store_info": "galcat.store.verify",
+    "open_dataset": "galcat.store.xarray_view",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'galcat.store' has no attribute {name!r}")
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "PreprocessConfig",
+    "Store",
+    "open_store",
+    "preprocess",
+    "write_store",
+    *_LAZY,
+]

@@ -1,0 +1,305 @@
+"""Build a store from a catalogue and a pixel source, resumably.
+
+Policy (documented in the report and ``galcat build --help``):
+
+* The store holds only rows whose fetch status is ``ok`` or ``cached``, in catalogue order
+  (after ``exclude`` then ``limit``). ``blank`` and ``failed`` rows are not galaxies of the store:
+  they are listed in ``NAME.failures.ecsv`` beside it and counted in the summary and in the
+  store's ``build_summary`` attribute.
+* Work goes to ``NAME.h5.partial`` + journal (see :mod:`galcat.store.partial`); rerunning the same
+  build resumes (rows journaled as ``failed`` are retried); a different config is an error unless
+  ``overwrite``. Only a finished build is renamed to ``NAME.h5``; an existing store is replaced
+  only with ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Table
+
+from galcat.config import to_dict, to_json
+from galcat.errors import GalcatError
+from galcat.progress import progress_bar
+from galcat.store.partial import OK_STATUSES, PartialBuild
+from galcat.store.preprocess import as_rgb_uint8, preprocess
+from galcat.store.writer import atomic_destination, pixel_digest, write_store_file
+
+#: test hook: seconds to sleep after each fetched row, so a kill test can interrupt a small build
+DELAY_ENV = "GALCAT_BUILD_TEST_DELAY"
+#: fields that do not change the store's content, so they may differ when resuming
+_RUNTIME_FIELDS = ("workers", "flush_every", "overwrite")
+
+
+@dataclass
+class BuildConfig:
+    """Everything that determines a store's content (recorded as the store's ``config``)."""
+
+    name: str = ""  #: data set name (efigi, rsa, gz2, folder, ...)
+    catalogue: str | None = None  #: catalogue file the rows came from (provenance only)
+    images: str | None = None  #: local image archive, if any
+    service: str | None = None  #: remote pixel service (skyserver, hips2fits), if any
+    release: int | None = None
+    scale: float | None = None
+    pixels: int | None = None
+    crop: int = 224
+    crop_reference: int = 424
+    crop_relative: bool = True
+    size: int = 75
+    resample: str = "bilinear"
+    keep_original: bool = False
+    limit: int | None = None
+    exclude: str | None = None  #: catalogue whose objects were removed (provenance only)
+    exclude_radius_arcsec: float = 5.0
+    source_options: dict = field(default_factory=dict)
+    workers: int = 4
+    flush_every: int = 32
+    overwrite: bool = False
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    n_rows: int  #: catalogue rows considered (after exclude and limit)
+    n_stored: int
+    status_counts: dict
+    failures_path: Path | None
+    fingerprint: str
+    resumed_rows: int  #: rows already finished by an earlier, interrupted run
+    excluded: int
+    seconds: float
+
+    @property
+    def n_failed(self) -> int:
+        return self.n_rows - self.n_stored
+
+
+def _catalogue_digest(table: Table) -> str:
+    """Identifies the rows being fetched: a resumed build must see the same rows in the same order."""
+    h = hashlib.sha256(str(len(table)).encode())
+    key = table.meta.get("image_key", "objid")
+    for name in dict.fromkeys(c for c in ("objid", key, "ra", "dec") if c in table.colnames):
+        h.update(name.encode())
+        h.update(
+            np.asarray(np.ma.filled(table[name], 0) if np.ma.isMaskedArray(table[name]) else table[name])
+            .astype(str)
+            .tobytes()
+        )
+    return h.hexdigest()
+
+
+def _identity(table: Table, config: BuildConfig) -> dict:
+    cfg = {k: v for k, v in to_dict(config).items() if k not in _RUNTIME_FIELDS}
+    return {"config": cfg, "catalogue": _catalogue_digest(table)}
+
+
+def select_rows(catalogue: Table, config: BuildConfig, exclude: Table | None = None) -> tuple[Table, int]:
+    """Apply ``exclude`` (objects present in another catalogue) then ``limit``; return rows, n excluded."""
+    table = catalogue
+    excluded = 0
+    if exclude is not None:
+        from galcat.coords.crossmatch import exclude_overlap
+
+        by = ("id", "sky") if "pgc" in table.colnames and "pgc" in exclude.colnames else ("sky",)
+        kept, report = exclude_overlap(table, exclude, radius=config.exclude_radius_arcsec * u.arcsec, by=by)
+        excluded = int(report["removed"])
+        table = kept
+    if config.limit is not None:
+        if config.limit < 1:
+            raise GalcatError(f"--limit must be positive, got {config.limit}")
+        table = table[: config.limit]
+    if len(table) == 0:
+        raise GalcatError("no catalogue rows left to build (after --exclude / --limit)")
+    return table, excluded
+
+
+def build_store(
+    catalogue: Table, source, out, config: BuildConfig | None = None, exclude: Table | None = None
+) -> BuildSummary:
+    """Fetch, preprocess and store every row of ``catalogue``; resumable after a crash."""
+    config = config or BuildConfig()
+    out = Path(out)
+    start_time = time.monotonic()
+    if out.exists() and not config.overwrite:
+        raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
+    table, excluded = select_rows(catalogue, config, exclude)
+    n = len(table)
+    identity = _identity(table, config)
+    part = PartialBuild(out)
+    if part.exists() and part.identity() != identity:
+        if not config.overwrite:
+            raise GalcatError(
+                f"{part.path}: an unfinished build with a different config or catalogue exists; "
+                "rerun the original command to resume it, or pass --overwrite to start again"
+            )
+        part.discard()
+    if not part.exists():
+        original_shape = _probe_original_shape(source, table) if config.keep_original else None
+        part.create(n, (config.size, config.size, 3), identity, original_shape)
+    with part:
+        records = part.records()
+        resumed = sum(1 for r in records.values() if r["status"] != "failed")
+        todo = [i for i in range(n) if records.get(i, {}).get("status", "failed") == "failed"]
+        if todo:
+            _fetch_into(part, source, table, todo, config)
+        records = part.records()
+    missing = [i for i in range(n) if i not in records]
+    if missing:
+        raise GalcatError(f"{part.path}: rows {missing[:5]} were not fetched; rerun to resume")
+    return _finalise(part, table, records, config, excluded, resumed, start_time)
+
+
+def _probe_original_shape(source, table: Table):
+    for i in range(len(table)):
+        res = source.fetch(i, table[i])
+        if res.status in OK_STATUSES and res.image is not None:
+            return as_rgb_uint8(res.image).shape
+    raise GalcatError("keep_original: no row could be fetched, so the original image size is unknown")
+
+
+def _fetch_into(part: PartialBuild, source, table: Table, todo: list[int], config: BuildConfig) -> None:
+    from galcat.images import fetch_many
+
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    subset = table[todo]
+    pending: list[dict] = []
+    last_commit = time.monotonic()
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task(f"building {part.out.name}", total=len(todo))
+            for res in fetch_many(source, subset, config.workers):
+                row = todo[int(res.row_index)]
+                pending.append(_write_row(part, row, res, table, config))
+                progress.advance(task)
+                if delay:
+                    time.sleep(delay)
+                if len(pending) >= config.flush_every or time.monotonic() - last_commit > 5:
+                    part.commit(pending)
+                    pending, last_commit = [], time.monotonic()
+    finally:
+        part.commit(pending)
+
+
+def _write_row(part: PartialBuild, row: int, res, table: Table, config: BuildConfig) -> dict:
+    objid = str(table["objid"][row]) if "objid" in table.colnames else str(row)
+    if str(res.objid) != objid and "objid" in table.colnames:
+        raise GalcatError(f"image source returned object {res.objid!r} for row {row} ({objid!r})")
+    rec = {
+        "row": row,
+        "objid": objid,
+        "status": str(res.status),
+        "sha256": res.sha256 or "",
+        "origin": str(res.origin or ""),
+        "error": str(res.error or ""),
+        "pixels": "",
+    }
+    if res.status in OK_STATUSES:
+        if res.image is None:
+            rec.update(status="failed", error="source reported success without pixels")
+            return rec
+        raw = as_rgb_uint8(res.image)
+        image = preprocess(raw, config)
+        part.images[row] = image
+        if part.original is not None:
+            if raw.shape != part.original.shape[1:]:
+                raise GalcatError(
+                    f"row {row} ({objid}): image is {raw.shape}, but --keep-original needs every image "
+                    f"to be {part.original.shape[1:]}"
+                )
+            part.original[row] = raw
+        rec["pixels"] = pixel_digest(image)
+    return rec
+
+
+def _finalise(part, table, records, config, excluded, resumed, start_time) -> BuildSummary:
+    n = len(table)
+    ok_rows = np.array([i for i in range(n) if records[i]["status"] in OK_STATUSES], dtype=np.int64)
+    counts = Counter(records[i]["status"] for i in range(n))
+    if len(ok_rows) == 0:
+        raise GalcatError(f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing to store")
+    with PartialBuild(part.out) as src:
+        has_original = src.original is not None
+
+        def blocks(dataset, check):
+            for start in range(0, len(ok_rows), 256):
+                rows = ok_rows[start : start + 256]
+                block = np.stack([dataset[int(r)] for r in rows])
+                if check:
+                    for r, img in zip(rows, block, strict=True):
+                        if pixel_digest(img) != records[int(r)]["pixels"]:
+                            raise GalcatError(f"{part.path}: row {r} pixels do not match the journal")
+                yield block
+
+        provenance = {
+            "source": [records[int(i)]["origin"] for i in ok_rows],
+            "sha256": [records[int(i)]["sha256"] for i in ok_rows],
+            "status": [records[int(i)]["status"] for i in ok_rows],
+        }
+        summary_attr = {
+            "n_rows": n,
+            "n_stored": len(ok_rows),
+            "status_counts": dict(counts),
+            "excluded": excluded,
+        }
+        with atomic_destination(part.out, overwrite=True) as tmp:
+            fingerprint = write_store_file(
+                tmp,
+                table[ok_rows],
+                (config.size, config.size, 3),
+                blocks(src.images, True),
+                provenance,
+                to_json(config),
+                extra_attrs={"build_summary": json.dumps(summary_attr)},
+                original_shape=tuple(src.original.shape[1:]) if has_original else None,
+                original_blocks=blocks(src.original, False) if has_original else None,
+            )
+    failures = _write_failures(part.out, table, records)
+    part.discard()
+    return BuildSummary(
+        out=part.out,
+        n_rows=n,
+        n_stored=len(ok_rows),
+        status_counts=dict(counts),
+        failures_path=failures,
+        fingerprint=fingerprint,
+        resumed_rows=resumed,
+        excluded=excluded,
+        seconds=time.monotonic() - start_time,
+    )
+
+
+def failures_path_for(out: Path) -> Path:
+    name = out.name[: -len(".h5")] if out.name.endswith(".h5") else out.name
+    return out.with_name(name + ".failures.ecsv")
+
+
+def _write_failures(out: Path, table: Table, records: dict) -> Path | None:
+    path = failures_path_for(out)
+    bad = [i for i in range(len(table)) if records[i]["status"] not in OK_STATUSES]
+    if not bad:
+        if path.exists():
+            path.unlink()
+        return None
+    rows = [records[i] for i in bad]
+    failures = Table(
+        {
+            "row": np.array(bad, dtype=np.int64),
+            "objid": [r["objid"] for r in rows],
+            "status": [r["status"] for r in rows],
+            "origin": [r["origin"] for r in rows],
+            "error": [r["error"] for r in rows],
+        },
+        meta={"store": out.name, "policy": "rows not stored: blank or failed fetches"},
+    )
+    tmp = path.with_name("." + path.name + ".tmp")
+    failures.write(tmp, format="ascii.ecsv", overwrite=True)
+    os.replace(tmp, path)
+    return path

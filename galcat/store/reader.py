@@ -1,0 +1,179 @@
+"""Read-only access to a store: lazy, picklable, fast on contiguous rows.
+
+The HDF5 handle is opened on first use and reopened in each process (h5py handles must not
+cross ``fork``), so a :class:`Store` can be handed to DataLoader workers as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+import numpy as np
+from astropy.table import Table
+
+from galcat.errors import GalcatError
+from galcat.store.writer import SCHEMA_VERSION
+
+
+def _decode(values) -> list[str]:
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+class Store:
+    """A complete galcat HDF5 store opened read-only."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+        self._check()
+
+    # -- file handle -------------------------------------------------------------------------
+    def _check(self) -> None:
+        if self.path.name.endswith(".partial"):
+            raise GalcatError(f"{self.path}: an unfinished build (.partial); rerun the build to finish it")
+        if not self.path.exists():
+            raise GalcatError(f"{self.path}: no such store")
+        try:
+            f = self.file
+        except OSError as exc:
+            raise GalcatError(f"{self.path}: not a readable HDF5 store ({exc})") from None
+        if not f.attrs.get("complete", False) or "images" not in f:
+            raise GalcatError(f"{self.path}: not a complete galcat store")
+        version = int(f.attrs.get("schema_version", -1))
+        if version > SCHEMA_VERSION:
+            raise GalcatError(
+                f"{self.path}: store schema {version} is newer than this galcat ({SCHEMA_VERSION})"
+            )
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+    def __getstate__(self):
+        return {"path": self.path}
+
+    def __setstate__(self, state):
+        self.path = state["path"]
+        self._file = None
+        self._pid = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, n={len(self)}, image_shape={self.image_shape})"
+
+    # -- images ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.file["images"].shape[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.file["images"].shape[1:])
+
+    def read_images(self, idx, dataset: str = "images") -> np.ndarray:
+        """uint8 (n,H,W,3) for a slice or an int index array (any order; sorted runs read fastest)."""
+        ds = self.file[dataset]
+        if isinstance(idx, slice):
+            return ds[idx]
+        if np.isscalar(idx):
+            return ds[int(idx)][None]
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.ndim != 1:
+            raise GalcatError("read_images: index must be a slice or a 1-D integer array")
+        if len(idx) == 0:
+            return np.empty((0, *ds.shape[1:]), dtype=np.uint8)
+        n = ds.shape[0]
+        if idx.min() < 0 or idx.max() >= n:
+            raise GalcatError(f"read_images: index out of range for a store of {n} rows")
+        unique, inverse = np.unique(idx, return_inverse=True)
+        out = np.empty((len(unique), *ds.shape[1:]), dtype=np.uint8)
+        # read each run of consecutive rows as one slice: far fewer chunk decompressions
+        breaks = np.flatnonzero(np.diff(unique) != 1) + 1
+        pos = 0
+        for run in np.split(unique, breaks):
+            ds.read_direct(out, np.s_[run[0] : run[-1] + 1], np.s_[pos : pos + len(run)])
+            pos += len(run)
+        if len(unique) == len(idx) and np.all(unique == idx):
+            return out
+        return out[inverse]
+
+    @property
+    def has_original(self) -> bool:
+        return "original" in self.file
+
+    # -- tables and labels -------------------------------------------------------------------
+    @cached_property
+    def catalogue(self) -> Table:
+        return Table.read(self.file, path="catalogue", character_as_bytes=False)
+
+    @property
+    def schemes(self) -> list[str]:
+        return sorted(self.file["labels"].keys()) if "labels" in self.file else []
+
+    def _labels(self, scheme: str):
+        if scheme not in self.schemes:
+            raise GalcatError(f"{self.path}: no label scheme {scheme!r}; the store has {self.schemes}")
+        return self.file[f"labels/{scheme}"]
+
+    def label_codes(self, scheme: str) -> np.ndarray:
+        return self._labels(scheme)[:].astype(np.int64)
+
+    def class_names(self, scheme: str) -> list[str]:
+        return list(json.loads(self._labels(scheme).attrs["classes"]))
+
+    @property
+    def target_sets(self) -> list[str]:
+        return sorted(self.file["targets"].keys()) if "targets" in self.file else []
+
+    def _target(self, name: str):
+        if name not in self.target_sets:
+            raise GalcatError(f"{self.path}: no targets {name!r}; the store has {self.target_sets}")
+        return self.file[f"targets/{name}"]
+
+    def targets(self, name: str = "votes") -> np.ndarray:
+        return self._target(name)[:].astype(np.float32)
+
+    def target_names(self, name: str = "votes") -> list[str]:
+        return list(json.loads(self._target(name).attrs["columns"]))
+
+    def provenance(self, key: str) -> list[str]:
+        return _decode(self.file[f"provenance/{key}"][:])
+
+    @property
+    def pixel_checksums(self) -> list[str]:
+        return _decode(self.file["checksums/pixels"][:])
+
+    # -- identity and config -----------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        return str(self.file.attrs["fingerprint"])
+
+    @property
+    def attrs(self) -> dict:
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in self.file.attrs.items()}
+
+    @property
+    def config(self) -> dict:
+        return json.loads(self.file.attrs.get("config", "{}"))
+
+
+def open_store(path) -> Store:
+    """Open a complete store read-only; a ``.partial`` build or a non-store file is a GalcatError."""
+    return Store(path)

@@ -1,0 +1,204 @@
+"""Catalogue tables on disk: one ``write_table``/``read_table`` pair for every format galcat emits.
+
+Why not plain ``Table.write``: it silently overwrites, leaves half-written files behind when
+interrupted, drops dict-valued table metadata from FITS, and FITS readers other than astropy
+(TOPCAT/STILTS) only see column UCDs and descriptions when they are written as the
+``TUCDn``/``TCOMMn`` keywords. Those gaps are closed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.table import Table
+
+from galcat.errors import GalcatError, where
+
+RA_UCD = "pos.eq.ra;meta.main"
+DEC_UCD = "pos.eq.dec;meta.main"
+
+_FORMATS = {
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fits.gz": "fits",
+    ".fit.gz": "fits",
+    ".vot": "votable",
+    ".xml": "votable",
+    ".votable": "votable",
+    ".ecsv": "ascii.ecsv",
+    ".parquet": "parquet",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".csv": "ascii.csv",
+}
+_JSON_META_KEY = "GCJSON"  # FITS header: names of table.meta entries stored as JSON strings
+
+
+def table_format(path) -> str:
+    """The astropy format name for ``path``'s extension, or GalcatError listing the known ones."""
+    name = Path(path).name.lower()
+    for suffix in sorted(_FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return _FORMATS[suffix]
+    raise GalcatError(f"{where(path)}unknown table format; use one of {', '.join(sorted(_FORMATS))}")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return next(s for s in sorted(_FORMATS, key=len, reverse=True) if name.endswith(s))
+
+
+def annotate_position_columns(table: Table, ra: str = "ra", dec: str = "dec") -> Table:
+    """Give ``ra``/``dec`` unit deg and the main-position UCDs so TOPCAT's sky match finds them."""
+    for name, ucd in ((ra, RA_UCD), (dec, DEC_UCD)):
+        if name not in table.colnames:
+            raise GalcatError(f"{where(column=name)}position column missing (have {table.colnames})")
+        table[name].unit = u.deg
+        table[name].meta["ucd"] = ucd
+    return table
+
+
+def write_table(table: Table, path, overwrite: bool = False) -> Path:
+    """Write ``table`` in the format named by the extension, atomically (temp file + rename)."""
+    path = Path(path)
+    fmt = table_format(path)
+    if path.exists() and not overwrite:
+        raise GalcatError(f"{where(path)}already exists; pass overwrite=True (--overwrite) to replace it")
+    if not path.parent.exists():
+        raise GalcatError(f"{where(path.parent)}output folder does not exist")
+    if fmt == "ascii.csv" and any(col.ndim > 1 for col in table.itercols()):
+        raise GalcatError(f"{where(path)}CSV cannot hold vector columns; use .ecsv, .fits or .vot")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{_suffix(path)}")
+    try:
+        if fmt == "fits":
+            _write_fits(table, tmp)
+        elif fmt == "hdf5":
+            table.write(tmp, format="hdf5", path="data", serialize_meta=True, overwrite=True)
+        elif fmt == "votable":
+            _write_votable(table, tmp)
+        else:
+            table.write(tmp, format=fmt, overwrite=True)
+        os.replace(tmp, path)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_fits(table: Table, path: Path) -> None:
+    out = table.copy(copy_data=False)
+    json_keys = []
+    for key, value in list(out.meta.items()):
+        if isinstance(value, dict | list | tuple) or (isinstance(value, str) and "\n" in value):
+            out.meta[key] = json.dumps(value, default=str)
+            json_keys.append(key)
+    if json_keys:
+        out.meta[_JSON_META_KEY] = json.dumps(json_keys)
+    with warnings.catch_warnings():  # long meta keys become HIERARCH cards, which is what we want
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+        hdu = fits.table_to_hdu(out)
+    for i, col in enumerate(table.itercols(), start=1):
+        ucd = col.meta.get("ucd") if col.meta else None
+        if ucd:
+            hdu.header[f"TUCD{i}"] = ucd
+        if col.description:
+            hdu.header[f"TCOMM{i}"] = str(col.description)
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True, checksum=True)
+
+
+def _write_votable(table: Table, path: Path) -> None:
+    from astropy.io.votable.tree import Info, VOTableFile
+
+    votable = VOTableFile.from_table(table)
+    resource_table = votable.get_first_table()
+    for key, value in table.meta.items():
+        if isinstance(value, dict | list | tuple):
+            value = json.dumps(value, default=str)
+        resource_table.infos.append(Info(name=str(key), value=str(value)))
+    votable.to_xml(str(path))
+
+
+def read_table(path) -> Table:
+    """Read a table written by :func:`write_table` (or any file of a known extension)."""
+    path = Path(path)
+    fmt = table_format(path)
+    if not path.exists():
+        raise GalcatError(f"{where(path)}file not found")
+    if path.stat().st_size == 0:
+        raise GalcatError(f"{where(path)}file is empty")
+    try:
+        if fmt == "fits":
+            return _read_fits(path)
+        if fmt == "votable":
+            return _read_votable(path)
+        kwargs = {"path": "data"} if fmt == "hdf5" else {}
+        return Table.read(path, format=fmt, **kwargs)
+    except GalcatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure means a bad file
+        raise GalcatError(f"{where(path)}cannot read as {fmt}: {exc}") from None
+
+
+def _read_fits(path: Path) -> Table:
+    table = Table.read(path, format="fits")
+    with fits.open(path) as hdul:
+        hdu = next((h for h in hdul if isinstance(h, fits.BinTableHDU | fits.TableHDU)), None)
+        header = hdu.header if hdu is not None else {}
+    for i, col in enumerate(table.itercols(), start=1):
+        if f"TUCD{i}" in header and not col.meta.get("ucd"):
+            col.meta["ucd"] = header[f"TUCD{i}"]
+        if f"TCOMM{i}" in header and not col.description:
+            col.description = header[f"TCOMM{i}"]
+    for key in json.loads(table.meta.pop(_JSON_META_KEY, "[]")):
+        if key in table.meta:
+            table.meta[key] = json.loads(table.meta[key])
+    for key in [k for k in table.meta if k.startswith(("TUCD", "TCOMM")) or k in ("CHECKSUM", "DATASUM")]:
+        del table.meta[key]
+    return table
+
+
+def _read_votable(path: Path) -> Table:
+    from astropy.io import votable
+
+    parsed = votable.parse(str(path), verify="ignore")
+    vtable = parsed.get_first_table()
+    table = vtable.to_table(use_names_over_ids=True)
+    for info in vtable.infos:
+        value = info.value
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        table.meta[info.name] = value
+    return table
+
+
+def ensure_columns(table: Table, columns, path=None) -> None:
+    """GalcatError naming the first missing column (used by readers and the CLI)."""
+    for name in columns:
+        if name not in table.colnames:
+            raise GalcatError(f"{where(path, column=name)}column missing (have {', '.join(table.colnames)})")
+
+
+def finite_positions(table: Table, ra: str = "ra", dec: str = "dec", path=None) -> np.ndarray:
+    """Boolean mask of rows with a usable position; GalcatError for NaN/out-of-range unmasked values."""
+    ensure_columns(table, (ra, dec), path)
+    ra_v = np.ma.filled(np.ma.asarray(table[ra], dtype=float), np.nan)
+    dec_v = np.ma.filled(np.ma.asarray(table[dec], dtype=float), np.nan)
+    masked = np.ma.getmaskarray(table[ra]) | np.ma.getmaskarray(table[dec])
+    bad = ~masked & (~np.isfinite(ra_v) | ~np.isfinite(dec_v) | (np.abs(dec_v) > 90))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        column = ra if not np.isfinite(ra_v[row]) else dec
+        raise GalcatError(
+            f"{where(path, row, column)}invalid position ({ra_v[row]}, {dec_v[row]}); "
+            "mask unknown positions instead of using NaN"
+        )
+    return ~masked

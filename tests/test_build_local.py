@@ -1,0 +1,104 @@
+"""build_store from a local image archive: row policy, provenance, preprocessing, resume rules."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from PIL import Image
+from test_store_support import local_source, synthetic_catalogue, write_image_folder
+
+from galcat.errors import GalcatError
+from galcat.store import BuildConfig, build_store, open_store, preprocess
+from galcat.store.partial import PartialBuild
+
+
+@pytest.fixture
+def archive(tmp_path):
+    table = synthetic_catalogue(30)
+    folder = write_image_folder(tmp_path / "img", list(table["objid"]), size=60, skip={"G0004", "G0011"})
+    return table, folder
+
+
+def test_build_stores_ok_rows_in_catalogue_order_and_lists_failures(tmp_path, archive):
+    table, folder = archive
+    out = tmp_path / "stores" / "syn.h5"
+    cfg = BuildConfig(name="synthetic", crop=0, size=32, workers=3)
+    summary = build_store(table, local_source(folder), out, cfg)
+    assert (summary.n_rows, summary.n_stored, summary.n_failed) == (30, 28, 2)
+    assert summary.status_counts.get("ok", 0) + summary.status_counts.get("cached", 0) == 28
+    store = open_store(out)
+    expected_ids = [o for o in table["objid"] if o not in ("G0004", "G0011")]
+    assert list(store.catalogue["objid"]) == expected_ids
+    # labels and votes stay row-aligned with the kept rows
+    kept = np.array([o not in ("G0004", "G0011") for o in table["objid"]])
+    assert np.allclose(store.targets("votes")[:, 0], np.asarray(table["t01_a01"])[kept])
+    for row in (0, 5, 27):
+        path = folder / f"{expected_ids[row]}.png"
+        with Image.open(path) as im:
+            raw = np.asarray(im.convert("RGB"))
+        assert np.array_equal(store.read_images(slice(row, row + 1))[0], preprocess(raw, cfg))
+        assert store.provenance("sha256")[row] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert expected_ids[row] in store.provenance("source")[row]
+    failures = Table.read(summary.failures_path, format="ascii.ecsv")
+    assert summary.failures_path.name == "syn.failures.ecsv"
+    assert list(failures["objid"]) == ["G0004", "G0011"] and list(failures["row"]) == [4, 11]
+    assert set(failures["status"]) <= {"failed", "blank", "missing"}
+    assert not PartialBuild(out).exists() and not PartialBuild(out).journal.exists()
+    assert open_store(out).attrs["build_summary"]
+    assert store.config["crop"] == 0 and store.config["size"] == 32
+
+
+def test_build_refuses_existing_store_without_overwrite(tmp_path, archive):
+    table, folder = archive
+    out = tmp_path / "s.h5"
+    build_store(table[12:17], local_source(folder), out, BuildConfig(size=16))
+    with pytest.raises(GalcatError, match="overwrite"):
+        build_store(table[12:18], local_source(folder), out, BuildConfig(size=16))
+    assert len(open_store(out)) == 5
+    build_store(table[12:18], local_source(folder), out, BuildConfig(size=16, overwrite=True))
+    assert len(open_store(out)) == 6
+
+
+def test_resume_with_a_different_config_is_a_clear_error(tmp_path, archive):
+    table, folder = archive
+    out = tmp_path / "s.h5"
+    part = PartialBuild(out)
+    from galcat.store.build import _identity
+
+    part.create(len(table), (16, 16, 3), _identity(table, BuildConfig(size=16)))
+    with pytest.raises(GalcatError, match="different config"):
+        build_store(table, local_source(folder), out, BuildConfig(size=24))
+    assert part.exists()  # nothing was thrown away
+    # the same config resumes (runtime-only fields such as workers may differ)
+    summary = build_store(table, local_source(folder), out, BuildConfig(size=16, workers=1))
+    assert summary.n_stored == 28 and not part.exists()
+
+
+def test_limit_and_empty_selection(tmp_path, archive):
+    table, folder = archive
+    summary = build_store(table, local_source(folder), tmp_path / "l.h5", BuildConfig(size=16, limit=7))
+    assert summary.n_rows == 7 and summary.n_stored == 6  # G0004 has no image
+    with pytest.raises(GalcatError, match="positive"):
+        build_store(table, local_source(folder), tmp_path / "z.h5", BuildConfig(size=16, limit=0))
+
+
+def test_exclude_removes_objects_of_another_catalogue(tmp_path, archive):
+    table, folder = archive
+    other = table[[0, 1, 2]]
+    other["ra"] = other["ra"] + 1e-4  # within a few arcsec
+    summary = build_store(table, local_source(folder), tmp_path / "x.h5", BuildConfig(size=16), exclude=other)
+    assert summary.excluded == 3
+    assert not {"G0000", "G0001", "G0002"} & set(open_store(tmp_path / "x.h5").catalogue["objid"])
+
+
+def test_keep_original_stores_raw_size_images(tmp_path, archive):
+    table, folder = archive
+    out = tmp_path / "o.h5"
+    build_store(table[:4], local_source(folder), out, BuildConfig(size=16, keep_original=True))
+    store = open_store(out)
+    assert store.has_original and store.file["original"].shape == (4, 60, 60, 3)
+    with Image.open(folder / "G0002.png") as im:
+        assert np.array_equal(store.read_images(slice(2, 3), dataset="original")[0], np.asarray(im.convert("RGB")))

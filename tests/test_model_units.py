@@ -1,0 +1,196 @@
+"""Unit tests of galcat.model: label smoothing, PML losses x miners, folds, checkpoints, networks."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from galcat.errors import GalcatError
+from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
+from galcat.model.config import LOSSES, TrainConfig, resolve_config
+from galcat.model.folds import make_folds
+from galcat.model.losses import LabelSmoothingCrossEntropy, make_dml_loss, make_miner
+from galcat.model.networks import GalaxyNet, transfer_weights
+from galcat.model.run import load_fold_model
+from galcat.model.steps import Objective
+
+
+def test_label_smoothing_matches_the_papers_equations_by_hand():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    labels = torch.tensor([0, 1])
+    eps, k = 0.1, 3
+    expected = 0.0
+    for row, y in zip(logits.tolist(), labels.tolist(), strict=True):
+        log_z = math.log(sum(math.exp(v) for v in row))
+        for c, v in enumerate(row):
+            target = 1 - eps if c == y else eps / (k - 1)  # 0.9 and 0.05, not torch's eps/K
+            expected -= target * (v - log_z)
+    expected /= 2
+    got = LabelSmoothingCrossEntropy(epsilon=eps)(logits, labels)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    torch_version = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=eps)
+    assert abs(torch_version.item() - expected) > 1e-3  # torch spreads eps/K: a different loss
+
+
+def test_label_smoothing_with_zero_epsilon_is_cross_entropy():
+    logits, labels = torch.randn(5, 4), torch.tensor([0, 1, 2, 3, 0])
+    ce = torch.nn.functional.cross_entropy(logits, labels)
+    assert LabelSmoothingCrossEntropy(0.0)(logits, labels).item() == pytest.approx(ce.item(), rel=1e-6)
+
+
+def test_paper_pml_settings_are_passed():
+    miner = make_miner("triplet")
+    assert miner.margin == 0.01 and miner.type_of_triplets == "semihard"
+    assert miner.distance.normalize_embeddings and miner.distance.p == 2 and miner.distance.power == 1
+    pair = make_miner("pair")
+    assert (pair.pos_margin, pair.neg_margin) == (0.0, 0.2)
+    assert make_miner("none") is None
+    assert make_dml_loss("contrastive", 3, 8).neg_margin == 1.5
+    assert make_dml_loss("triplet", 3, 8).margin == 0.01
+    assert make_dml_loss("proxy-anchor", 3, 8).alpha == 5
+    assert make_dml_loss("normalized-softmax", 3, 8).temperature == 0.05
+    assert make_dml_loss("proxy-nca", 9, 128).proxies.shape == (9, 128)
+
+
+def _clustered(n_per_class=8, dim=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(3, dim, generator=g) * 2
+    labels = torch.arange(3).repeat_interleave(n_per_class)
+    x = centres[labels] + torch.randn(len(labels), dim, generator=g)
+    return x, labels
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("miner", ["pair", "triplet", "none"])
+def test_every_dml_loss_and_miner_lowers_its_loss(loss, miner):
+    """The real Objective + optimisers (proxies in their own SGD) on a small embedding net."""
+    from galcat.model.loop import make_optimizers
+
+    torch.manual_seed(0)
+    x, labels = _clustered()
+    cfg = resolve_config(TrainConfig(store="x", stage="dml", loss=loss, miner=miner, embedding_dim=8), "cpu", 32)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
+    objective = Objective(cfg, n_classes=3)
+    opts = make_optimizers(dataclass_lr(cfg, 1e-2), net, objective)
+    assert len(opts) == (2 if "proxy" in loss or loss == "normalized-softmax" else 1)
+
+    def plain_loss():
+        with torch.no_grad():
+            return objective({"embedding": net(x)}, {"labels": labels}, train=False).item()
+
+    before = plain_loss()
+    for _ in range(30):
+        out = {"embedding": net(x)}
+        loss_value = objective(out, {"labels": labels}, train=True)
+        for o in opts:
+            o.zero_grad()
+        loss_value.backward()
+        for o in opts:
+            o.step()
+    assert plain_loss() < before
+
+
+def dataclass_lr(cfg, lr):
+    import dataclasses
+
+    return dataclasses.replace(cfg, lr=lr)
+
+
+def test_stratified_kfold_is_disjoint_and_covers_every_row():
+    rows = np.arange(100, 160)
+    labels = np.repeat([0, 1, 2], 20)
+    folds = make_folds(rows, labels, n_folds=5, seed=1)
+    vals = np.concatenate([va for _, va in folds])
+    assert sorted(vals.tolist()) == rows.tolist()  # each row in exactly one validation set
+    for tr, va in folds:
+        assert not set(tr) & set(va)
+        assert len(tr) + len(va) == len(rows)
+        lab = dict(zip(rows, labels, strict=True))
+        assert sorted(np.bincount([lab[r] for r in va]).tolist()) == [4, 4, 4]  # stratified
+    assert [va.tolist() for _, va in make_folds(rows, labels, 5, seed=1)] == [va.tolist() for _, va in folds]
+
+
+def test_single_split_uses_val_fraction_and_is_stratified():
+    rows, labels = np.arange(50), np.repeat([0, 1], 25)
+    [(tr, va)] = make_folds(rows, labels, n_folds=1, val_fraction=0.2, seed=0)
+    assert len(va) == 10 and not set(tr) & set(va) and len(tr) == 40
+    assert np.bincount(labels[va]).tolist() == [5, 5]
+
+
+def test_too_many_folds_for_the_rarest_class_is_a_user_error():
+    with pytest.raises(GalcatError, match="rarest class"):
+        make_folds(np.arange(12), np.array([0] * 10 + [1] * 2), n_folds=5)
+
+
+def _payload(model, **extra):
+    return {**model.describe(), "state_dict": model.state_dict(), "stage": "ls-ce",
+            "store_fingerprint": "abc", "epoch": 3, "train_indices": torch.arange(5),
+            "val_indices": torch.tensor([7, 9]), **extra}  # fmt: skip
+
+
+def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
+    torch.manual_seed(0)
+    model = GalaxyNet("resnet18", embedding_dim=16, class_names=["E", "S"], scheme="toy", image_size=32).eval()
+    path = save_checkpoint(_payload(model), tmp_path / "best.pt")
+    torch.load(path, weights_only=True)  # plain data only
+    fold = load_fold_model(path)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        a, b = model(x), fold.model(x)
+    assert torch.allclose(a["embedding"], b["embedding"]) and torch.allclose(a["logits"], b["logits"])
+    assert fold.class_names == ["E", "S"] and fold.model.class_names == ["E", "S"]
+    assert fold.model.scheme == "toy" and fold.scheme == "toy" and fold.store_fingerprint == "abc"
+    assert fold.val_indices.tolist() == [7, 9] and fold.epoch == 3 and not fold.model.training
+    assert resolve_checkpoint_path(tmp_path / "best.pt") == path
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this would run on load",))
+
+
+def test_a_checkpoint_that_needs_pickle_is_refused(tmp_path):
+    model = GalaxyNet("resnet18", embedding_dim=8, class_names=["a", "b"])
+    path = tmp_path / "evil.pt"
+    torch.save({**_payload(model), "extra": _Evil()}, path)
+    with pytest.raises(GalcatError, match="refusing a checkpoint that needs pickle"):
+        load_checkpoint(path)
+    whole = tmp_path / "whole_model.pt"
+    torch.save(model, whole)  # the paper's whole-model pickles
+    with pytest.raises(GalcatError, match="needs pickle"):
+        safe_load(whole)
+    (tmp_path / "junk.pt").write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(GalcatError):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_network_outputs_and_transfer_replaces_heads_whose_classes_differ():
+    torch.manual_seed(0)
+    votes = GalaxyNet("resnet18", embedding_dim=16, n_votes=37, image_size=32).eval()
+    out = votes(torch.randn(2, 3, 32, 32))
+    assert set(out) == {"embedding", "votes"} and out["votes"].shape == (2, 37)
+    assert ((out["votes"] > 0) & (out["votes"] < 1)).all()
+    hubble = GalaxyNet("resnet18", embedding_dim=16, class_names=list("ABC")).eval()
+    parts = transfer_weights(hubble, votes.state_dict(), votes.describe())
+    assert parts == ["trunk", "embed"]
+    assert torch.equal(hubble.trunk.conv1.weight, votes.trunk.conv1.weight)
+    other = GalaxyNet("resnet18", embedding_dim=16, class_names=list("ABC"))
+    assert "classifier" in transfer_weights(other, hubble.state_dict(), hubble.describe())
+    assert torch.equal(other.classifier.weight, hubble.classifier.weight)
+    with pytest.raises(GalcatError, match="resnet34"):
+        transfer_weights(GalaxyNet("resnet34", 16, list("ABC")), hubble.state_dict(), hubble.describe())
+
+
+def test_config_defaults_depend_on_device_and_bad_values_are_refused():
+    cpu = resolve_config(TrainConfig(store="s", stage="ls-ce"), "cpu", 64)
+    assert (cpu.arch, cpu.image_size, cpu.batch_size, cpu.epochs, cpu.optimizer) == ("resnet18", 64, 64, 3, "adam")
+    gpu = resolve_config(TrainConfig(store="s", stage="dml"), "cuda", 75)
+    assert (gpu.arch, gpu.batch_size) == ("resnet50", 320)
+    with pytest.raises(GalcatError, match="--loss"):
+        resolve_config(TrainConfig(store="s", stage="dml", loss="arcface"), "cpu", 64)
+    with pytest.raises(GalcatError, match="--stage"):
+        resolve_config(TrainConfig(store="s", stage="simclr"), "cpu", 64)
