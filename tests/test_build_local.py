@@ -101,4 +101,5 @@ def test_keep_original_stores_raw_size_images(tmp_path, archive):
     store = open_store(out)
     assert store.has_original and store.file["original"].shape == (4, 60, 60, 3)
     with Image.open(folder / "G0002.png") as im:
-        assert np.array_equal(store.read_images(slice(2, 3), dataset="original")[0], np.asarray(im.convert("RGB")))
+        raw = np.asarray(im.convert("RGB"))
+    assert np.array_equal(store.read_images(slice(2, 3), dataset="original")[0], raw)

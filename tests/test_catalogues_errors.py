@@ -184,7 +184,8 @@ def test_rsa_vizier_b1950_positions_are_precessed_to_icrs(shared_data, tmp_path,
     from astropy.coordinates import FK4, SkyCoord
     from astropy.io.votable import from_table, writeto
 
-    derived = pd.read_csv(shared_data / "openngc" / "DERIVED_rsa_openngc_efigi_crossmatch.csv").head(12)
+    derived = pd.read_csv(shared_data / "openngc" / "DERIVED_rsa_openngc_efigi_crossmatch.csv")
+    derived = derived.drop_duplicates("Galaxy_ID").head(11)  # the file lists IC0764 twice
     j2000 = SkyCoord(derived["RA"], derived["Dec"], unit=(u.hourangle, u.deg))
     b1950 = j2000.transform_to(FK4(equinox="B1950"))
     names = [f"{n[:-4]} {int(n[-4:])}" for n in derived["Galaxy_ID"]]  # 'IC 749': VizieR-style spacing
@@ -193,10 +194,9 @@ def test_rsa_vizier_b1950_positions_are_precessed_to_icrs(shared_data, tmp_path,
             "Name": names,
             "RA1950": b1950.ra.to_string(unit=u.hour, sep=" ", precision=2),
             "DE1950": b1950.dec.to_string(unit=u.deg, sep=" ", precision=1, alwayssign=True),
-            "Type": ["Sbc(s)I-II", "E3/S0", "S0_1(5)", "Amorph"] * 3,
+            "Type": (["Sbc(s)I-II", "E3/S0", "Amorph"] * 4)[:11],
         }
     )
-    vii51 = vii51[[0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11]]  # IC0764 is listed twice in the derived file
     path = tmp_path / "vii51.vot"
     writeto(from_table(vii51), str(path))
     monkeypatch.setenv("GALCAT_VIZIER_SERVER", httpserver.url_for("/").rstrip("/"))
@@ -205,6 +205,5 @@ def test_rsa_vizier_b1950_positions_are_precessed_to_icrs(shared_data, tmp_path,
     )
     table = read_catalogue("rsa")
     assert table["objid"][0] == "IC0749" and len(table) == 11
-    truth = j2000[[0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11]]
-    assert SkyCoord(table["ra"], table["dec"]).separation(truth).max() < 1 * u.arcsec
+    assert SkyCoord(table["ra"], table["dec"]).separation(j2000).max() < 1 * u.arcsec
     assert list(table["hubble11"][:3]) == ["Sb", "E3-5", "Irr"]

@@ -192,3 +192,13 @@ def test_specs_are_complete():
         and load_spec("rsa").source["vizier"] == "VII/51"
     )
     assert tuple(HUBBLE9) == ("E", "Irr", "S0", "SBa", "SBb", "SBc", "Sa", "Sb", "Sc")
+
+
+def test_efigi_positions_through_a_resolver(shared_data):
+    """PGC names resolved offline via OpenNGC identifiers; unresolved rows stay masked, not NaN."""
+    table = read_catalogue(
+        "efigi", shared_data / "efigi" / "EFIGI_attributes.txt", resolver=f"openngc:{shared_data / 'openngc'}"
+    )
+    found = ~np.ma.getmaskarray(table["ra"])
+    assert 1500 < found.sum() < 4458 and np.isfinite(table["ra"][found]).all()
+    assert (np.ma.getmaskarray(table["dec"]) == ~found).all()

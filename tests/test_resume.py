@@ -89,7 +89,8 @@ def test_sigkill_at_random_points_then_resume_gives_identical_store(tmp_path, fo
     assert got.catalogue.colnames == ref.catalogue.colnames
     for name in ref.catalogue.colnames:
         assert np.array_equal(np.ma.getdata(got.catalogue[name]), np.ma.getdata(ref.catalogue[name])), name
-        assert np.array_equal(np.ma.getmaskarray(got.catalogue[name]), np.ma.getmaskarray(ref.catalogue[name]))
+        got_mask, ref_mask = np.ma.getmaskarray(got.catalogue[name]), np.ma.getmaskarray(ref.catalogue[name])
+        assert np.array_equal(got_mask, ref_mask), name
     for key in ("source", "sha256", "status"):
         assert got.provenance(key) == ref.provenance(key)
     assert np.array_equal(got.label_codes("hubble9"), ref.label_codes("hubble9"))

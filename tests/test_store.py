@@ -46,7 +46,8 @@ def test_round_trip_images_catalogue_labels_targets(store_path):
     assert codes[0] == 0 and codes[8] == store.class_names("hubble9").index("Sc")
     votes = store.targets("votes")
     assert votes.dtype == np.float32 and votes.shape == (50, 2)
-    assert np.allclose(votes[:, 0], table["t01_a01"]) and store.target_names("votes") == ["t01_a01", "t01_a02"]
+    assert np.allclose(votes[:, 0], table["t01_a01"])
+    assert store.target_names("votes") == ["t01_a01", "t01_a02"]
     assert store.provenance("status") == ["ok"] * 50
     attrs = store.attrs
     assert attrs["schema_version"] == 1 and attrs["galcat_version"] and attrs["created"]
@@ -121,7 +122,8 @@ def test_write_store_rejects_bad_input(tmp_path):
 
 def test_preprocess_matches_centre_crop_then_pil_resize():
     image = synthetic_images(1, size=424)[0]
-    expected = np.asarray(Image.fromarray(image[100:324, 100:324]).resize((75, 75), Image.Resampling.BILINEAR))
+    crop = Image.fromarray(image[100:324, 100:324])
+    expected = np.asarray(crop.resize((75, 75), Image.Resampling.BILINEAR))
     out = preprocess(image)
     assert out.dtype == np.uint8 and out.shape == (75, 75, 3)
     assert np.array_equal(out, expected)
@@ -130,7 +132,7 @@ def test_preprocess_matches_centre_crop_then_pil_resize():
 
 def test_preprocess_other_sizes_crop_the_same_fraction():
     cfg = PreprocessConfig()
-    assert crop_size_for(424, cfg) == 224 and crop_size_for(423, cfg) == 223 and crop_size_for(255, cfg) == 135
+    assert [crop_size_for(side, cfg) for side in (424, 423, 255)] == [224, 223, 135]
     assert crop_size_for(255, PreprocessConfig(crop_relative=False)) == 224
     assert crop_size_for(255, PreprocessConfig(crop=0)) == 255
     grey = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)

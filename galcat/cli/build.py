@@ -27,7 +27,9 @@ class Service(StrEnum):
     hips2fits = "hips2fits"
 
 
-def load_catalogue(name: str, catalogue: Path | None, images: Path | None, id_column, label_column):
+def load_catalogue(
+    name: str, catalogue: Path | None, images: Path | None, id_column, label_column, **reader_options
+):
     """A galcat catalogue file (by extension) or a raw catalogue read by the named reader."""
     if catalogue is not None and catalogue.suffix.lower() in _TABLE_SUFFIXES:
         from galcat.tables import read_table
@@ -35,7 +37,9 @@ def load_catalogue(name: str, catalogue: Path | None, images: Path | None, id_co
         return read_table(catalogue)
     from galcat.catalogues import read_catalogue
 
-    kwargs = {"source": catalogue, "images": images, "id_column": id_column, "label_column": label_column}
+    kwargs = {"source": catalogue, "id_column": id_column, "label_column": label_column, **reader_options}
+    if name == "folder":
+        kwargs["images"] = images
     return read_catalogue(name, **{k: v for k, v in kwargs.items() if v is not None})
 
 
@@ -85,6 +89,9 @@ def build(
     label_column: str | None = typer.Option(
         None, "--label-column", help="Folder: the label column of the CSV."
     ),
+    labels: str = typer.Option("rule", "--labels", help="Hubble labels: 'rule' or 'paper' (--paper-labels)."),
+    paper_labels: Path | None = typer.Option(None, "--paper-labels", help="The paper's frozen label table."),
+    resolver: str | None = typer.Option(None, "--resolver", help="Name resolver: simbad or openngc:PATH."),
     workers: int = typer.Option(4, "--workers", help="Parallel fetches."),
 ):
     """Build an HDF5 store; rerun the same command to resume an interrupted build.
@@ -98,7 +105,16 @@ def build(
     out = out or Path("stores") / f"{name}.h5"
     if out.exists() and not overwrite:
         raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
-    table = load_catalogue(name, catalogue, images, id_column, label_column)
+    table = load_catalogue(
+        name,
+        catalogue,
+        images,
+        id_column,
+        label_column,
+        labels=labels if labels != "rule" else None,
+        paper_labels=paper_labels,
+        resolver=resolver,
+    )
     excluded_table = None
     if exclude is not None:
         from galcat.tables import read_table

@@ -28,7 +28,6 @@ from astropy.table import Table
 
 from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
-from galcat.progress import progress_bar
 from galcat.store.partial import OK_STATUSES, PartialBuild
 from galcat.store.preprocess import as_rgb_uint8, preprocess
 from galcat.store.writer import atomic_destination, pixel_digest, write_store_file
@@ -173,17 +172,15 @@ def _fetch_into(part: PartialBuild, source, table: Table, todo: list[int], confi
     pending: list[dict] = []
     last_commit = time.monotonic()
     try:
-        with progress_bar() as progress:
-            task = progress.add_task(f"building {part.out.name}", total=len(todo))
-            for res in fetch_many(source, subset, config.workers):
-                row = todo[int(res.row_index)]
-                pending.append(_write_row(part, row, res, table, config))
-                progress.advance(task)
-                if delay:
-                    time.sleep(delay)
-                if len(pending) >= config.flush_every or time.monotonic() - last_commit > 5:
-                    part.commit(pending)
-                    pending, last_commit = [], time.monotonic()
+        # fetch_many shows its own progress bar (counts of ok/cached/blank/failed)
+        for res in fetch_many(source, subset, config.workers, description=f"build {part.out.name}"):
+            row = todo[int(res.row_index)]
+            pending.append(_write_row(part, row, res, table, config))
+            if delay:
+                time.sleep(delay)
+            if len(pending) >= config.flush_every or time.monotonic() - last_commit > 5:
+                part.commit(pending)
+                pending, last_commit = [], time.monotonic()
     finally:
         part.commit(pending)
 

@@ -79,8 +79,19 @@ class PartialBuild:
             ) from None
 
     def open(self) -> None:
+        self._repair_journal()
         self._file = h5py.File(self.path, "r+")
         self._journal_fh = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
+
+    def _repair_journal(self) -> None:
+        """Cut a torn last line (a crash mid-append) so new records start on a fresh line."""
+        if not self.journal.exists():
+            return
+        data = self.journal.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(self.journal, "r+b") as fh:
+                fh.truncate(data.rfind(b"\n") + 1)
+                os.fsync(fh.fileno())
 
     def close(self) -> None:
         if self._file is not None:

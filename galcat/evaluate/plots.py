@@ -1,0 +1,92 @@
+"""Figures from plain arrays: annotated confusion heatmap and one-vs-rest ROC curves.
+
+They take arrays and class names only (no model, no store), so reports can be redrawn from
+``metrics.json`` and the figures can be tested on their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(
+    confusion_normalized, class_names, path, title: str = "Confusion matrix", counts=None
+) -> Path:
+    """Row-normalised confusion heatmap (rows true, columns predicted), each cell annotated in %.
+
+    With ``counts`` the row totals are added to the y tick labels (n per true class).
+    """
+    plt = _pyplot()
+    mat = np.asarray(confusion_normalized, dtype=np.float64)
+    names = list(class_names)
+    n = len(names)
+    rows = names
+    if counts is not None:
+        totals = np.asarray(counts).sum(axis=1)
+        rows = [f"{name} (n={int(t)})" for name, t in zip(names, totals, strict=True)]
+    size = max(5.0, 0.62 * n + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=130)
+    image = ax.imshow(mat, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(n):
+        for j in range(n):
+            value = mat[i, j]
+            ax.text(
+                j,
+                i,
+                f"{100 * value:.0f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if value > 0.55 else "black",
+            )
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n), rows)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_roc(roc: dict, path, title: str = "ROC (one vs rest)") -> Path:
+    """Per-class ROC curves with AUC in the legend, the chance diagonal and the macro AUC."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=130)
+    cmap = plt.get_cmap("tab20" if len(roc["per_class"]) > 10 else "tab10")
+    for i, (name, curve) in enumerate(roc["per_class"].items()):
+        ax.plot(curve["fpr"], curve["tpr"], lw=1.6, color=cmap(i), label=f"{name} (AUC {curve['auc']:.2f})")
+    ax.plot([0, 1], [0, 1], ls="--", lw=1, color="grey", label="chance")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    subtitle = f"macro AUC {roc['macro_auc']:.3f}"
+    if roc.get("skipped"):
+        subtitle += f"; no positives: {', '.join(roc['skipped'])}"
+    ax.set_title(f"{title}\n{subtitle}", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8, frameon=True)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path

@@ -1,0 +1,212 @@
+"""`galcat embed` and `galcat neighbours` end to end with a tiny real model (resnet18, 32 px, 1 epoch)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from astropy.io import fits, votable
+from astropy.table import Table
+from typer.testing import CliRunner
+
+import galcat.outputs.embed as embed_module
+from galcat.cli import app
+from galcat.schemes import HUBBLE9
+from galcat.tables import read_table
+
+runner = CliRunner()
+
+
+def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(run dir, synthetic store): trained once per test session, shared by test files via the disk."""
+    base = tmp_path_factory.getbasetemp() / "galcat-tiny-run"
+    run, store = base / "run", base / "synth.h5"
+    if not (run / "fold0" / "best.pt").exists():
+        from galcat.model import TrainConfig, train
+        from galcat.synth import make_synthetic_store
+
+        base.mkdir(exist_ok=True)
+        make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=0, overwrite=True)
+        train(TrainConfig(store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=1,
+                          epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False))  # fmt: skip
+    return run, store
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_embed_every_format_with_reference(tiny, tmp_path):
+    run, store = tiny
+    from galcat.store import open_store
+
+    catalogue = open_store(store).catalogue
+    for ext in ("fits", "vot", "ecsv", "parquet", "h5"):
+        out = tmp_path / f"cat.{ext}"
+        result = invoke(
+            "embed", "--model", run, "--store", store, "--reference", store, "--k", 5, "--out", out
+        )
+        assert result.exit_code == 0, result.output
+        table = read_table(out)
+        assert list(table["objid"]) == list(catalogue["objid"]), ext  # catalogue order and ids kept
+        for name in ("embedding", "pred_hubble9", "pred_prob", "p_E", "p_SBa", "knn_hubble9", "knn_dist",
+                     "nn_objid", "anomaly_score"):  # fmt: skip
+            assert name in table.colnames, (ext, name)
+        assert table["embedding"].shape == (len(catalogue), 16)
+        assert set(table["pred_hubble9"]) <= set(HUBBLE9) and set(table["knn_hubble9"]) <= set(HUBBLE9)
+        assert np.all(np.asarray(table["nn_objid"]) != np.asarray(table["objid"]))  # self excluded
+        assert np.all(np.asarray(table["knn_dist"]) > 0)
+        assert np.all(np.asarray(table["anomaly_score"]) >= np.asarray(table["knn_dist"]) - 1e-6)
+    with fits.open(tmp_path / "cat.fits") as hdul:
+        header = hdul[1].header
+        ucds = {header[f"TTYPE{i}"]: header.get(f"TUCD{i}") for i in range(1, header["TFIELDS"] + 1)}
+        assert hdul[1].columns["ra"].unit == "deg"
+    assert ucds["ra"] == "pos.eq.ra;meta.main" and ucds["dec"] == "pos.eq.dec;meta.main"
+    assert ucds["pred_hubble9"] == "meta.code.class;src.morph.type" and ucds["p_SBa"] == "stat.probability"
+    fields = {f.name: f for f in votable.parse_single_table(str(tmp_path / "cat.vot")).fields}
+    assert fields["knn_dist"].ucd and fields["nn_objid"].ucd == "meta.id.cross"
+    assert votable.validate(str(tmp_path / "cat.vot"), output=None)
+    result = invoke("embed", "--model", run, "--store", store, "--out", tmp_path / "cat.fits")
+    assert result.exit_code == 2 and "--overwrite" in result.output
+
+
+def test_rows_follow_the_prediction_index_not_batch_order(tiny, tmp_path, monkeypatch):
+    """Predictions arrive in any order; the columns are put back on the rows they belong to."""
+    run, store = tiny
+    from galcat.model import inference
+
+    real_predict = inference.predict
+
+    def shuffled_predict(*args, **kwargs):
+        pred = real_predict(*args, **kwargs)
+        order = np.random.default_rng(0).permutation(len(pred.index))
+        pred.embeddings, pred.probs, pred.index = pred.embeddings[order], pred.probs[order], pred.index[order]
+        return pred
+
+    first = embed_module.embed_catalogue(embed_module.EmbedConfig(model=str(run), store=str(store)))
+    monkeypatch.setattr(inference, "predict", shuffled_predict)
+    second = embed_module.embed_catalogue(embed_module.EmbedConfig(model=str(run), store=str(store)))
+    assert np.allclose(first["embedding"], second["embedding"], atol=1e-5)
+    assert list(first["pred_hubble9"]) == list(second["pred_hubble9"])
+
+
+def test_reference_index_is_saved_and_reused(tiny, tmp_path, monkeypatch):
+    run, store = tiny
+    ref = tmp_path / "ref.h5"
+    shutil.copy(store, ref)
+    assert (
+        invoke(
+            "embed", "--model", run, "--store", store, "--reference", ref, "--out", tmp_path / "a.ecsv"
+        ).exit_code
+        == 0
+    )
+    saved = sorted(p.name for p in tmp_path.glob("ref.h5.*"))
+    assert any(n.endswith(".index") or n.endswith(".npy") for n in saved) and any(
+        n.endswith(".json") for n in saved
+    )
+    calls = []
+    real = embed_module.embed_store
+    monkeypatch.setattr(embed_module, "embed_store", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    assert (
+        invoke(
+            "embed", "--model", run, "--store", store, "--reference", ref, "--out", tmp_path / "b.ecsv"
+        ).exit_code
+        == 0
+    )
+    assert [Path(p).name for p in calls] == [store.name]  # the reference came from the saved index
+    assert np.array_equal(
+        read_table(tmp_path / "a.ecsv")["nn_objid"], read_table(tmp_path / "b.ecsv")["nn_objid"]
+    )
+
+
+def _store_like(path, catalogue: Table, images) -> Path:
+    from galcat.store import write_store
+
+    return write_store(path, catalogue, images)
+
+
+@pytest.fixture()
+def synthetic_parts():
+    from galcat.synth import synthetic_catalogue_and_images
+
+    return synthetic_catalogue_and_images(["E", "Sa", "Sc"], n_per_class=2, size=32, seed=7, votes=False)
+
+
+def test_bad_inputs_give_one_line_and_exit_2(tiny, tmp_path, synthetic_parts):
+    run, store = tiny
+    table, images = synthetic_parts
+    other = table.copy()
+    other.meta["label_schemes"] = {"hubble9": ["E", "Sa", "Sc"]}  # a 3-class scheme under the same name
+    mismatched = _store_like(tmp_path / "mismatch.h5", other, images)
+    unlabelled_table = table.copy()
+    unlabelled_table.remove_column("hubble9")
+    unlabelled_table.meta["label_schemes"] = {}
+    unlabelled = _store_like(tmp_path / "unlabelled.h5", unlabelled_table, images)
+    empty = tmp_path / "empty.h5"
+    shutil.copy(_store_like(tmp_path / "one.h5", table[:1], images[:1]), empty)
+    with h5py.File(empty, "a") as f:  # the same store with its images removed
+        del f["images"]
+        f.create_dataset("images", shape=(0, 32, 32, 3), dtype=np.uint8)
+    cases = [
+        (["--store", mismatched], "do not match the model's classes"),
+        (["--store", store, "--reference", unlabelled], "no labels for scheme 'hubble9'"),
+        (["--store", empty], "empty"),
+        (["--store", tmp_path / "missing.h5"], "not found"),
+        (["--store", store, "--fold", 3], "--fold 3 does not exist"),
+    ]
+    for args, message in cases:
+        result = invoke("embed", "--model", run, *args, "--out", tmp_path / "x.fits")
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "x.fits").exists()
+    # an unlabelled catalogue is fine to embed (that is the point), it just has no kNN columns
+    result = invoke("embed", "--model", run, "--store", unlabelled, "--out", tmp_path / "u.vot")
+    assert result.exit_code == 0, result.output
+    assert "knn_hubble9" not in read_table(tmp_path / "u.vot").colnames
+
+
+def test_neighbours_grid_by_objid_and_position(tiny, tmp_path):
+    run, store = tiny
+    from galcat.store import open_store
+
+    catalogue = open_store(store).catalogue
+    out = tmp_path / "nn.png"
+    result = invoke(
+        "neighbours",
+        "--model",
+        run,
+        "--index",
+        store,
+        "--query",
+        catalogue["objid"][2],
+        "--k",
+        11,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line[:3].strip().isdigit()]
+    assert len(lines) == 11 and str(catalogue["objid"][2]) not in "".join(lines)
+    distances = [float(line.split()[-1]) for line in lines]
+    assert distances == sorted(distances)
+    assert out.stat().st_size > 10_000
+    ra, dec = float(catalogue["ra"][2]), float(catalogue["dec"][2])
+    by_position = invoke("neighbours", "--model", run, "--index", store, "--query", f"{ra + 1e-4} {dec}", "--k", 11,
+                         "--out", tmp_path / "nn2.png")  # fmt: skip
+    assert by_position.exit_code == 0, by_position.output
+    assert [line.split()[1] for line in lines] == [
+        line.split()[1] for line in by_position.output.splitlines() if line[:3].strip().isdigit()
+    ]
+    bad = invoke(
+        "neighbours", "--model", run, "--index", store, "--query", "NGC 1", "--out", tmp_path / "x.png"
+    )
+    assert bad.exit_code == 2 and "no --resolver" in bad.output
