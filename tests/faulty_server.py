@@ -1,5 +1,5 @@
-"""A local HTTP server that plays SDSS SkyServer ImgCutout / CDS hips2fits with real image bytes
-and injected faults (no test may touch the internet).
+"""A local HTTP server that plays SDSS SkyServer ImgCutout / CDS hips2fits / Legacy Surveys cutouts
+with real image bytes and injected faults (no test may touch the internet).
 
 Positions are keyed by ``ra``/``dec`` rounded to 6 decimals, as the sources format them. A fault
 plan maps a position to the faults its successive requests get (then it is served correctly):
@@ -10,6 +10,7 @@ plan maps a position to the faults its successive requests get (then it is serve
 * ``truncated`` HTTP 200, half of the JPEG with a matching Content-Length
 * ``short``     HTTP 200, full Content-Length but half the bytes, then the connection closes
 * ``html``      HTTP 200 with an HTML error page; ``json``: HTTP 200 with a JSON error
+* ``trickle``   HTTP 200, the JPEG sent in 8 pieces ``slow_seconds / 4`` apart (slow but alive)
 * ``reset``     close the connection without any answer
 * ``404``       not found (a permanent error: the client must not retry)
 
@@ -29,9 +30,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 
-FAULT_KINDS = ("slow", "500", "503", "429", "truncated", "short", "html", "json", "reset")
+FAULT_KINDS = ("slow", "500", "503", "429", "truncated", "short", "html", "json", "reset", "trickle")
 SKYSERVER_PATH = "/SkyServerWS/ImgCutout/getjpeg"
 HIPS2FITS_PATH = "/hips-image-services/hips2fits"
+LEGACY_PATH = "/viewer/cutout.jpg"
 
 
 def position_key(ra, dec) -> tuple[str, str]:
@@ -141,7 +143,7 @@ class FaultyImageServer:
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if not (parts.path.endswith(SKYSERVER_PATH) or parts.path == HIPS2FITS_PATH):
+        if not (parts.path.endswith(SKYSERVER_PATH) or parts.path in (HIPS2FITS_PATH, LEGACY_PATH)):
             self._record(Logged(parts.path, None, "bad-path", query))
             return _send(h, 404, b"no such service", "text/plain")
         try:
@@ -174,6 +176,17 @@ class FaultyImageServer:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
             h.close_connection = True
+            return None
+        if fault == "trickle":
+            h.send_response(200)
+            h.send_header("Content-Type", "image/jpeg")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            step = -(-len(body) // 8)
+            for start in range(0, len(body), step):
+                h.wfile.write(body[start : start + step])
+                h.wfile.flush()
+                time.sleep(self.slow_seconds / 4)
             return None
         if fault == "html":
             page = (

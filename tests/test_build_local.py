@@ -103,3 +103,80 @@ def test_keep_original_stores_raw_size_images(tmp_path, archive):
     with Image.open(folder / "G0002.png") as im:
         raw = np.asarray(im.convert("RGB"))
     assert np.array_equal(store.read_images(slice(2, 3), dataset="original")[0], raw)
+
+
+# -- real local archives through the CLI ------------------------------------------------------
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from galcat.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_builds_gz1_folder_subset(tmp_path, shared_data):
+    gz1 = shared_data / "gz1"
+    out = tmp_path / "gz1.h5"
+    args = ["--images", gz1 / "images", "--catalogue", gz1 / "labels.csv", "--id-column", "OBJID"]
+    result = _cli("build", "folder", *args, "--label-column", "class_name", "--limit", 120, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "120 of 120 rows" in result.output
+    store = open_store(out)
+    assert len(store) == 120 and store.image_shape == (75, 75, 3)
+    labels = Table.read(gz1 / "labels.csv", format="ascii.csv")[:120]
+    assert list(store.catalogue["objid"]) == [str(o) for o in labels["OBJID"]]
+    names = store.class_names("class_name")
+    assert [names[c] for c in store.label_codes("class_name")] == list(labels["class_name"])
+    first = gz1 / "images" / f"{labels['OBJID'][0]}.jpeg"
+    with Image.open(first) as im:
+        raw = np.asarray(im.convert("RGB"))
+    assert raw.shape == (423, 423, 3)  # GZ1 cutouts: 423 px, so 223 px are cropped (224/424)
+    assert np.array_equal(store.read_images(slice(0, 1))[0], preprocess(raw))
+    assert store.provenance("sha256")[0] == hashlib.sha256(first.read_bytes()).hexdigest()
+    info = _cli("info", out, "--verify")
+    assert info.exit_code == 0 and "verify: ok (120 rows checked)" in info.output
+    assert "elliptical" in info.output
+    again = _cli("build", "folder", *args, "--label-column", "class_name", "--limit", 120, "--out", out)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_cli_builds_gz2_kaggle_subset(tmp_path, shared_data):
+    kaggle = shared_data / "gz2" / "kaggle"
+    out = tmp_path / "k.h5"
+    result = _cli(
+        "build", "folder", "--images", kaggle / "images", "--catalogue", kaggle / "labels.csv",
+        "--id-column", "GalaxyID", "--label-column", "label", "--limit", 80, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    store = open_store(out)
+    assert len(store) == 80 and store.class_names("label") == ["non_spiral", "spiral"]
+    assert set(store.label_codes("label")) <= {0, 1}
+    assert store.config["crop"] == 224 and store.config["limit"] == 80
+
+
+def test_cli_builds_the_15_efigi_pngs_with_efigi_labels(tmp_path, shared_data):
+    efigi = shared_data / "efigi"
+    out = tmp_path / "efigi15.h5"
+    result = _cli(
+        "build", "efigi", "--images", efigi / "png", "--catalogue", efigi / "EFIGI_attributes.txt",
+        "--present-only", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "without an image file skipped" in result.output
+    store = open_store(out)
+    pngs = sorted(p.stem for p in (efigi / "png").glob("PGC*.png"))
+    assert len(store) == 15 and sorted(store.catalogue["objid"]) == pngs
+    assert "hubble9" in store.schemes
+    assert (store.label_codes("hubble9") >= 0).sum() >= 10
+    assert store.provenance("status") == ["ok"] * 15
+    assert store.file.attrs["build_summary"] and not (tmp_path / "efigi15.failures.ecsv").exists()
+
+
+def test_cli_errors_are_one_line_exit_2(tmp_path, shared_data):
+    result = _cli("build", "folder", "--catalogue", shared_data / "gz1" / "labels.csv", "--present-only",
+                  "--service", "skyserver", "--id-column", "OBJID", "--out", tmp_path / "x.h5")  # fmt: skip
+    assert result.exit_code == 2 and "galcat: error:" in result.output
+    missing = _cli("build", "folder", "--images", tmp_path / "nope", "--catalogue", tmp_path / "nope.csv")
+    assert missing.exit_code == 2

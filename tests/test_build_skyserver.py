@@ -21,7 +21,9 @@ from galcat.store import BuildConfig, build_store, open_store, preprocess
 
 N_ROWS = 40
 BLANK_ROWS = (5, 18, 33)
-FAST = HttpConfig(timeout=0.4, retries=5, backoff=0.001, max_backoff=0.01, max_retry_after=0.01)
+FAST = HttpConfig(
+    timeout=1.0, total_timeout=2.0, retries=5, backoff=0.001, max_backoff=0.01, max_retry_after=0.01
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def test_build_from_faulty_skyserver_then_rebuild_from_cache(tmp_path, sky):
     cfg = BuildConfig(
         name="sky", service="skyserver", release=17, scale=0.396, pixels=424, size=32, workers=8
     )
-    with FaultyImageServer(images, faults=faults, blank=blank, slow_seconds=1.0) as server:
+    with FaultyImageServer(images, faults=faults, blank=blank, slow_seconds=2.5) as server:
 
         def source():
             return SkyServerSource(base_url=server.url, pixels=424, cache=tmp_path / "cache", http=FAST)

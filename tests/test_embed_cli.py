@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import galcat.outputs.embed as embed_module
 from galcat.cli import app
 from galcat.schemes import HUBBLE9
+from galcat.store import open_store
 from galcat.tables import read_table
 
 runner = CliRunner()
@@ -30,8 +31,20 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
 
         base.mkdir(exist_ok=True)
         make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=0, overwrite=True)
-        train(TrainConfig(store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=1,
-                          epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False))  # fmt: skip
+        cfg = TrainConfig(
+            store=str(store),
+            stage="ce",
+            out=str(run),
+            arch="resnet18",
+            image_size=32,
+            folds=1,
+            epochs=1,
+            batch_size=16,
+            device="cpu",
+            embedding_dim=16,
+            progress=False,
+        )
+        train(cfg)
     return run, store
 
 
@@ -46,7 +59,6 @@ def invoke(*args):
 
 def test_embed_every_format_with_reference(tiny, tmp_path):
     run, store = tiny
-    from galcat.store import open_store
 
     catalogue = open_store(store).catalogue
     for ext in ("fits", "vot", "ecsv", "parquet", "h5"):
@@ -98,33 +110,32 @@ def test_rows_follow_the_prediction_index_not_batch_order(tiny, tmp_path, monkey
     assert list(first["pred_hubble9"]) == list(second["pred_hubble9"])
 
 
-def test_reference_index_is_saved_and_reused(tiny, tmp_path, monkeypatch):
+def test_reference_index_is_saved_reused_and_rebuilt(tiny, tmp_path, monkeypatch):
+    from galcat.synth import make_synthetic_store
+
     run, store = tiny
-    ref = tmp_path / "ref.h5"
-    shutil.copy(store, ref)
-    assert (
-        invoke(
-            "embed", "--model", run, "--store", store, "--reference", ref, "--out", tmp_path / "a.ecsv"
-        ).exit_code
-        == 0
-    )
-    saved = sorted(p.name for p in tmp_path.glob("ref.h5.*"))
-    assert any(n.endswith(".index") or n.endswith(".npy") for n in saved) and any(
-        n.endswith(".json") for n in saved
-    )
+    ref = make_synthetic_store(tmp_path / "ref.h5", HUBBLE9, n_per_class=2, size=32, seed=11)
     calls = []
     real = embed_module.embed_store
-    monkeypatch.setattr(embed_module, "embed_store", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
-    assert (
-        invoke(
-            "embed", "--model", run, "--store", store, "--reference", ref, "--out", tmp_path / "b.ecsv"
-        ).exit_code
-        == 0
+    monkeypatch.setattr(
+        embed_module, "embed_store", lambda *a, **k: calls.append(Path(a[2]).name) or real(*a, **k)
     )
-    assert [Path(p).name for p in calls] == [store.name]  # the reference came from the saved index
-    assert np.array_equal(
-        read_table(tmp_path / "a.ecsv")["nn_objid"], read_table(tmp_path / "b.ecsv")["nn_objid"]
+    args = ["embed", "--model", run, "--store", store, "--reference", ref, "--out"]
+    assert invoke(*args, tmp_path / "a.ecsv").exit_code == 0
+    assert calls == [store.name, "ref.h5"]
+    saved = sorted(p.name for p in tmp_path.glob("ref.h5.*"))
+    assert any(n.endswith((".index", ".npy")) for n in saved) and any(n.endswith(".json") for n in saved)
+    calls.clear()
+    assert invoke(*args, tmp_path / "b.ecsv").exit_code == 0
+    assert calls == [store.name]  # the reference embeddings came from the saved index
+    a, b = read_table(tmp_path / "a.ecsv"), read_table(tmp_path / "b.ecsv")
+    assert np.array_equal(a["nn_objid"], b["nn_objid"]) and set(a["nn_objid"]) <= set(
+        open_store(ref).catalogue["objid"]
     )
+    make_synthetic_store(ref, HUBBLE9, n_per_class=2, size=32, seed=12, overwrite=True)  # new content
+    calls.clear()
+    assert invoke(*args, tmp_path / "c.ecsv").exit_code == 0
+    assert calls == [store.name, "ref.h5"]  # stale index (other fingerprint) rebuilt
 
 
 def _store_like(path, catalogue: Table, images) -> Path:
@@ -160,10 +171,14 @@ def test_bad_inputs_give_one_line_and_exit_2(tiny, tmp_path, synthetic_parts):
         (["--store", store, "--reference", unlabelled], "no labels for scheme 'hubble9'"),
         (["--store", empty], "empty"),
         (["--store", tmp_path / "missing.h5"], "not found"),
+        (["--store", store, "--out", tmp_path / "x.txt"], "unknown table format"),
+        (["--store", store, "--out", tmp_path / "nowhere" / "x.fits"], "output folder does not exist"),
         (["--store", store, "--fold", 3], "--fold 3 does not exist"),
     ]
     for args, message in cases:
-        result = invoke("embed", "--model", run, *args, "--out", tmp_path / "x.fits")
+        if "--out" not in args:
+            args = [*args, "--out", tmp_path / "x.fits"]
+        result = invoke("embed", "--model", run, *args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output
@@ -176,7 +191,6 @@ def test_bad_inputs_give_one_line_and_exit_2(tiny, tmp_path, synthetic_parts):
 
 def test_neighbours_grid_by_objid_and_position(tiny, tmp_path):
     run, store = tiny
-    from galcat.store import open_store
 
     catalogue = open_store(store).catalogue
     out = tmp_path / "nn.png"
@@ -200,7 +214,8 @@ def test_neighbours_grid_by_objid_and_position(tiny, tmp_path):
     assert distances == sorted(distances)
     assert out.stat().st_size > 10_000
     ra, dec = float(catalogue["ra"][2]), float(catalogue["dec"][2])
-    by_position = invoke("neighbours", "--model", run, "--index", store, "--query", f"{ra + 1e-4} {dec}", "--k", 11,
+    query = f"{ra + 1e-4} {dec}"
+    by_position = invoke("neighbours", "--model", run, "--index", store, "--query", query, "--k", 11,
                          "--out", tmp_path / "nn2.png")  # fmt: skip
     assert by_position.exit_code == 0, by_position.output
     assert [line.split()[1] for line in lines] == [
@@ -210,3 +225,32 @@ def test_neighbours_grid_by_objid_and_position(tiny, tmp_path):
         "neighbours", "--model", run, "--index", store, "--query", "NGC 1", "--out", tmp_path / "x.png"
     )
     assert bad.exit_code == 2 and "no --resolver" in bad.output
+
+
+def test_embed_fits_passes_fitsverify_and_stilts_matches_every_row(tiny, tmp_path, require_tool):
+    """Astronomers' tools accept the real output: fitsverify 0 errors, STILTS sky self-match of all rows."""
+    import csv
+    import subprocess
+
+    from galcat.tables import write_table
+
+    fitsverify, stilts = require_tool("fitsverify"), require_tool("stilts")
+    run, store = tiny
+    out, source = tmp_path / "embedded.fits", tmp_path / "input.fits"
+    result = invoke("embed", "--model", run, "--store", store, "--reference", store, "--out", out)
+    assert result.exit_code == 0, result.output
+    catalogue = open_store(store).catalogue
+    write_table(catalogue, source)
+    check = subprocess.run([fitsverify, "-q", str(out)], capture_output=True, text=True, timeout=60)
+    assert "0 errors" in check.stdout, check.stdout
+    matched = tmp_path / "match.csv"
+    subprocess.run(
+        [stilts, "tmatch2", f"in1={out}", f"in2={source}", "matcher=sky", "params=1",
+         "values1=ucd$pos_eq_ra_ ucd$pos_eq_dec_", "values2=ra dec", "find=best", "join=1and2",
+         f"out={matched}", "ofmt=csv", "progress=none"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    with open(matched) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(catalogue)
+    assert all(r["objid_1"] == r["objid_2"] for r in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 from astropy.table import MaskedColumn, Table
 from faulty_server import FAULT_KINDS, FaultyImageServer, position_key
 from PIL import Image
+from rich.console import Console
 
 from galcat.errors import GalcatError, NetworkError
 from galcat.images import (
@@ -27,7 +29,9 @@ from galcat.images import (
 
 N_ROWS = 40
 BLANK_ROWS = (7, 23, 31)  # out-of-footprint positions: the server answers a grey JPEG
-FAST = HttpConfig(timeout=0.4, retries=5, backoff=0.001, max_backoff=0.01, max_retry_after=0.01)
+FAST = HttpConfig(
+    timeout=1.0, total_timeout=2.0, retries=5, backoff=0.001, max_backoff=0.01, max_retry_after=0.01
+)
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -50,23 +54,21 @@ def sky(shared_data):
 
 
 def fault_plan(keys):
-    """One position per fault kind, plus one with two faults in a row: 11 of 51 requests faulty."""
+    """One position per fault kind, plus one with two faults in a row: 12 of 52 requests faulty."""
     faulty = [k for i, k in enumerate(keys) if i not in BLANK_ROWS][1::3]
     plan = {faulty[i]: [kind] for i, kind in enumerate(FAULT_KINDS)}
     plan[faulty[len(FAULT_KINDS)]] = ["503", "short"]
     return plan
 
 
-def source_at(server, cache, **kw):
-    return SkyServerSource(
-        base_url=server.url, release=17, scale=0.396, pixels=424, cache=cache, http=FAST, **kw
-    )
+def source_at(server, cache, http=FAST):
+    return SkyServerSource(base_url=server.url, release=17, scale=0.396, pixels=424, cache=cache, http=http)
 
 
 def test_faulty_service_loses_nothing_and_second_pass_downloads_nothing(tmp_path, sky):
     table, keys, images, blank = sky
     plan = fault_plan(keys)
-    with FaultyImageServer(images, faults=plan, blank=blank, slow_seconds=1.0) as server:
+    with FaultyImageServer(images, faults=plan, blank=blank, slow_seconds=2.5) as server:
         run = fetch_many(source_at(server, tmp_path / "cache"), table, workers=8)
         results = list(run)
         n_requests = len(server.log)
@@ -86,7 +88,7 @@ def test_faulty_service_loses_nothing_and_second_pass_downloads_nothing(tmp_path
                 assert np.array_equal(res.image, decode(served))
             # every fault cost exactly one retry, and nothing was fetched again after success
             assert len(server.requests_for(key)) == len(plan.get(key, [])) + 1
-        assert faulty_requests == 11 and 0.18 < faulty_requests / n_requests < 0.25
+        assert faulty_requests == len(FAULT_KINDS) + 2 and 0.18 < faulty_requests / n_requests < 0.25
         s = run.summary
         assert (s.total, s.downloaded, s.blank, s.failed, s.cached) == (N_ROWS, N_ROWS - 3, 3, 0, 0)
         assert s.requests == n_requests
@@ -183,6 +185,17 @@ def test_masked_coordinates_fail_without_a_request(tmp_path, sky):
         assert len(server.log) == 1
 
 
+def test_rows_at_the_same_position_share_one_download(tmp_path, sky):
+    _, keys, images, _ = sky
+    table = Table({"objid": ["a", "b", "c", "d"], "ra": [150.0] * 3 + [150.01], "dec": [2.0] * 3 + [2.01]})
+    with FaultyImageServer(images, slow_seconds=0.2, faults={keys[0]: ["trickle"]}) as server:
+        slow_ok = HttpConfig(timeout=2, total_timeout=5)
+        results, summary = fetch_all(source_at(server, tmp_path / "c", http=slow_ok), table, workers=4)
+    assert sorted(r.status for r in results[:3]) == ["cached", "cached", "ok"] and results[3].status == "ok"
+    assert len({r.sha256 for r in results[:3]}) == 1
+    assert len(server.requests_for(keys[0])) == 1 and summary.requests == 2
+
+
 def test_damaged_cache_entry_is_downloaded_again(tmp_path, sky):
     _, keys, images, _ = sky
     with FaultyImageServer(images) as server:
@@ -220,3 +233,50 @@ def test_concurrency_is_bounded_and_every_row_comes_back_once():
     assert sorted(r.row_index for r in results) == list(range(60))
     assert [r.objid for r in sorted(results, key=lambda r: r.row_index)] == list(table["objid"])
     assert 1 < source.peak <= 3
+
+
+def test_rate_limit_size_cap_and_progress_output(tmp_path, sky, capsys, monkeypatch):
+    import galcat.images.fetch
+
+    monkeypatch.setattr(galcat.images.fetch, "console", Console(stderr=True, width=160))
+    table, keys, images, _ = sky
+    rows = table[8:16]  # no blank position among them
+    with FaultyImageServer(images) as server:
+        paced = SkyServerSource(
+            base_url=server.url, pixels=424, cache=None, http=HttpConfig(timeout=2, max_rate=20.0)
+        )
+        start = time.monotonic()
+        results = list(fetch_many(paced, rows, workers=4, progress=True))
+        assert time.monotonic() - start >= 7 / 20 and all(r.status == "ok" for r in results)
+        stamps = []  # a body over max_bytes is refused (and retried, then failed)
+        capped = SkyServerSource(
+            base_url=server.url, pixels=424, cache=None,
+            client=HttpClient(HttpConfig(max_bytes=1000, retries=1, backoff=0), sleep=stamps.append),
+        )  # fmt: skip
+        res = capped.fetch(0, rows[0])
+        assert res.status == "failed" and "larger than 1000 bytes" in res.error and res.attempts == 2
+    err = capsys.readouterr().err
+    assert (
+        "fetch skyserver" in err
+        and "8/8" in err
+        and re.search(r"\d+\.\d/s", err)
+        and "new 8 cached 0 blank 0 failed 0" in err
+    )
+
+
+class _OneDeadRowSource:
+    name = "dead"
+
+    def fetch(self, row_index, row):
+        if row_index == 0:
+            raise NetworkError("cannot reach example.org after 6 attempts")
+        time.sleep(1.0)
+        return FetchResult(str(row["objid"]), row_index, "ok", np.zeros((2, 2, 3), np.uint8))
+
+
+def test_network_error_stops_the_run_without_waiting_for_rows_in_flight():
+    table = Table({"objid": [f"g{i}" for i in range(50)]})
+    start = time.monotonic()
+    with pytest.raises(NetworkError, match="example.org"):
+        list(fetch_many(_OneDeadRowSource(), table, workers=4, progress=False))
+    assert time.monotonic() - start < 0.8

@@ -19,6 +19,7 @@ from galcat.images import (
     Hips2FitsSource,
     HttpConfig,
     InvalidPayload,
+    LegacySurveySource,
     LocalArchiveSource,
     SkyServerSource,
     canonical_url,
@@ -80,6 +81,23 @@ def test_hips2fits_query_and_download(tmp_path, shared_data):
         assert bad.status == "failed" and "424x424, expected 128x128" in bad.error
 
 
+def test_legacy_survey_url_and_download(tmp_path, shared_data):
+    source = LegacySurveySource(cache=None)
+    assert source.url_for_row(0, {"ra": 187.70593, "dec": 12.39112}) == (
+        "https://www.legacysurvey.org/viewer/cutout.jpg"
+        "?ra=187.705930&dec=12.391120&layer=ls-dr10&pixscale=0.262&size=256"
+    )
+    with pytest.raises(GalcatError, match="1..512"):
+        LegacySurveySource(pixels=1024)
+    jpeg = sorted((shared_data / "incnet").glob("*.jpg"))[0]  # a real 512x512 SDSS cutout
+    key = position_key(10.0, -5.0)
+    with FaultyImageServer({key: jpeg.read_bytes()}, faults={key: ["reset"]}) as server:
+        local = LegacySurveySource(base_url=server.url, pixels=512, cache=tmp_path / "c", http=FAST)
+        res = local.fetch(0, {"objid": "pgc1", "ra": 10.0, "dec": -5.0})
+        assert res.status == "ok" and res.attempts == 2 and np.array_equal(res.image, rgb(jpeg))
+        assert server.log[-1].query["layer"] == "ls-dr10"
+
+
 def test_decode_rejects_error_bodies_and_truncated_jpegs(shared_data):
     data = (shared_data / "gz2" / "kaggle" / "images" / "100134.jpg").read_bytes()
     assert decode_image(data, (424, 424)).shape == (424, 424, 3)
@@ -118,6 +136,10 @@ def test_cache_is_content_addressed_by_canonical_url_and_atomic(tmp_path):
     assert path.name == hashlib.sha256(canonical_url(a).encode()).hexdigest()
     assert cache.get("http://example.org/x/getjpeg?ra=1&dec=2&width=4") is None
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [path.name]  # no temp files left
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(GalcatError, match="cannot write the download cache"):
+        DiskCache(blocker / "cache").put(a, b"bytes")
 
 
 def test_local_archive_efigi_pngs(tmp_path, shared_data):

@@ -72,7 +72,9 @@ def test_every_dml_loss_and_miner_lowers_its_loss(loss, miner):
 
     torch.manual_seed(0)
     x, labels = _clustered()
-    cfg = resolve_config(TrainConfig(store="x", stage="dml", loss=loss, miner=miner, embedding_dim=8), "cpu", 32)
+    cfg = resolve_config(
+        TrainConfig(store="x", stage="dml", loss=loss, miner=miner, embedding_dim=8), "cpu", 32
+    )
     net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
     objective = Objective(cfg, n_classes=3)
     opts = make_optimizers(dataclass_lr(cfg, 1e-2), net, objective)
@@ -134,7 +136,9 @@ def _payload(model, **extra):
 
 def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
     torch.manual_seed(0)
-    model = GalaxyNet("resnet18", embedding_dim=16, class_names=["E", "S"], scheme="toy", image_size=32).eval()
+    model = GalaxyNet(
+        "resnet18", embedding_dim=16, class_names=["E", "S"], scheme="toy", image_size=32
+    ).eval()
     path = save_checkpoint(_payload(model), tmp_path / "best.pt")
     torch.load(path, weights_only=True)  # plain data only
     fold = load_fold_model(path)
@@ -187,7 +191,13 @@ def test_network_outputs_and_transfer_replaces_heads_whose_classes_differ():
 
 def test_config_defaults_depend_on_device_and_bad_values_are_refused():
     cpu = resolve_config(TrainConfig(store="s", stage="ls-ce"), "cpu", 64)
-    assert (cpu.arch, cpu.image_size, cpu.batch_size, cpu.epochs, cpu.optimizer) == ("resnet18", 64, 64, 3, "adam")
+    assert (cpu.arch, cpu.image_size, cpu.batch_size, cpu.epochs, cpu.optimizer) == (
+        "resnet18",
+        64,
+        64,
+        3,
+        "adam",
+    )
     gpu = resolve_config(TrainConfig(store="s", stage="dml"), "cuda", 75)
     assert (gpu.arch, gpu.batch_size) == ("resnet50", 320)
     with pytest.raises(GalcatError, match="--loss"):

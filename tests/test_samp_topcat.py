@@ -138,3 +138,20 @@ def test_no_hub_is_a_clear_error(tmp_path, monkeypatch, annotated_fits):
     monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{(tmp_path / 'missing.lock').as_uri()}")
     with pytest.raises(GalcatError, match="no SAMP hub is running"):
         send_table(annotated_fits, timeout=5)
+
+
+@pytest.mark.timeout(300)
+def test_galcat_embed_samp_sends_to_topcat(topcat_hub, tmp_path_factory, tmp_path, monkeypatch):
+    """The user's path: `galcat embed --samp` writes the catalogue and TOPCAT accepts it."""
+    from test_embed_cli import invoke, tiny_run
+
+    run, store = tiny_run(tmp_path_factory)
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{topcat_hub.as_uri()}")
+    out = tmp_path / "embedded.fits"
+    result = invoke("embed", "--model", run, "--store", store, "--reference", store, "--out", out, "--samp")
+    assert result.exit_code == 0, result.output
+    assert "sent" in result.output and out.exists()
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{(tmp_path / 'no-hub.lock').as_uri()}")
+    result = invoke("embed", "--model", run, "--store", store, "--out", tmp_path / "b.fits", "--samp")
+    assert result.exit_code == 2 and "no SAMP hub is running" in result.output
+    assert not (tmp_path / "b.fits").exists()  # checked before the (long) embedding run

@@ -81,6 +81,9 @@ def build(
     pixels: int | None = typer.Option(None, "--pixels", help="Cutout side in pixels."),
     service: Service = typer.Option(Service.skyserver, "--service", help="Remote pixel service."),
     keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
+    present_only: bool = typer.Option(
+        False, "--present-only", help="Local archive: skip catalogue rows that have no image file."
+    ),
     crop: int = typer.Option(
         224, "--crop", help="Centre crop for a 424 px image (same fraction otherwise); 0 = none."
     ),
@@ -132,6 +135,7 @@ def build(
         crop=crop,
         size=size,
         keep_original=keep_original,
+        present_only=present_only,
         limit=limit,
         exclude=str(exclude) if exclude else None,
         workers=workers,
@@ -143,6 +147,7 @@ def build(
         f"wrote {summary.out}: {summary.n_stored} of {summary.n_rows} rows ({counts})"
         + (f", {summary.resumed_rows} resumed" if summary.resumed_rows else "")
         + (f", {summary.excluded} excluded" if summary.excluded else "")
+        + (f", {summary.not_in_archive} without an image file skipped" if summary.not_in_archive else "")
     )
     if summary.failures_path is not None:
         print(f"not stored: {summary.n_failed} rows listed in {summary.failures_path}")

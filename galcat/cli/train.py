@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -57,4 +58,5 @@ def train_command(
     lines = [f"run {result.out} ({result.config.stage}, {result.config.arch}, {len(result.folds)} fold(s))"]
     for key, stat in result.summary.get("metrics", {}).items():
         lines.append(f"  {key:<16} {stat['mean']:.4f} ± {stat['std']:.4f}")
-    print("\n".join(lines))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
+        print("\n".join(lines))

@@ -36,7 +36,7 @@ def plot_confusion(
         totals = np.asarray(counts).sum(axis=1)
         rows = [f"{name} (n={int(t)})" for name, t in zip(names, totals, strict=True)]
     size = max(5.0, 0.62 * n + 2.5)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=130)
+    fig, ax = plt.subplots(figsize=(size + 1.6, size), dpi=130, layout="constrained")
     image = ax.imshow(mat, cmap="Blues", vmin=0.0, vmax=1.0)
     for i in range(n):
         for j in range(n):
@@ -54,16 +54,15 @@ def plot_confusion(
     ax.set_yticks(range(n), rows)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title)
+    ax.set_title(f"{title}\n(% of each true class; rows sum to 100)", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    fig.tight_layout()
     return _save(fig, path)
 
 
 def plot_roc(roc: dict, path, title: str = "ROC (one vs rest)") -> Path:
     """Per-class ROC curves with AUC in the legend, the chance diagonal and the macro AUC."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=130)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=130, layout="constrained")
     cmap = plt.get_cmap("tab20" if len(roc["per_class"]) > 10 else "tab10")
     for i, (name, curve) in enumerate(roc["per_class"].items()):
         ax.plot(curve["fpr"], curve["tpr"], lw=1.6, color=cmap(i), label=f"{name} (AUC {curve['auc']:.2f})")
@@ -78,14 +77,13 @@ def plot_roc(roc: dict, path, title: str = "ROC (one vs rest)") -> Path:
     ax.set_title(f"{title}\n{subtitle}", fontsize=10)
     ax.legend(loc="lower right", fontsize=8, frameon=True)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return _save(fig, path)
 
 
 def _save(fig, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(fig)

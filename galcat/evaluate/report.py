@@ -74,7 +74,7 @@ def report_markdown(metrics: dict) -> str:
     lines += [f"- query: `{metrics.get('query')}`", f"- reference: {metrics.get('reference')}"]
     lines += [f"- scheme: {metrics.get('scheme')} ({len(metrics['class_names'])} classes)"]
     lines += [f"- folds: {', '.join(str(f['fold']) for f in metrics['folds'])} (mean ± std over folds)"]
-    lines += ["- MAP@R: k = R per query (Musgrave et al. 2020); the paper's \"MAP@R\" was MAP@10 with PML"]
+    lines += ['- MAP@R: k = R per query (Musgrave et al. 2020); the paper\'s "MAP@R" was MAP@10 with PML']
     lines += ["  v0.9.97 semantics and is given separately as `map_at_10_v0997`.", ""]
     lines += ["## Summary (layout of the paper's Tables 3-4)", ""]
     head = ["model", "# classes"] + [title for _, title in SUMMARY_COLUMNS]

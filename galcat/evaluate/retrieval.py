@@ -145,7 +145,9 @@ def knn(
     n = len(query)
     dists = np.empty((n, k), dtype=np.float32)
     idxs = np.empty((n, k), dtype=np.int64)
-    for start, dist, idx in iter_knn_blocks(query, reference, k, block_size, exclude_self, normalize, backend):
+    for start, dist, idx in iter_knn_blocks(
+        query, reference, k, block_size, exclude_self, normalize, backend
+    ):
         dists[start : start + len(idx)] = dist
         idxs[start : start + len(idx)] = idx
     return dists, idxs
@@ -178,12 +180,12 @@ def _sq_distances(q: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray) -> np.ndar
 def _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self):
     """Yield ``(first_row, rel)``: relevance flags of each query's k nearest references, in order.
 
-    Why not a k-NN table: only whether each ranked neighbour shares the label matters, so each
-    row keeps the candidates under a threshold estimated from a strided sample of the columns
-    (exact: rows whose threshold admits fewer than k candidates fall back to a full
-    partition), then sorts int64 keys ``(distance bits << 1) | relevant``. Distances are
-    non-negative, so their float bits order like the floats; ties put non-relevant first.
-    numpy only (BLAS GEMM), so this path does not even import torch.
+    Why not a k-NN table: only whether each ranked neighbour shares the label matters. Squared
+    distances are >= 0, so their float32 bits order like the floats and ``bits << 1 | relevant``
+    fits a uint32 key that sorts by distance, ties putting non-relevant first (exact, no
+    rounding). Each row keeps the keys under a threshold estimated from a strided sample of the
+    columns (rows whose threshold admits fewer than k fall back to an exact partition), and only
+    those few are sorted. numpy only (BLAS GEMM), so this path does not even import torch.
     """
     m = len(reference)
     ref_sq = np.einsum("ij,ij->i", reference, reference)
@@ -197,18 +199,22 @@ def _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self
         n = len(d)
         if exclude_self:
             d[np.arange(n), np.arange(start, start + n)] = np.inf
-        threshold = np.partition(d[:, ::stride], sample_k, axis=1)[:, sample_k]
-        inside = d <= threshold[:, None]
-        bits = d.view(np.int32)
-        relevant = r_codes[None, :] == q_codes[start : start + n, None]
+        keys = d.view(np.uint32)
+        keys <<= 1
+        np.bitwise_or(keys, r_codes[None, :] == q_codes[start : start + n, None], out=keys)
+        threshold = np.partition(keys[:, ::stride], sample_k, axis=1)[:, sample_k] | 1
+        inside = keys <= threshold[:, None]
+        counts = inside.sum(axis=1)
+        for i in np.flatnonzero(counts < k):  # the sample under-estimated the k-th distance
+            inside[i] = keys[i] <= (np.partition(keys[i], k - 1)[k - 1] | 1)
+            counts[i] = np.count_nonzero(inside[i])
+        kept = keys[inside]
+        ends = np.cumsum(counts)
         rel = np.empty((n, k), dtype=bool)
         for i in range(n):
-            keep = inside[i]
-            if np.count_nonzero(keep) < k:  # the sample under-estimated the k-th distance
-                keep = d[i] <= np.partition(d[i], k - 1)[k - 1]
-            keys = (bits[i][keep].astype(np.int64) << 1) | relevant[i][keep]
-            keys.sort()
-            rel[i] = (keys[:k] & 1).astype(bool)
+            row = kept[ends[i] - counts[i] : ends[i]]
+            row.sort()
+            np.bitwise_and(row[:k], 1, out=rel[i], casting="unsafe")
         yield start, rel
 
 
@@ -273,7 +279,9 @@ def _relevance_blocks(query, reference, q_codes, r_codes, k, block_size, exclude
             query, reference = l2_normalize(query), l2_normalize(reference)
         yield from _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self)
         return
-    for start, _dist, idx in iter_knn_blocks(query, reference, k, block_size, exclude_self, normalize, backend):
+    for start, _dist, idx in iter_knn_blocks(
+        query, reference, k, block_size, exclude_self, normalize, backend
+    ):
         yield start, r_codes[idx] == q_codes[start : start + len(idx), None]
 
 

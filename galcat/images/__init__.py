@@ -1,4 +1,4 @@
-"""Pixel sources: SDSS SkyServer ImgCutout, CDS hips2fits and local archives.
+"""Pixel sources: SDSS SkyServer ImgCutout, CDS hips2fits, Legacy Surveys and local archives.
 
 One interface, ``source.fetch(row_index, row) -> FetchResult``, and one runner,
 :func:`fetch_many`, with retries, a content-addressed disk cache and payload validation, so
@@ -11,6 +11,7 @@ from galcat.images.cache import DiskCache, canonical_url, default_cache_dir
 from galcat.images.fetch import FetchRun, fetch_all, fetch_many, write_fetch_report
 from galcat.images.hips2fits import Hips2FitsSource
 from galcat.images.http import FetchFailed, HttpClient, HttpConfig
+from galcat.images.legacysurvey import LegacySurveySource
 from galcat.images.local import LocalArchiveSource
 from galcat.images.result import FetchResult, FetchSummary
 from galcat.images.skyserver import SkyServerSource
@@ -26,6 +27,7 @@ __all__ = [
     "HttpClient",
     "HttpConfig",
     "InvalidPayload",
+    "LegacySurveySource",
     "LocalArchiveSource",
     "NetworkError",
     "PixelSource",

@@ -7,16 +7,19 @@ the store builder never cares whether pixels came from SkyServer, hips2fits or a
 from __future__ import annotations
 
 import os
+import threading
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from galcat.errors import GalcatError
-from galcat.images.cache import DiskCache
+from galcat.images.cache import DiskCache, cache_key
 from galcat.images.http import FetchFailed, HttpClient, HttpConfig
 from galcat.images.result import FetchResult
 from galcat.images.validate import InvalidPayload, decode_image, is_blank, sha256_hex
+
+_LOCK_STRIPES = 1024
 
 
 @runtime_checkable
@@ -80,13 +83,12 @@ class UrlSource:
         self.pixels = int(pixels)
         self.cache = make_cache(cache)
         self.client = client or HttpClient(http)
+        # rows at the same position share one download: the second waits, then reads the cache
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     @property
     def expected_size(self) -> tuple[int, int]:
         return (self.pixels, self.pixels)
-
-    def url_for(self, row: Any) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def coordinates(self, row_index: int, row: Any) -> tuple[float, float]:
         ra, dec = row_value(row, "ra"), row_value(row, "dec")
@@ -105,6 +107,12 @@ class UrlSource:
             url = self.url_for_row(row_index, row)
         except GalcatError as exc:
             return FetchResult(objid, row_index, "failed", error=str(exc))
+        if self.cache is None:
+            return self._fetch_url(objid, row_index, url)
+        with self._locks[int(cache_key(url)[:8], 16) % _LOCK_STRIPES]:
+            return self._fetch_url(objid, row_index, url)
+
+    def _fetch_url(self, objid: str, row_index: int, url: str) -> FetchResult:
         validate = partial(decode_image, expected_size=self.expected_size)
         data = self.cache.get(url) if self.cache is not None else None
         if data is not None:

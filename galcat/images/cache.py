@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from galcat.errors import GalcatError
+
 
 def default_cache_dir() -> Path:
     """``$GALCAT_CACHE_DIR`` or ``~/.cache/galcat/cutouts``."""
@@ -50,14 +52,19 @@ class DiskCache:
 
     def put(self, url: str, data: bytes) -> Path:
         path = self.path_for(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        except OSError as exc:
+            raise GalcatError(f"{self.root}: cannot write the download cache: {exc}") from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise GalcatError(f"{path}: cannot write the download cache: {exc}") from None
             raise
         return path
 

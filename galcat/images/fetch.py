@@ -37,7 +37,7 @@ class RateColumn(ProgressColumn):
 
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} rows/s" if speed else "-- rows/s", style="progress.data.speed")
+        return Text(f"{speed:.1f}/s" if speed else "-.-/s", style="progress.data.speed")
 
 
 def fetch_progress(disable: bool | None = None) -> Progress:
@@ -105,10 +105,13 @@ class FetchRun:
                         bar.update(task, advance=1, counts=_counts_text(self.summary))
                         yield result
                     fill()
+        except BaseException:
+            # NetworkError, Ctrl-C, a closed generator: stop now, do not wait out retries in flight
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown(wait=True)
         finally:
-            for fut in pending:
-                fut.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
             self.summary.elapsed_s = time.monotonic() - start
 
 

@@ -12,6 +12,7 @@ clear message instead of thousands of per-row failures.
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import threading
 import time
@@ -39,8 +40,15 @@ class HttpConfig:
     max_backoff: float = 60.0
     jitter: float = 0.5  # each wait is scaled by uniform(1 - jitter, 1 + jitter)
     max_retry_after: float = 300.0  # cap on a server's Retry-After
+    total_timeout: float = 120.0  # seconds for a whole body (a trickling server cannot hang a worker)
+    max_bytes: int = 64 * 2**20  # a cutout is a few MB at most; anything bigger is not a cutout
+    max_rate: float | None = None  # requests per second over all threads (None: only `workers` bound)
     user_agent: str = ""
     pool_size: int = 16
+
+
+class _BadBody(Exception):
+    """The body arrived too slowly or was too large."""
 
 
 class FetchFailed(Exception):
@@ -91,17 +99,17 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _body_snippet(resp: requests.Response) -> str:
+def _body_snippet(body: bytes) -> str:
     """A short human-readable reason from an error body (hips2fits sends JSON ``title``)."""
     try:
-        data = resp.json()
+        data = json.loads(body)
         if isinstance(data, dict):
             text = " - ".join(str(data[k]) for k in ("title", "description") if data.get(k))
             if text:
                 return text[:200]
     except ValueError:
         pass
-    return resp.text[:120].strip().replace("\n", " ")
+    return body[:120].decode("utf-8", "replace").strip().replace("\n", " ")
 
 
 class HttpClient:
@@ -116,6 +124,7 @@ class HttpClient:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.requests_made = 0
+        self._next_slot = 0.0
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -142,6 +151,32 @@ class HttpClient:
             scale = self._rng.uniform(1 - cfg.jitter, 1 + cfg.jitter)
         return max(0.0, base * scale)
 
+    def _throttle(self) -> None:
+        """Space requests ``1 / max_rate`` s apart over all threads (polite to undocumented limits)."""
+        if not self.config.max_rate:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + 1.0 / self.config.max_rate
+        if slot > now:
+            self._sleep(slot - now)
+
+    def _download(self, url: str) -> tuple[requests.Response, bytes]:
+        """Stream the body under a total deadline and a size cap."""
+        cfg = self.config
+        start = time.monotonic()
+        with self._session().get(url, timeout=cfg.timeout, stream=True) as resp:
+            chunks, size = [], 0
+            for chunk in resp.iter_content(1 << 16):  # a short body raises ChunkedEncodingError
+                size += len(chunk)
+                if size > cfg.max_bytes:
+                    raise _BadBody(f"body larger than {cfg.max_bytes} bytes")
+                if time.monotonic() - start > cfg.total_timeout:
+                    raise _BadBody(f"body took longer than {cfg.total_timeout:g} s")
+                chunks.append(chunk)
+            return resp, b"".join(chunks)
+
     def get(self, url: str, validate: Callable[[bytes], Any] = lambda b: b) -> Download:
         """GET ``url`` until ``validate(body)`` accepts it; raise FetchFailed or NetworkError."""
         cfg = self.config
@@ -150,15 +185,18 @@ class HttpClient:
         all_unreachable = True
         for attempt in range(attempts_allowed):
             wait: float | None = None
+            self._throttle()
             with self._lock:
                 self.requests_made += 1
             try:
-                resp = self._session().get(url, timeout=cfg.timeout)
-                body = resp.content  # a short body raises here (ChunkedEncodingError)
+                resp, body = self._download(url)
             except requests.RequestException as exc:
                 all_unreachable = all_unreachable and _unreachable(exc)
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection error"
                 last_error = f"{kind}: {exc}"
+            except _BadBody as exc:
+                all_unreachable = False
+                last_error = str(exc)
             else:
                 all_unreachable = False
                 if resp.status_code == 200:
@@ -167,13 +205,13 @@ class HttpClient:
                     except InvalidPayload as exc:
                         last_error = f"invalid payload with HTTP 200: {exc}"
                 elif resp.status_code in RETRY_STATUSES:
-                    last_error = f"HTTP {resp.status_code} {resp.reason}: {_body_snippet(resp)}"
+                    last_error = f"HTTP {resp.status_code} {resp.reason}: {_body_snippet(body)}"
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                     if retry_after is not None:
                         wait = min(retry_after, cfg.max_retry_after)
                 else:
                     raise FetchFailed(
-                        f"HTTP {resp.status_code} {resp.reason} for {url}: {_body_snippet(resp)}", attempt + 1
+                        f"HTTP {resp.status_code} {resp.reason} for {url}: {_body_snippet(body)}", attempt + 1
                     )
             if attempt + 1 < attempts_allowed:
                 self._sleep(wait if wait is not None else self.backoff_delay(attempt))

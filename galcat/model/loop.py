@@ -163,7 +163,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         for sch, s in zip(schedulers, saved["schedulers"], strict=True):
             sch.load_state_dict(s)
         state.update(json.loads(saved["loop_state"]))
-        console.print(f"fold {k}: resuming after epoch {state['epoch']}")
+        if info.is_main:
+            console.print(f"fold {k}: resuming after epoch {state['epoch']}")
     _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
 
     net = D.wrap_model(model, info, device)
@@ -195,7 +196,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             None if votes else cfg.m_per_class,
             cfg.num_workers,
         )
-        with progress_bar(disable=None if cfg.progress is None else not cfg.progress) as bar:
+        show = (None if cfg.progress is None else cfg.progress) if info.is_main else False
+        with progress_bar(disable=None if show is None else not show) as bar:
             total = min(_safe_len(loader), cfg.max_steps or 10**12)
             task = bar.add_task(f"fold {k} epoch {epoch + 1}/{cfg.epochs}", total=total)
 
@@ -234,7 +236,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             with open(fold_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
         D.barrier(info)
-        console.print(_format_record(record, improved))
+        if info.is_main:
+            console.print(_format_record(record, improved))
     result = {
         "fold": k,
         "best_epoch": state["best_epoch"],

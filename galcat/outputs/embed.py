@@ -76,7 +76,8 @@ def open_checked_store(path, fold, need_labels: bool):
 
 def _image_size(run, fold, store) -> int:
     """The size the model was trained at (model attribute, run config), else the store's size."""
-    size = getattr(fold.model, "image_size", None) or getattr(getattr(run, "config", None), "image_size", None)
+    config = getattr(run, "config", None)
+    size = getattr(fold.model, "image_size", None) or getattr(config, "image_size", None)
     return int(size) if size else int(store.image_shape[0])
 
 
@@ -97,13 +98,19 @@ def embed_store(run, fold, store_path, store, batch_size=128, device=None):
     return embeddings, probs
 
 
-def reference_index(run_dir, fold_number, run, fold, store_path, store, batch_size=128, device=None):
-    """The saved embedding index of a store for this model, rebuilt when stale."""
+def reference_index(
+    run_dir, fold_number, run, fold, store_path, store, batch_size=128, device=None, embeddings=None
+):
+    """The saved embedding index of a store for this model, rebuilt when stale.
+
+    ``embeddings`` (store row order) skips the forward pass when the caller already has them.
+    """
     key = index_key(run_dir, fold_number)
     digest = model_hash(fold.model)
     index = EmbeddingIndex.load(store_path, key, store.fingerprint, digest)
     if index is None:
-        embeddings, _ = embed_store(run, fold, store_path, store, batch_size, device)
+        if embeddings is None:
+            embeddings, _ = embed_store(run, fold, store_path, store, batch_size, device)
         index = EmbeddingIndex(embeddings, np.arange(len(store)), store.fingerprint, digest)
         index.save(store_path, key)
     return index
@@ -138,20 +145,31 @@ def embed_catalogue(cfg: EmbedConfig) -> Table:
     out = Path(cfg.out) if cfg.out else None
     if out is not None and out.exists() and not cfg.overwrite:
         raise GalcatError(f"{out}: exists; pass --overwrite to replace it")
+    if out is not None:
+        from galcat.tables import table_format
+
+        table_format(out)  # unknown extensions fail before the model runs
+        if not out.parent.is_dir():
+            raise GalcatError(f"{out.parent}: output folder does not exist")
     if cfg.samp and out is None:
         raise GalcatError("--samp needs --out: SAMP sends a written file")
     if cfg.k < 1:
         raise GalcatError(f"--k must be at least 1, got {cfg.k}")
+    if cfg.samp:
+        from galcat.outputs.samp import check_hub
+
+        check_hub()
     run, fold = load_fold(cfg.model, cfg.fold)
     store = open_checked_store(cfg.store, fold, need_labels=False)
     ref_store = open_checked_store(cfg.reference, fold, need_labels=True) if cfg.reference else None
     embeddings, probs = embed_store(run, fold, cfg.store, store, cfg.batch_size, cfg.device)
     neighbours = None
     if ref_store is not None:
-        index = reference_index(
-            cfg.model, cfg.fold, run, fold, cfg.reference, ref_store, cfg.batch_size, cfg.device
-        )
         same = ref_store.fingerprint == store.fingerprint
+        index = reference_index(
+            cfg.model, cfg.fold, run, fold, cfg.reference, ref_store, cfg.batch_size, cfg.device,
+            embeddings=embeddings if same else None,
+        )  # fmt: skip
         neighbours = reference_neighbours(embeddings, index, ref_store, fold.scheme, cfg.k, same_store=same)
     label = f"run {Path(cfg.model).name} fold {cfg.fold}"
     table = annotate_outputs(

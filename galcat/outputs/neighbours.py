@@ -27,6 +27,7 @@ class QueryMatch:
     objid: str
     how: str  # "objid", "name", "resolver", "position"
     separation_arcsec: float | None = None
+    given: str = ""  # the query as the user typed it
 
 
 def parse_position(text: str) -> SkyCoord | None:
@@ -79,7 +80,7 @@ def find_query(catalogue, query: str, resolver: str | None = None, radius_arcsec
     objids = masked_to_str(catalogue["objid"])
     hits = np.flatnonzero(objids == text)
     if len(hits):
-        return QueryMatch(int(hits[0]), text, "objid")
+        return QueryMatch(int(hits[0]), text, "objid", given=text)
     wanted = _normalise(text)
     for column in [
         c for c in ("objid", "name", "Galaxy_ID", "PGCname", "full_pgc_name") if c in catalogue.colnames
@@ -87,7 +88,7 @@ def find_query(catalogue, query: str, resolver: str | None = None, radius_arcsec
         names = np.array([_normalise(v) if v else "" for v in masked_to_str(catalogue[column])])
         hits = np.flatnonzero(names == wanted)
         if len(hits):
-            return QueryMatch(int(hits[0]), str(objids[hits[0]]), "name")
+            return QueryMatch(int(hits[0]), str(objids[hits[0]]), "name", given=text)
     coord = parse_position(text)
     how = "position"
     if coord is None:
@@ -103,7 +104,7 @@ def find_query(catalogue, query: str, resolver: str | None = None, radius_arcsec
         coord = SkyCoord(float(result["ra"][0]) * u.deg, float(result["dec"][0]) * u.deg)
         how = "resolver"
     row, sep = nearest_row(catalogue, coord, radius_arcsec, text)
-    return QueryMatch(row, str(objids[row]), how, sep)
+    return QueryMatch(row, str(objids[row]), how, sep, given=text)
 
 
 def _labels(store, scheme, rows) -> list[str]:
@@ -195,7 +196,8 @@ def save_neighbour_figure(query_store, result: NeighbourResult, ref_store, out) 
         "black" if result.query_label == "?" else ("tab:green" if lab == result.query_label else "tab:red")
         for lab in result.labels
     ]
-    query_title = f"query {result.query.objid}\n{result.query_label}"
+    given = "" if result.query.how == "objid" else f" ({result.query.given})"
+    query_title = f"query {result.query.objid}{given}\n{result.query_label}"
     return render_grid(query_image, query_title, images, titles, out, colours)
 
 

@@ -39,15 +39,8 @@ def votable_copy(path: Path, directory: Path) -> Path:
     return target
 
 
-def send_table(path, name: str | None = None, timeout: float = 60.0, client_name: str = "galcat") -> dict:
-    """Ask every SAMP client that loads VOTables to load ``path``; return {client id: response}.
-
-    Raises GalcatError when no hub runs, no client accepts tables, or a client answers an error.
-    """
-    samp = _samp()
-    path = Path(path).resolve()
-    if not path.exists():
-        raise GalcatError(f"{path}: no such file to send over SAMP")
+def _connected_client(samp, client_name: str):
+    """A non-callable client registered on the hub named by SAMP_HUB or ~/.samp."""
     client = samp.SAMPIntegratedClient(
         name=client_name, description="galcat catalogue sender", callable=False
     )
@@ -57,6 +50,25 @@ def send_table(path, name: str | None = None, timeout: float = 60.0, client_name
         raise GalcatError(
             f"no SAMP hub is running ({exc}); start TOPCAT (or another hub) first, or set SAMP_HUB"
         ) from None
+    return client
+
+
+def check_hub() -> None:
+    """Fail early (before a long embedding run) when no SAMP hub is reachable."""
+    samp = _samp()
+    _connected_client(samp, "galcat-check").disconnect()
+
+
+def send_table(path, name: str | None = None, timeout: float = 60.0, client_name: str = "galcat") -> dict:
+    """Ask every SAMP client that loads VOTables to load ``path``; return {client id: response}.
+
+    Raises GalcatError when no hub runs, no client accepts tables, or a client answers an error.
+    """
+    samp = _samp()
+    path = Path(path).resolve()
+    if not path.exists():
+        raise GalcatError(f"{path}: no such file to send over SAMP")
+    client = _connected_client(samp, client_name)
     tmpdir = Path(tempfile.mkdtemp(prefix="galcat-samp-"))
     try:
         recipients = client.get_subscribed_clients(MTYPE)

@@ -19,10 +19,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.where(mask.view(-1, 1, 1, 1), a, b)
-
-
 class BatchAugment(nn.Module):
     """uint8 (B,H,W,3) on any device -> float32 (B,3,S,S) in channels_last memory format.
 
@@ -50,7 +46,7 @@ class BatchAugment(nn.Module):
         self.normalize = bool(normalize)
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        # x_uint8 * scale + shift == (x / 255 - mean) / std, in one fused multiply-add
+        # x_uint8 * scale + shift == (x / 255 - mean) / std
         self.register_buffer(
             "scale",
             1.0 / (255.0 * std) if normalize else torch.full((1, 3, 1, 1), 1 / 255.0),
@@ -68,48 +64,65 @@ class BatchAugment(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4 or images.shape[-1] != 3:
             raise ValueError(f"BatchAugment expects uint8 (B,H,W,3) batches, got {tuple(images.shape)}")
-        x = images.permute(0, 3, 1, 2)  # a BCHW view with channels_last strides: no copy
-        x = x.float() if images.dtype == torch.uint8 else (x * 255.0).float()
-        if self.image_size is not None and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
-            x = F.interpolate(
-                x,
-                size=(self.image_size, self.image_size),
-                mode="bilinear",
-                antialias=True,
-                align_corners=False,
-            )
-        if self.training:
+        height, width = images.shape[1:3]
+        size = (height, width) if self.image_size is None else (self.image_size, self.image_size)
+        augment = self.training and (self.flips or self.rot90)
+        x = images.contiguous()
+        if augment and height == width:  # cheapest on the raw uint8 pixels (4x fewer bytes)
             x = self._dihedral(x)
-            if self.max_angle > 0:
-                x = self._small_rotation(x)
-        x = torch.addcmul(self.shift.to(x.dtype), x, self.scale.to(x.dtype))
-        return x.contiguous(memory_format=torch.channels_last)
+        x = x.permute(0, 3, 1, 2)  # a BCHW view with channels_last strides: no copy
+        x = x.float() if x.dtype == torch.uint8 else x.float() * 255.0
+        if (height, width) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        if augment and height != width:
+            x = self._dihedral(x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1))
+            x = x.permute(0, 3, 1, 2)
+        if self.training and self.max_angle > 0:
+            x = self._small_rotation(x)
+        x = x.contiguous(memory_format=torch.channels_last)  # usually already: then no copy
+        return x.mul_(self.scale.to(x.dtype)).add_(self.shift.to(x.dtype))  # x is ours: in place
+
+    def _random_codes(self, batch: int, square: bool, device) -> torch.Tensor:
+        """Per-sample transform code: bit 2 transpose, bit 1 horizontal flip, bit 0 vertical flip.
+
+        Applied in that order, rot90 by k (counter-clockwise) is: k=1 T+V, k=2 H+V, k=3 T+H.
+        """
+        transpose = torch.zeros(batch, dtype=torch.bool, device=device)
+        hflip, vflip = torch.zeros_like(transpose), torch.zeros_like(transpose)
+        if self.rot90:
+            k = torch.randint(0, 4, (batch,), device=device)
+            if square:
+                transpose = (k % 2) == 1
+                vflip = (k == 1) | (k == 2)
+                hflip = (k == 2) | (k == 3)
+            else:  # a non-square output only keeps its shape under 0 or 180 degrees
+                hflip = vflip = (k % 2) == 1
+        if self.flips:
+            hflip = hflip ^ (torch.rand(batch, device=device) < 0.5)
+            vflip = vflip ^ (torch.rand(batch, device=device) < 0.5)
+        return transpose.long() * 4 + hflip.long() * 2 + vflip.long()
 
     def _dihedral(self, x: torch.Tensor) -> torch.Tensor:
-        """Per sample: rotate by k*90° (k uniform in 0..3), then flip horizontally/vertically (p=0.5)."""
-        b, device = x.shape[0], x.device
-        hflip = torch.zeros(b, dtype=torch.bool, device=device)
-        vflip = torch.zeros_like(hflip)
-        if self.rot90:
-            k = torch.randint(0, 4, (b,), device=device)
-            if x.shape[-1] == x.shape[-2]:
-                # rot90 by k (counter-clockwise) = optional transpose then flips: k=1 T+V, k=2 H+V, k=3 T+H
-                transpose = (k % 2) == 1
-                x = _where(transpose, x.transpose(-1, -2), x)
-                vflip ^= (k == 1) | (k == 2)
-                hflip ^= (k == 2) | (k == 3)
-            else:  # non-square: only 0 or 180 degrees keep the shape
-                half_turn = (k % 2) == 1
-                vflip ^= half_turn
-                hflip ^= half_turn
-        if self.flips:
-            hflip ^= torch.rand(b, device=device) < 0.5
-            vflip ^= torch.rand(b, device=device) < 0.5
-        if hflip.any():
-            x = _where(hflip, x.flip(-1), x)
-        if vflip.any():
-            x = _where(vflip, x.flip(-2), x)
-        return x
+        """Random flips / 90-degree turns of a BHWC batch: samples grouped by transform, one sync."""
+        codes = self._random_codes(x.shape[0], x.shape[1] == x.shape[2], x.device)
+        order = torch.argsort(codes)
+        counts = torch.bincount(codes, minlength=8).tolist()
+        out = torch.empty_like(x)
+        start = 0
+        for code, count in enumerate(counts):
+            if count == 0:
+                continue
+            rows = order[start : start + count]
+            start += count
+            part = x.index_select(0, rows)
+            if code & 4:
+                part = part.transpose(1, 2)
+            if code & 2:
+                part = part.flip(2)
+            if code & 1:
+                part = part.flip(1)
+            out.index_copy_(0, rows, part)
+        return out
 
     def _small_rotation(self, x: torch.Tensor) -> torch.Tensor:
         angle = (torch.rand(x.shape[0], device=x.device, dtype=x.dtype) * 2.0 - 1.0) * math.radians(

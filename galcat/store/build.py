@@ -55,6 +55,7 @@ class BuildConfig:
     size: int = 75
     resample: str = "bilinear"
     keep_original: bool = False
+    present_only: bool = False  #: local archive: build only rows that have an image file
     limit: int | None = None
     exclude: str | None = None  #: catalogue whose objects were removed (provenance only)
     exclude_radius_arcsec: float = 5.0
@@ -73,7 +74,8 @@ class BuildSummary:
     failures_path: Path | None
     fingerprint: str
     resumed_rows: int  #: rows already finished by an earlier, interrupted run
-    excluded: int
+    excluded: int  #: rows dropped because they are in the ``exclude`` catalogue
+    not_in_archive: int  #: rows dropped by ``present_only``
     seconds: float
 
     @property
@@ -100,16 +102,27 @@ def _identity(table: Table, config: BuildConfig) -> dict:
     return {"config": cfg, "catalogue": _catalogue_digest(table)}
 
 
-def select_rows(catalogue: Table, config: BuildConfig, exclude: Table | None = None) -> tuple[Table, int]:
-    """Apply ``exclude`` (objects present in another catalogue) then ``limit``; return rows, n excluded."""
+def select_rows(
+    catalogue: Table, config: BuildConfig, exclude: Table | None = None, source=None
+) -> tuple[Table, dict]:
+    """Apply ``present_only``, ``exclude`` (objects in another catalogue), then ``limit``.
+
+    Returns the rows to build and the counts dropped (``not_in_archive``, ``excluded``).
+    """
     table = catalogue
-    excluded = 0
+    dropped = {"not_in_archive": 0, "excluded": 0}
+    if config.present_only:
+        if not (hasattr(source, "find") and hasattr(source, "file_name")):
+            raise GalcatError("--present-only needs a local image archive (--images DIR)")
+        keep = np.array([source.find(source.file_name(i, row)) is not None for i, row in enumerate(table)])
+        dropped["not_in_archive"] = int((~keep).sum())
+        table = table[keep]
     if exclude is not None:
         from galcat.coords.crossmatch import exclude_overlap
 
         by = ("id", "sky") if "pgc" in table.colnames and "pgc" in exclude.colnames else ("sky",)
         kept, report = exclude_overlap(table, exclude, radius=config.exclude_radius_arcsec * u.arcsec, by=by)
-        excluded = int(report["removed"])
+        dropped["excluded"] = int(report["removed"])
         table = kept
     if config.limit is not None:
         if config.limit < 1:
@@ -117,7 +130,7 @@ def select_rows(catalogue: Table, config: BuildConfig, exclude: Table | None = N
         table = table[: config.limit]
     if len(table) == 0:
         raise GalcatError("no catalogue rows left to build (after --exclude / --limit)")
-    return table, excluded
+    return table, dropped
 
 
 def build_store(
@@ -129,7 +142,7 @@ def build_store(
     start_time = time.monotonic()
     if out.exists() and not config.overwrite:
         raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
-    table, excluded = select_rows(catalogue, config, exclude)
+    table, dropped = select_rows(catalogue, config, exclude, source)
     n = len(table)
     identity = _identity(table, config)
     part = PartialBuild(out)
@@ -153,7 +166,7 @@ def build_store(
     missing = [i for i in range(n) if i not in records]
     if missing:
         raise GalcatError(f"{part.path}: rows {missing[:5]} were not fetched; rerun to resume")
-    return _finalise(part, table, records, config, excluded, resumed, start_time)
+    return _finalise(part, table, records, config, dropped, resumed, start_time)
 
 
 def _probe_original_shape(source, table: Table):
@@ -216,7 +229,7 @@ def _write_row(part: PartialBuild, row: int, res, table: Table, config: BuildCon
     return rec
 
 
-def _finalise(part, table, records, config, excluded, resumed, start_time) -> BuildSummary:
+def _finalise(part, table, records, config, dropped, resumed, start_time) -> BuildSummary:
     n = len(table)
     ok_rows = np.array([i for i in range(n) if records[i]["status"] in OK_STATUSES], dtype=np.int64)
     counts = Counter(records[i]["status"] for i in range(n))
@@ -244,7 +257,7 @@ def _finalise(part, table, records, config, excluded, resumed, start_time) -> Bu
             "n_rows": n,
             "n_stored": len(ok_rows),
             "status_counts": dict(counts),
-            "excluded": excluded,
+            **dropped,
         }
         with atomic_destination(part.out, overwrite=True) as tmp:
             fingerprint = write_store_file(
@@ -268,7 +281,8 @@ def _finalise(part, table, records, config, excluded, resumed, start_time) -> Bu
         failures_path=failures,
         fingerprint=fingerprint,
         resumed_rows=resumed,
-        excluded=excluded,
+        excluded=dropped["excluded"],
+        not_in_archive=dropped["not_in_archive"],
         seconds=time.monotonic() - start_time,
     )
 

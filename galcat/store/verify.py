@@ -114,6 +114,7 @@ def store_info(path) -> dict:
                 "size",
                 "resample",
                 "keep_original",
+                "present_only",
                 "limit",
                 "exclude",
             )
@@ -147,7 +148,8 @@ def format_info(info: dict) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.get("status_counts", {}).items()))
         lines.append(
             f"build        {summary.get('n_rows')} rows considered, {summary.get('n_stored')} stored "
-            f"({counts}), {summary.get('excluded', 0)} excluded"
+            f"({counts}), {summary.get('excluded', 0)} excluded, "
+            f"{summary.get('not_in_archive', 0)} without an image file skipped"
         )
     lines.append("config       " + ", ".join(f"{k}={v}" for k, v in info["config"].items() if v is not None))
     return "\n".join(lines)

@@ -189,6 +189,9 @@ def atomic_destination(path: Path, overwrite: bool):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the store private to its builder
     try:
         yield Path(tmp)
         with open(tmp, "rb") as fh:

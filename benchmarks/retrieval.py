@@ -1,0 +1,124 @@
+"""Time and peak memory of galcat's retrieval metrics vs PML's AccuracyCalculator.
+
+Each measurement runs in a fresh subprocess (so imports, allocator caches and earlier runs do
+not leak into it) and reports the peak RSS of that process (``ru_maxrss``), which counts
+native (BLAS, faiss, torch) allocations that tracemalloc cannot see. The parent also reads
+``RUSAGE_CHILDREN`` as a cross-check. Data: N random 128-d embeddings in 9 classes, query =
+reference (same-source). PML runs its default k-NN (faiss IndexFlatL2) with k="max_bin_count"
+on the same L2-normalised embeddings.
+
+    python benchmarks/retrieval.py                 # 5k, 20k (both) and 200k (galcat only)
+    python benchmarks/retrieval.py --sizes 5000    # quick
+
+The last line printed is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+DIM, CLASSES = 128, 9
+
+
+def _rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
+
+
+def worker(impl: str, n: int) -> dict:
+    """One measurement, inside the child process."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(CLASSES, DIM)).astype(np.float32)
+    labels = rng.integers(0, CLASSES, n)
+    x = centres[labels] * 0.3 + rng.normal(size=(n, DIM)).astype(np.float32)
+    if impl == "pml":
+        import torch
+        from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+        from galcat.evaluate.retrieval import l2_normalize
+
+        x = l2_normalize(x)
+        calc = AccuracyCalculator(
+            include=("precision_at_1", "r_precision", "mean_average_precision_at_r"),
+            k="max_bin_count",
+            device=torch.device("cpu"),
+        )
+        baseline = _rss_gb()
+        start = time.perf_counter()
+        out = calc.get_accuracy(query=x, query_labels=labels)
+        metrics = {"precision_at_1": out["precision_at_1"], "map_at_r": out["mean_average_precision_at_r"]}
+    else:
+        from galcat.evaluate.retrieval import retrieval_metrics
+
+        baseline = _rss_gb()
+        start = time.perf_counter()
+        out = retrieval_metrics(x, labels)
+        metrics = {"precision_at_1": out["precision_at_1"], "map_at_r": out["map_at_r"]}
+    seconds = time.perf_counter() - start
+    peak = _rss_gb()
+    return {"impl": impl, "n": n, "seconds": seconds, "peak_gb": peak, "baseline_gb": baseline, **metrics}
+
+
+def measure(impl: str, n: int) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", impl, str(n)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{impl} at n={n} failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result["children_maxrss_gb"] = max(before, after) / 1024**2
+    print(
+        f"{impl:6s} n={n:>7d}  {result['seconds']:8.2f} s  peak RSS {result['peak_gb']:.3f} GB "
+        f"(after imports+data {result['baseline_gb']:.3f} GB)  P@1 {result['precision_at_1']:.6f} "
+        f"MAP@R {result['map_at_r']:.6f}",
+        flush=True,
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", nargs=2, metavar=("IMPL", "N"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
+    parser.add_argument("--big", type=int, default=200000, help="galcat-only size (0 to skip)")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]))))
+        return
+    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}", flush=True)
+    results = {}
+    for n in args.sizes:
+        for impl in ("galcat", "pml"):
+            results[(impl, n)] = measure(impl, n)
+    if args.big:
+        results[("galcat", args.big)] = measure("galcat", args.big)
+    print(f"load average after: {os.getloadavg()}", flush=True)
+    summary = {"load_average_after": round(os.getloadavg()[0], 2)}
+    for n in args.sizes:
+        g, p = results[("galcat", n)], results[("pml", n)]
+        tag = f"{n // 1000}k"
+        summary[f"speedup_vs_pml_{tag}"] = round(p["seconds"] / g["seconds"], 2)
+        summary[f"mem_ratio_vs_pml_{tag}"] = round(g["peak_gb"] / p["peak_gb"], 3)
+        summary[f"mem_increment_ratio_vs_pml_{tag}"] = round(
+            (g["peak_gb"] - g["baseline_gb"]) / max(p["peak_gb"] - p["baseline_gb"], 1e-9), 3
+        )
+        summary[f"max_abs_diff_{tag}"] = max(abs(g[k] - p[k]) for k in ("precision_at_1", "map_at_r"))
+    if args.big:
+        big = results[("galcat", args.big)]
+        tag = f"{args.big // 1000}k"
+        summary[f"galcat_{tag}_s"] = round(big["seconds"], 1)
+        summary[f"galcat_{tag}_peak_gb"] = round(big["peak_gb"], 3)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
