@@ -52,9 +52,10 @@ def time_cell(args, device, store_path, feed: str, bf16: bool) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     augment = BatchAugment(image_size=args.image_size, train=True).to(device)
     if feed == "store":
+        workers = args.num_workers
         loader = make_loader(store_path, None, batch_size=args.batch_size, shuffle=True, seed=0,
-                             num_workers=args.num_workers, label_scheme="hubble9", drop_last=True,
-                             pin_memory=device.type == "cuda", persistent_workers=args.num_workers > 0)  # fmt: skip
+                             num_workers=workers, label_scheme="hubble9", drop_last=True,
+                             pin_memory=device.type == "cuda", persistent_workers=workers > 0)  # fmt: skip
         batches = itertools.cycle(loader)
     else:
         size = args.image_size

@@ -180,3 +180,26 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, shared_data):
     assert result.exit_code == 2 and "galcat: error:" in result.output
     missing = _cli("build", "folder", "--images", tmp_path / "nope", "--catalogue", tmp_path / "nope.csv")
     assert missing.exit_code == 2
+
+
+def test_cli_builds_from_a_catalogue_file_and_excludes_another(tmp_path, shared_data):
+    from galcat.catalogues import read_catalogue
+    from galcat.tables import write_table
+
+    efigi = shared_data / "efigi"
+    table = read_catalogue("efigi", efigi / "EFIGI_attributes.txt")
+    pngs = {p.stem for p in (efigi / "png").glob("PGC*.png")}
+    subset = table[[str(o) in pngs for o in table["objid"]]]
+    write_table(subset, tmp_path / "efigi15.ecsv")
+    write_table(subset[:4], tmp_path / "test_set.ecsv")
+    out = tmp_path / "ex.h5"
+    result = _cli(
+        "build", "efigi", "--catalogue", tmp_path / "efigi15.ecsv", "--images", efigi / "png",
+        "--exclude", tmp_path / "test_set.ecsv", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "4 excluded" in result.output
+    store = open_store(out)
+    assert len(store) == 11 and not set(subset["objid"][:4]) & set(store.catalogue["objid"])
+    assert store.config["exclude"].endswith("test_set.ecsv")
+    assert "hubble9" in store.schemes  # label schemes survive the catalogue file

@@ -257,3 +257,18 @@ def test_bad_input_exits_2_with_one_line(tiny_run, tmp_path, case, message):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_evaluate_arrays_without_probs_classifies_by_nearest_reference():
+    from galcat.evaluate.api import evaluate_arrays
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 300)
+    emb = (np.eye(4)[labels] * 2 + rng.normal(size=(300, 4))).astype(np.float32)
+    fold = evaluate_arrays(emb, labels, None, None, CLASSES, probs=None, bootstrap=50)
+    assert fold["classifier"] == "1-nearest reference" and fold["roc"] is None
+    # same-source 1-NN accuracy is precision@1 by definition
+    assert fold["classification"]["accuracy"] == pytest.approx(fold["retrieval"]["precision_at_1"])
+    assert 0.4 < fold["classification"]["accuracy"] < 1.0
+    lo, hi = fold["bootstrap"]["map_at_r"]
+    assert lo < fold["retrieval"]["map_at_r"] < hi

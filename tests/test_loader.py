@@ -142,3 +142,12 @@ def test_loader_errors_name_the_problem(store_path):
         make_loader(store_path, None, label_scheme="hubble11")
     with pytest.raises(GalcatError, match="no rows left"):
         make_loader(store_path, [3, 10], label_scheme="hubble9")
+
+
+def test_in_memory_loader_serves_the_same_batches(store_path):
+    kwargs = dict(batch_size=5, shuffle=True, seed=9, target="votes")
+    streamed = list(make_loader(store_path, None, **kwargs))
+    held = make_loader(store_path, None, in_memory=True, **kwargs)
+    assert held.dataset.images.shape == (42, 16, 16, 3)
+    for a, b in zip(held, streamed, strict=True):
+        assert all(torch.equal(a[key], b[key]) for key in ("images", "index", "labels", "targets"))

@@ -107,3 +107,28 @@ def test_torn_journal_line_is_ignored(tmp_path, folder):
         fh.write('{"row": 149, "status": "o')  # a write cut short by the crash
     summary = build_store(synthetic_catalogue(N), local_source(folder), out, _config())
     assert summary.n_stored == N - 2 and summary.resumed_rows >= 18
+
+
+def test_stale_partial_of_a_finished_build_is_cleaned_up(tmp_path, folder):
+    """A crash after the rename but before deleting the .partial must not block or confuse reruns."""
+    out = tmp_path / "f.h5"
+    table = synthetic_catalogue(N)[:10]
+    build_store(table, local_source(folder), out, _config())
+    from galcat.store.build import _identity
+
+    PartialBuild(out).create(10, (24, 24, 3), _identity(table, _config()))
+    with pytest.raises(GalcatError, match="store exists"):
+        build_store(table, local_source(folder), out, _config())
+    assert not PartialBuild(out).exists() and len(open_store(out)) == 10
+
+
+def test_a_second_build_of_the_same_store_cannot_write_concurrently(tmp_path, folder):
+    out = tmp_path / "c.h5"
+    table = synthetic_catalogue(N)[:10]
+    from galcat.store.build import _identity
+
+    holder = PartialBuild(out)
+    holder.create(10, (24, 24, 3), _identity(table, _config()))
+    with holder:
+        with pytest.raises(GalcatError, match="another build"):
+            build_store(table, local_source(folder), out, _config())

@@ -43,21 +43,25 @@ def load_catalogue(
     return read_catalogue(name, **{k: v for k, v in kwargs.items() if v is not None})
 
 
-def make_source(images: Path | None, service: Service, release: int | None, scale, pixels, table):
+def make_source(images: Path | None, service: Service, release, scale, pixels, base_url, table):
     """The pixel source: a local archive when --images is given, else the chosen web service."""
     if images is not None:
         from galcat.images import LocalArchiveSource
 
         return LocalArchiveSource(images, key=table.meta.get("image_key", "objid"))
-    options = {"release": release, "scale": scale, "pixels": pixels}
+    options = {"scale": scale, "pixels": pixels}
     options = {k: v for k, v in options.items() if v is not None}
     if service == Service.hips2fits:
         from galcat.images import Hips2FitsSource
 
-        return Hips2FitsSource(**options)
+        if release is not None:
+            raise GalcatError("--release applies to --service skyserver, not hips2fits")
+        return Hips2FitsSource(**options, **({"server": base_url} if base_url else {}))
     from galcat.images import SkyServerSource
 
-    return SkyServerSource(**options)
+    if release is not None:
+        options["release"] = release
+    return SkyServerSource(**options, **({"base_url": base_url} if base_url else {}))
 
 
 @app.command("build")
@@ -80,6 +84,7 @@ def build(
     scale: float | None = typer.Option(None, "--scale", help="Cutout scale (arcsec/pixel)."),
     pixels: int | None = typer.Option(None, "--pixels", help="Cutout side in pixels."),
     service: Service = typer.Option(Service.skyserver, "--service", help="Remote pixel service."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
     keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
     present_only: bool = typer.Option(
         False, "--present-only", help="Local archive: skip catalogue rows that have no image file."
@@ -123,15 +128,16 @@ def build(
         from galcat.tables import read_table
 
         excluded_table = read_table(exclude)
-    source = make_source(images, service, release, scale, pixels, table)
+    source = make_source(images, service, release, scale, pixels, base_url, table)
     config = BuildConfig(
         name=name,
         catalogue=str(catalogue) if catalogue else None,
         images=str(images) if images else None,
         service=None if images is not None else service.value,
-        release=release,
-        scale=scale,
-        pixels=pixels,
+        release=getattr(source, "release", release),  # the values actually used, defaults included
+        scale=getattr(source, "scale", scale),
+        pixels=getattr(source, "pixels", pixels),
+        source_options={"source": repr(source)} if images is None else {},
         crop=crop,
         size=size,
         keep_original=keep_original,

@@ -1,15 +1,20 @@
-"""Exact, blockwise k-NN retrieval and the retrieval metrics of Musgrave et al. (2020).
+"""Exact, blockwise retrieval metrics (Musgrave et al. 2020) and k-NN, never materialising N x N.
 
-Why our own engine: PML's ``AccuracyCalculator`` materialises the full (n, k) neighbour table plus
-several float64 copies of it, which at k = max class size grows as N^2/classes. Here queries are
-processed in blocks against all references and each block's neighbours are reduced to per-query
-metrics at once, so peak memory is O(block * max(k, n_ref)) and never N x N.
+Why our own engine: PML's ``AccuracyCalculator`` materialises the full (n, k) neighbour table
+(k = the largest class) plus several float64 copies of it, so memory grows as N^2 / classes.
+Here queries are processed in blocks against all references; each block is reduced at once to
+per-query metrics, so peak memory is O(block rows x max(k, n_ref)), bounded by
+``MAX_BLOCK_ELEMENTS``.
 
 Distances are L2 on L2-normalised embeddings by default (the training distance,
-``LpDistance(normalize_embeddings=True)``); pass ``normalize=False`` for raw embeddings, which
-is what the paper's PML v0.9.97 k-NN used (``faiss.IndexFlatL2`` on raw embeddings).
-faiss is used when installed, else torch (``cdist`` + ``topk`` per block); both give the same
-neighbours up to float ties.
+``LpDistance(normalize_embeddings=True)``); ``normalize=False`` uses raw embeddings, which is
+what the paper's PML v0.9.97 k-NN did (``faiss.IndexFlatL2`` on raw embeddings).
+
+Backends: :func:`retrieval_metrics` uses ``"rank"`` by default, a numpy-only engine (one BLAS
+GEMM per block, then only each row's nearest candidates are sorted; see :func:`_rank_blocks`).
+``"faiss"`` (IndexFlatL2, when installed) and ``"torch"`` (cdist + topk per block) go through
+:func:`knn`, whose own default is faiss when installed, else torch. All give PML's numbers up to
+float ties.
 """
 
 from __future__ import annotations
@@ -263,13 +268,19 @@ def per_query_retrieval(
         return values, used
     k = int(max(r_per_query.max(), min(PAPER_K, len(reference) - self_count)))
     r_codes = r_codes.astype(np.int32)
-    for start, rel in _relevance_blocks(
+    blocks = _relevance_blocks(
         query, reference, q_codes, r_codes, k, block_size, ref_includes_query, normalize, backend
-    ):
-        stop = start + len(rel)
-        sel = used[start:stop]
-        if sel.any():
-            values[start:stop][sel] = _block_metrics(rel[sel], r_per_query[start:stop][sel])
+    )
+    from galcat.progress import progress_bar
+
+    with progress_bar() as bar:
+        task = bar.add_task("retrieval", total=len(query))
+        for start, rel in blocks:
+            stop = start + len(rel)
+            sel = used[start:stop]
+            if sel.any():
+                values[start:stop][sel] = _block_metrics(rel[sel], r_per_query[start:stop][sel])
+            bar.update(task, completed=stop)
     return values, used
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,10 +207,14 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
                     task, advance=1, description=f"fold {k} epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f}"
                 )
 
+            started = time.perf_counter()
             stats = run_epoch(
                 net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step
             )
+        stats["train_seconds"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
         metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
+        stats["val_seconds"] = round(time.perf_counter() - started, 2)
         for sch in schedulers:
             sch.step(metrics["val_loss"])
         record = {"fold": k, "epoch": epoch, **stats, **metrics, "lr": optimizers[0].param_groups[0]["lr"]}

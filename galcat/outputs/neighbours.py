@@ -138,7 +138,7 @@ class NeighbourResult:
 
 
 def neighbour_grid(
-    query_store, query_row: int, query_embedding, index, ref_store, scheme, k: int, same_store: bool
+    query_row: int, query_embedding, index, ref_store, scheme, k: int, same_store: bool
 ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
     """Neighbour rows, objids, labels and distances of one query from the embedding index."""
     exclude = np.array([query_row]) if same_store else None
@@ -185,7 +185,7 @@ def render_grid(query_image, query_title: str, images, titles, out, colours=None
 
 
 def save_neighbour_figure(query_store, result: NeighbourResult, ref_store, out) -> Path:
-    """Render a :class:`NeighbourResult`: labels in green when they match the query's, red otherwise."""
+    """Render a :class:`NeighbourResult`: labels green if they match the query, red if not, grey unknown."""
     query_image = _read_rows(query_store, [result.query.row])[0]
     images = _read_rows(ref_store, result.rows)
     titles = [
@@ -193,7 +193,9 @@ def save_neighbour_figure(query_store, result: NeighbourResult, ref_store, out) 
         for i, (oid, lab, d) in enumerate(zip(result.objids, result.labels, result.distances, strict=True))
     ]
     colours = [
-        "black" if result.query_label == "?" else ("tab:green" if lab == result.query_label else "tab:red")
+        "dimgray"
+        if "?" in (lab, result.query_label)
+        else ("tab:green" if lab == result.query_label else "tab:red")
         for lab in result.labels
     ]
     given = "" if result.query.how == "objid" else f" ({result.query.given})"
@@ -236,7 +238,7 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
         query_embedding = _embed_rows(run, fold, cfg.store, query_store, [match.row], cfg.device)[0]
     scheme = getattr(fold, "scheme", None)
     rows, objids, labels, distances = neighbour_grid(
-        query_store, match.row, query_embedding, index, ref_store, scheme, cfg.k, same
+        match.row, query_embedding, index, ref_store, scheme, cfg.k, same
     )
     result = NeighbourResult(
         match, _labels(query_store, scheme, [match.row])[0], rows, objids, labels, distances

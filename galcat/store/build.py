@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
+import h5py
 import numpy as np
 from astropy.table import Table
 
@@ -102,6 +103,36 @@ def _identity(table: Table, config: BuildConfig) -> dict:
     return {"config": cfg, "catalogue": _catalogue_digest(table)}
 
 
+def _identity_digest(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _discard_finished_partial(out: Path) -> None:
+    """A crash between renaming the store into place and deleting its .partial leaves a stale one."""
+    part = PartialBuild(out)
+    if not part.exists():
+        return
+    try:
+        with h5py.File(out, "r") as f:
+            finished = str(f.attrs.get("build_identity", ""))
+        stale = finished == _identity_digest(part.identity())
+    except (OSError, GalcatError):
+        return
+    if stale:
+        part.discard()
+
+
+def _has_pgc(table: Table) -> bool:
+    return "pgc" in table.colnames
+
+
+def _has_positions(table: Table) -> bool:
+    if "ra" not in table.colnames or "dec" not in table.colnames:
+        return False
+    ra = np.ma.filled(np.ma.asarray(table["ra"], dtype=float), np.nan)
+    return bool(np.isfinite(ra).any())
+
+
 def select_rows(
     catalogue: Table, config: BuildConfig, exclude: Table | None = None, source=None
 ) -> tuple[Table, dict]:
@@ -120,7 +151,13 @@ def select_rows(
     if exclude is not None:
         from galcat.coords.crossmatch import exclude_overlap
 
-        by = ("id", "sky") if "pgc" in table.colnames and "pgc" in exclude.colnames else ("sky",)
+        by = tuple(
+            method
+            for method, usable in (("id", _has_pgc), ("sky", _has_positions))
+            if usable(table) and usable(exclude)
+        )
+        if not by:
+            raise GalcatError("--exclude: the catalogues share neither a 'pgc' column nor sky positions")
         kept, report = exclude_overlap(table, exclude, radius=config.exclude_radius_arcsec * u.arcsec, by=by)
         dropped["excluded"] = int(report["removed"])
         table = kept
@@ -141,6 +178,7 @@ def build_store(
     out = Path(out)
     start_time = time.monotonic()
     if out.exists() and not config.overwrite:
+        _discard_finished_partial(out)
         raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
     table, dropped = select_rows(catalogue, config, exclude, source)
     n = len(table)
@@ -235,6 +273,7 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
     counts = Counter(records[i]["status"] for i in range(n))
     if len(ok_rows) == 0:
         raise GalcatError(f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing to store")
+    identity_digest = _identity_digest(part.identity())
     with PartialBuild(part.out) as src:
         has_original = src.original is not None
 
@@ -267,7 +306,10 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
                 blocks(src.images, True),
                 provenance,
                 to_json(config),
-                extra_attrs={"build_summary": json.dumps(summary_attr)},
+                extra_attrs={
+                    "build_summary": json.dumps(summary_attr),
+                    "build_identity": identity_digest,
+                },
                 original_shape=tuple(src.original.shape[1:]) if has_original else None,
                 original_blocks=blocks(src.original, False) if has_original else None,
             )

@@ -29,18 +29,26 @@ class StoreBatches(Dataset):
     first read in each process.
     """
 
-    def __init__(self, store: Store, labels: np.ndarray | None = None, targets: np.ndarray | None = None):
+    def __init__(
+        self,
+        store: Store,
+        labels: np.ndarray | None = None,
+        targets: np.ndarray | None = None,
+        images: np.ndarray | None = None,
+    ):
         self.store = store
         self.labels = labels
         self.targets = targets
+        self.images = images  # all decoded images, when the loader was asked to hold them in memory
 
     def __len__(self) -> int:
         return len(self.labels) if self.labels is not None else len(self.store)
 
     def __getitem__(self, rows) -> dict[str, torch.Tensor]:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        images = self.images[rows] if self.images is not None else self.store.read_images(rows)
         batch = {
-            "images": torch.from_numpy(self.store.read_images(rows)),
+            "images": torch.from_numpy(images),
             "index": torch.from_numpy(rows.copy()),
         }
         if self.labels is not None:
@@ -195,6 +203,7 @@ def make_loader(
     block_size: int | None = None,
     pin_memory: bool = False,
     persistent_workers: bool = False,
+    in_memory: bool = False,
 ) -> DataLoader:
     """A DataLoader of uint8 batches over ``indices`` (store rows; None = all rows).
 
@@ -203,6 +212,8 @@ def make_loader(
     ``target`` (rows with non-finite targets are dropped). ``m_per_class`` wraps PML's
     ``MPerClassSampler`` (needs ``label_scheme``; always random). ``block_size`` (default: the
     images' HDF5 chunk rows) sets the contiguous blocks that shuffling keeps together.
+    ``in_memory`` decompresses the images once, here, and serves every epoch from RAM (N*H*W*3
+    bytes; forked workers share the pages): worth it for many epochs over a store that fits.
     """
     path = Path(store_path)
     if int(batch_size) < 1:
@@ -212,6 +223,7 @@ def make_loader(
         rows, labels, targets = _select_rows(store, indices, label_scheme, target)
         chunks = store.file["images"].chunks
         block = int(block_size) if block_size else (chunks[0] if chunks else 1)
+        images = store.read_images(slice(None)) if in_memory else None
     finally:
         store.close()  # no handle crosses fork: each worker opens its own on first read
     if m_per_class is not None:
@@ -222,7 +234,7 @@ def make_loader(
         sampler = BlockBatchSampler(rows, batch_size, shuffle, seed, drop_last, block)
     workers = int(num_workers)
     return DataLoader(
-        StoreBatches(store, labels, targets),
+        StoreBatches(store, labels, targets, images),
         batch_size=None,
         sampler=sampler,
         num_workers=workers,

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX
+    fcntl = None
 from pathlib import Path
 
 import h5py
@@ -47,6 +52,8 @@ class PartialBuild:
         self.journal = journal_path(self.out)
         self._file: h5py.File | None = None
         self._journal_fh = None
+        self._lock_fh = None
+        self.lockfile = Path(str(self.path) + ".lock")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -78,9 +85,27 @@ class PartialBuild:
                 f"{self.path}: unfinished build is unreadable ({exc}); rerun with --overwrite to restart"
             ) from None
 
+    def _lock(self) -> None:
+        """One writer per build: an exclusive flock on ``.partial.lock`` (released by the OS on a crash)."""
+        if fcntl is None:  # pragma: no cover - non-POSIX
+            return
+        self._lock_fh = open(self.lockfile, "a")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_fh.close()
+            self._lock_fh = None
+            raise GalcatError(f"{self.path}: another build of this store is running") from None
+
     def open(self) -> None:
+        self._lock()
         self._repair_journal()
-        self._file = h5py.File(self.path, "r+")
+        try:
+            self._file = h5py.File(self.path, "r+")
+        except OSError as exc:  # HDF5 file locking: another build holds it, or it is damaged
+            raise GalcatError(
+                f"{self.path}: cannot open the unfinished build ({exc}); is another build of it running?"
+            ) from None
         self._journal_fh = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
 
     def _repair_journal(self) -> None:
@@ -100,10 +125,13 @@ class PartialBuild:
         if self._journal_fh is not None:
             self._journal_fh.close()
             self._journal_fh = None
+        if self._lock_fh is not None:
+            self._lock_fh.close()  # releases the flock
+            self._lock_fh = None
 
     def discard(self) -> None:
         self.close()
-        for p in (self.path, self.journal):
+        for p in (self.path, self.journal, self.lockfile):
             if p.exists():
                 p.unlink()
 
