@@ -19,10 +19,13 @@ def batch() -> torch.Tensor:
     )
 
 
-def test_output_shape_dtype_and_channels_last(batch):
+def test_output_shape_dtype_and_memory_format(batch):
     out = BatchAugment(image_size=32)(batch)
     assert out.shape == (12, 3, 32, 32) and out.dtype == torch.float32
-    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert out.is_contiguous()
+    cl = BatchAugment(image_size=32, train=False, channels_last=True)(batch)
+    assert cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(cl, BatchAugment(image_size=32, train=False)(batch))
     assert BatchAugment(image_size=None)(batch).shape == (12, 3, 24, 24)
     wide = torch.zeros(2, 10, 14, 3, dtype=torch.uint8)
     assert BatchAugment(image_size=None, rot90=True)(wide).shape == (2, 3, 10, 14)  # non-square: 0/180 only

@@ -25,7 +25,7 @@ def test_build_from_replayed_skyserver(tmp_path, shared_data, httpserver, monkey
     monkeypatch.setenv("GALCAT_CACHE_DIR", str(tmp_path / "cache"))
     jpegs = sorted((shared_data / "gz1" / "images").glob("*.jpeg"))[:6]
     buf = io.BytesIO()
-    Image.fromarray(np.zeros((424, 424, 3), np.uint8)).save(buf, format="JPEG")
+    Image.fromarray(np.zeros((423, 423, 3), np.uint8)).save(buf, format="JPEG")
     black = buf.getvalue()
     table = Table()
     table["objid"] = [p.stem for p in jpegs]
@@ -46,14 +46,17 @@ def test_build_from_replayed_skyserver(tmp_path, shared_data, httpserver, monkey
     httpserver.expect_request("/dr17/SkyServerWS/ImgCutout/getjpeg").respond_with_handler(cutout)
     out = tmp_path / "remote.h5"
     args = ["build", "gz2", "--catalogue", str(tmp_path / "cat.ecsv"), "--out", str(out)]
-    result = CliRunner().invoke(app, [*args, "--base-url", httpserver.url_for("/").rstrip("/"), "--workers", "2"])
+    result = CliRunner().invoke(
+        app, [*args, "--base-url", httpserver.url_for("/").rstrip("/"), "--pixels", "423"]
+    )
     assert result.exit_code == 0, result.output
     store = open_store(out)
     kept = [0, 1, 3, 5]
     assert list(store.catalogue["objid"]) == [jpegs[i].stem for i in kept]
     assert store.provenance("sha256") == [hashlib.sha256(jpegs[i].read_bytes()).hexdigest() for i in kept]
     assert all("ImgCutout" in s for s in store.provenance("source"))
-    assert store.config["service"] == "skyserver" and store.config["release"] == 17
+    assert store.config["service"] == "skyserver" and store.config["release"] == 17  # the default
+    assert store.config["pixels"] == 423
     failures = Table.read(tmp_path / "remote.failures.ecsv", format="ascii.ecsv")
     assert list(failures["row"]) == [2, 4] and list(failures["status"]) == ["failed", "blank"]
     info = CliRunner().invoke(app, ["info", str(out)])

@@ -156,3 +156,22 @@ def test_cli_trains_and_reports_user_errors_in_one_line(store, tmp_path):
         app, ["train", "--store", str(store), "--init", str(pickled), "--out", str(tmp_path / "z")]
     )
     assert refused.exit_code == 2 and "needs pickle" in refused.output
+
+
+def test_init_from_a_kfold_run_uses_the_matching_fold(store, tmp_path, monkeypatch):
+    """Fold k starts from the earlier run's fold k, so no validation row was trained on before."""
+    import galcat.model.loop as loop
+
+    first = train(tiny(store, tmp_path / "ce", stage="ce", folds=2, max_steps=1))
+    seen = []
+    real_build = loop.build_model
+
+    def spy(cfg, data, init):
+        seen.append(init["val_indices"].tolist())
+        return real_build(cfg, data, init)
+
+    monkeypatch.setattr(loop, "build_model", spy)
+    train(tiny(store, tmp_path / "lsce", stage="ls-ce", folds=2, max_steps=1, init=str(tmp_path / "ce")))
+    run = load_run(tmp_path / "ce")
+    assert seen == [fold.val_indices.tolist() for fold in run.folds]
+    assert len(first.folds) == 2 and seen[0] != seen[1]

@@ -193,6 +193,10 @@ def _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self
     those few are sorted. numpy only (BLAS GEMM), so this path does not even import torch.
     """
     m = len(reference)
+    order = np.argsort(r_codes, kind="stable")  # same-class references become one column range
+    reference = reference[order]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(r_codes, minlength=q_codes.max() + 1))])
+    own_column = np.argsort(order)  # where query row i (= reference row i) went
     ref_sq = np.einsum("ij,ij->i", reference, reference)
     stride = 8 if m >= 64 * 8 and k * 4 < m else 1
     sample_k = min(-(-m // stride) - 1, int(np.ceil(k / stride * 1.1 + 3 * np.sqrt(k / stride) + 4)))
@@ -203,17 +207,19 @@ def _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self
         d = _sq_distances(query[start : start + rows], reference, ref_sq)
         n = len(d)
         if exclude_self:
-            d[np.arange(n), np.arange(start, start + n)] = np.inf
+            d[np.arange(n), own_column[start : start + n]] = np.inf
         keys = d.view(np.uint32)
         keys <<= 1
-        np.bitwise_or(keys, r_codes[None, :] == q_codes[start : start + n, None], out=keys)
+        for i, code in enumerate(q_codes[start : start + n]):
+            if code >= 0:
+                keys[i, bounds[code] : bounds[code + 1]] |= 1
         threshold = np.partition(keys[:, ::stride], sample_k, axis=1)[:, sample_k] | 1
         inside = keys <= threshold[:, None]
         counts = inside.sum(axis=1)
         for i in np.flatnonzero(counts < k):  # the sample under-estimated the k-th distance
             inside[i] = keys[i] <= (np.partition(keys[i], k - 1)[k - 1] | 1)
             counts[i] = np.count_nonzero(inside[i])
-        kept = keys[inside]
+        kept = np.compress(inside.ravel(), keys.ravel())
         ends = np.cumsum(counts)
         rel = np.empty((n, k), dtype=bool)
         for i in range(n):

@@ -56,9 +56,9 @@ def train(cfg: TrainConfig) -> TrainResult:
             _write_or_check_config(cfg, out)
         D.barrier(info)
         folds = make_folds(data.rows, data.labels, cfg.folds, cfg.val_fraction, cfg.seed)
-        init = _load_init(cfg)
         results = []
         for k, (train_rows, val_rows) in enumerate(folds):
+            init = _load_init(cfg, k, val_rows, data.fingerprint)
             results.append(_train_fold(cfg, data, k, train_rows, val_rows, init, device, info))
         summary = summarise(results, cfg)
         if info.is_main:
@@ -83,11 +83,24 @@ def _write_or_check_config(cfg: TrainConfig, out: Path) -> None:
     save_config(cfg, path)
 
 
-def _load_init(cfg: TrainConfig) -> dict | None:
+def _load_init(cfg: TrainConfig, k: int, val_rows: np.ndarray, fingerprint: str) -> dict | None:
+    """The checkpoint that initialises fold ``k``.
+
+    From a run directory made on the same store with the same split, fold ``k`` starts from that
+    run's fold ``k`` (so no validation row of this fold was ever trained on); otherwise from
+    fold 0's best checkpoint (or the named .pt), as documented for ``--init``.
+    """
     if cfg.init is None:
         return None
-    payload = load_checkpoint(resolve_checkpoint_path(cfg.init))
-    console.print(f"[dim]init from {cfg.init} ({payload.get('stage')}, {payload.get('arch')})[/dim]")
+    path, payload = resolve_checkpoint_path(cfg.init), None
+    same_fold = Path(cfg.init) / f"fold{k}" / "best.pt"
+    if k > 0 and same_fold.is_file():
+        candidate = load_checkpoint(same_fold)
+        same_split = np.array_equal(np.asarray(candidate.get("val_indices", [])), val_rows)
+        if candidate.get("store_fingerprint") == fingerprint and same_split:
+            path, payload = same_fold, candidate
+    payload = payload if payload is not None else load_checkpoint(path)
+    console.print(f"[dim]fold {k}: init from {path} ({payload.get('stage')}, {payload.get('arch')})[/dim]")
     return payload
 
 

@@ -20,13 +20,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class BatchAugment(nn.Module):
-    """uint8 (B,H,W,3) on any device -> float32 (B,3,S,S) in channels_last memory format.
+    """uint8 (B,H,W,3) on any device -> float32 (B,3,S,S), contiguous (or channels_last).
 
     ``image_size``: output side (None keeps the input size); resizing is bilinear with antialias,
     like PIL. ``flips``: independent horizontal and vertical flips (p=0.5 each). ``rot90``: a
     random multiple of 90° per sample (square images). ``max_angle``: extra uniform rotation in
     [-max_angle, max_angle] degrees (bilinear, reflection padding). ``normalize``: ImageNet mean/std,
     else values in [0, 1]. ``train``: initial mode; ``.eval()`` turns every random op off.
+    ``channels_last``: return channels_last memory (for channels_last models; costs a copy on CPU).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class BatchAugment(nn.Module):
         rot90: bool = True,
         max_angle: float = 0.0,
         normalize: bool = True,
+        channels_last: bool = False,
     ):
         super().__init__()
         self.image_size = None if image_size is None else int(image_size)
@@ -44,6 +46,7 @@ class BatchAugment(nn.Module):
         self.rot90 = bool(rot90)
         self.max_angle = float(max_angle)
         self.normalize = bool(normalize)
+        self.channels_last = bool(channels_last)
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         # x_uint8 * scale + shift == (x / 255 - mean) / std
@@ -58,7 +61,7 @@ class BatchAugment(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"image_size={self.image_size}, flips={self.flips}, rot90={self.rot90}, "
-            f"max_angle={self.max_angle}, normalize={self.normalize}"
+            f"max_angle={self.max_angle}, normalize={self.normalize}, channels_last={self.channels_last}"
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -67,20 +70,19 @@ class BatchAugment(nn.Module):
         height, width = images.shape[1:3]
         size = (height, width) if self.image_size is None else (self.image_size, self.image_size)
         augment = self.training and (self.flips or self.rot90)
-        x = images.contiguous()
+        # contiguous NCHW planes: flips, transposes and per-channel maths all run on contiguous memory
+        x = images.permute(0, 3, 1, 2).contiguous()
         if augment and height == width:  # cheapest on the raw uint8 pixels (4x fewer bytes)
             x = self._dihedral(x)
-        x = x.permute(0, 3, 1, 2)  # a BCHW view with channels_last strides: no copy
         x = x.float() if x.dtype == torch.uint8 else x.float() * 255.0
         if (height, width) != size:
             x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         if augment and height != width:
-            x = self._dihedral(x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1))
-            x = x.permute(0, 3, 1, 2)
+            x = self._dihedral(x)
         if self.training and self.max_angle > 0:
             x = self._small_rotation(x)
-        x = x.contiguous(memory_format=torch.channels_last)  # usually already: then no copy
-        return x.mul_(self.scale.to(x.dtype)).add_(self.shift.to(x.dtype))  # x is ours: in place
+        x = x.mul_(self.scale.to(x.dtype)).add_(self.shift.to(x.dtype))  # x is a fresh tensor: in place
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _random_codes(self, batch: int, square: bool, device) -> torch.Tensor:
         """Per-sample transform code: bit 2 transpose, bit 1 horizontal flip, bit 0 vertical flip.
@@ -103,26 +105,23 @@ class BatchAugment(nn.Module):
         return transpose.long() * 4 + hflip.long() * 2 + vflip.long()
 
     def _dihedral(self, x: torch.Tensor) -> torch.Tensor:
-        """Random flips / 90-degree turns of a BHWC batch: samples grouped by transform, one sync."""
-        codes = self._random_codes(x.shape[0], x.shape[1] == x.shape[2], x.device)
+        """Random flips / 90-degree turns of an NCHW batch: samples sorted by transform, one sync."""
+        codes = self._random_codes(x.shape[0], x.shape[-1] == x.shape[-2], x.device)
         order = torch.argsort(codes)
         counts = torch.bincount(codes, minlength=8).tolist()
-        out = torch.empty_like(x)
-        start = 0
-        for code, count in enumerate(counts):
-            if count == 0:
+        grouped = x.index_select(0, order)
+        parts = []
+        for code, part in enumerate(torch.split(grouped, counts)):
+            if not counts[code]:
                 continue
-            rows = order[start : start + count]
-            start += count
-            part = x.index_select(0, rows)
             if code & 4:
-                part = part.transpose(1, 2)
+                part = part.transpose(-1, -2)
             if code & 2:
-                part = part.flip(2)
+                part = part.flip(-1)
             if code & 1:
-                part = part.flip(1)
-            out.index_copy_(0, rows, part)
-        return out
+                part = part.flip(-2)
+            parts.append(part)
+        return torch.cat(parts).index_select(0, torch.argsort(order))
 
     def _small_rotation(self, x: torch.Tensor) -> torch.Tensor:
         angle = (torch.rand(x.shape[0], device=x.device, dtype=x.dtype) * 2.0 - 1.0) * math.radians(

@@ -31,12 +31,12 @@ from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
 from galcat.store.partial import OK_STATUSES, PartialBuild
 from galcat.store.preprocess import as_rgb_uint8, preprocess
-from galcat.store.writer import atomic_destination, pixel_digest, write_store_file
+from galcat.store.writer import CHUNK_ROWS, atomic_destination, pixel_digest, write_store_file
 
 #: test hook: seconds to sleep after each fetched row, so a kill test can interrupt a small build
 DELAY_ENV = "GALCAT_BUILD_TEST_DELAY"
 #: fields that do not change the store's content, so they may differ when resuming
-_RUNTIME_FIELDS = ("workers", "flush_every", "overwrite")
+_RUNTIME_FIELDS = ("workers", "flush_every", "overwrite", "chunk_rows")
 
 
 @dataclass
@@ -62,6 +62,7 @@ class BuildConfig:
     exclude_radius_arcsec: float = 5.0
     source_options: dict = field(default_factory=dict)
     workers: int = 4
+    chunk_rows: int = CHUNK_ROWS  #: images per HDF5 chunk of the final store (layout only)
     flush_every: int = 32
     overwrite: bool = False
 
@@ -184,7 +185,7 @@ def build_store(
     n = len(table)
     identity = _identity(table, config)
     part = PartialBuild(out)
-    if part.exists() and part.identity() != identity:
+    if part.exists() and _partial_identity(part, config.overwrite) != identity:
         if not config.overwrite:
             raise GalcatError(
                 f"{part.path}: an unfinished build with a different config or catalogue exists; "
@@ -205,6 +206,16 @@ def build_store(
     if missing:
         raise GalcatError(f"{part.path}: rows {missing[:5]} were not fetched; rerun to resume")
     return _finalise(part, table, records, config, dropped, resumed, start_time)
+
+
+def _partial_identity(part: PartialBuild, overwrite: bool) -> dict | None:
+    """The identity of an existing partial; an unreadable one is restarted only with overwrite."""
+    try:
+        return part.identity()
+    except GalcatError:
+        if overwrite:
+            return None
+        raise
 
 
 def _probe_original_shape(source, table: Table):
@@ -274,6 +285,8 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
     if len(ok_rows) == 0:
         raise GalcatError(f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing to store")
     identity_digest = _identity_digest(part.identity())
+    for litter in part.out.parent.glob(f".{part.out.name}.*.tmp"):  # from a crash while finalising
+        litter.unlink(missing_ok=True)
     with PartialBuild(part.out) as src:
         has_original = src.original is not None
 
@@ -312,6 +325,7 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
                 },
                 original_shape=tuple(src.original.shape[1:]) if has_original else None,
                 original_blocks=blocks(src.original, False) if has_original else None,
+                chunk_rows=config.chunk_rows,
             )
     failures = _write_failures(part.out, table, records)
     part.discard()

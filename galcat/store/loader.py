@@ -40,9 +40,10 @@ class StoreBatches(Dataset):
         self.labels = labels
         self.targets = targets
         self.images = images  # all decoded images, when the loader was asked to hold them in memory
+        self.n_rows = len(store)  # read now, so len() never reopens the file in the parent
 
     def __len__(self) -> int:
-        return len(self.labels) if self.labels is not None else len(self.store)
+        return self.n_rows
 
     def __getitem__(self, rows) -> dict[str, torch.Tensor]:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -224,6 +225,7 @@ def make_loader(
         chunks = store.file["images"].chunks
         block = int(block_size) if block_size else (chunks[0] if chunks else 1)
         images = store.read_images(slice(None)) if in_memory else None
+        dataset = StoreBatches(store, labels, targets, images)
     finally:
         store.close()  # no handle crosses fork: each worker opens its own on first read
     if m_per_class is not None:
@@ -234,7 +236,7 @@ def make_loader(
         sampler = BlockBatchSampler(rows, batch_size, shuffle, seed, drop_last, block)
     workers = int(num_workers)
     return DataLoader(
-        StoreBatches(store, labels, targets, images),
+        dataset,
         batch_size=None,
         sampler=sampler,
         num_workers=workers,

@@ -18,6 +18,8 @@ from astropy.table import Table
 from galcat.errors import GalcatError
 from galcat.store.writer import SCHEMA_VERSION
 
+CHUNK_CACHE_BYTES = 64 * 1024 * 1024
+
 
 def _decode(values) -> list[str]:
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
@@ -53,7 +55,8 @@ class Store:
     @property
     def file(self) -> h5py.File:
         if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
+            # a 64 MiB chunk cache keeps recently decompressed chunks for shuffled batches
+            self._file = h5py.File(self.path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=10007)
             self._pid = os.getpid()
         return self._file
 

@@ -25,8 +25,10 @@ from galcat.errors import GalcatError
 from galcat.schemes import SCHEMES, encode
 
 SCHEMA_VERSION = 1
-#: images per HDF5 chunk: a loader batch of contiguous rows touches few chunks
-CHUNK_ROWS = 16
+#: images per HDF5 chunk. Measured on the 5,313-image GZ1 store (75 px, gzip 4): 4 rows read
+#: ~5,300 img/s in contiguous 64-row slices and ~1,200 img/s in shuffled batches, vs ~6,600 and
+#: ~540 img/s for 16 rows; the file size is the same (52 MB) for 1..16 rows.
+CHUNK_ROWS = 4
 GZIP_LEVEL = 4
 _STR = h5py.string_dtype("utf-8")
 
@@ -99,6 +101,7 @@ def write_store_file(
     extra_attrs: dict | None = None,
     original_shape: tuple[int, int, int] | None = None,
     original_blocks: Iterator[np.ndarray] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> str:
     """Write a complete store to ``path`` (a fresh file) from row blocks; return its fingerprint.
 
@@ -109,7 +112,7 @@ def write_store_file(
     n = len(catalogue)
     if n == 0:
         raise GalcatError("no images to store (0 rows)")
-    chunk = (min(CHUNK_ROWS, n), *image_shape)
+    chunk = (max(1, min(chunk_rows, n)), *image_shape)
     with h5py.File(path, "w") as f:
         images = f.create_dataset(
             "images",

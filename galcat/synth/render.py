@@ -8,6 +8,7 @@ Geometry is drawn in units of the image half-width, so one seed gives the same g
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import zlib
 from dataclasses import dataclass
@@ -67,9 +68,8 @@ _LOOKS: dict[str, _Look] = {
     ),
     "Irr": _Look(bulge_to_total=(0.0, 0.03), sersic_n=(1.0, 1.5), knots=(8, 18), irregular=True),
 }
-for _name in ("Sa", "Sb", "Sc"):
-    _base = _LOOKS[_name]
-    _LOOKS["SB" + _name[1]] = _Look(**{**_base.__dict__, "bar": True})
+for _stage in "abc":
+    _LOOKS["SB" + _stage] = dataclasses.replace(_LOOKS["S" + _stage], bar=True)
 
 
 def _class_look(hubble_class: str) -> _Look:
