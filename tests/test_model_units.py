@@ -201,3 +201,18 @@ def test_config_defaults_depend_on_device_and_bad_values_are_refused():
         resolve_config(TrainConfig(store="s", stage="dml", loss="arcface"), "cpu", 64)
     with pytest.raises(GalcatError, match="--stage"):
         resolve_config(TrainConfig(store="s", stage="simclr"), "cpu", 64)
+
+
+def test_user_trunk_weights_load_weights_only_and_must_fit(tmp_path):
+    import torchvision
+
+    from galcat.model.networks import load_trunk_weights
+
+    torch.manual_seed(1)
+    reference = torchvision.models.resnet18(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "r18.pt")
+    model = GalaxyNet("resnet18", embedding_dim=8, class_names=["a", "b"])
+    load_trunk_weights(model, tmp_path / "r18.pt")
+    assert torch.equal(model.trunk.conv1.weight, reference.conv1.weight)
+    with pytest.raises(GalcatError, match="do not fit a resnet34 trunk"):
+        load_trunk_weights(GalaxyNet("resnet34", 8, ["a", "b"]), tmp_path / "r18.pt")

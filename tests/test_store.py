@@ -182,10 +182,14 @@ def test_info_prints_counts_and_config(store_path):
     assert json.loads(as_json.output)["labels"]["hubble9"]["E"] == 5  # rows 0,9,18,36,45 (27 masked)
 
 
-def test_info_on_a_missing_or_partial_store_is_a_one_line_error(tmp_path):
+def test_info_on_a_missing_or_partial_store_is_a_one_line_error(tmp_path, store_path):
     result = runner.invoke(app, ["info", str(tmp_path / "nope.h5")])
     assert result.exit_code == 2
     assert "no such store" in result.output
+    partial = tmp_path / "s2.h5.partial"
+    partial.write_bytes(store_path.read_bytes())
+    refused = runner.invoke(app, ["info", str(partial), "--verify"])
+    assert refused.exit_code == 2 and "unfinished build" in refused.output
 
 
 def test_xarray_round_trip(store_path):

@@ -60,7 +60,7 @@ def test_stages_chain_into_a_run_directory_that_loads_and_predicts(store, tmp_pa
     votes = train(tiny(store, tmp_path / "votes", stage="votes"))
     assert "rmse" in votes.summary["metrics"]
     lsce = train(tiny(store, tmp_path / "lsce", stage="ls-ce", init=str(tmp_path / "votes")))
-    dml = train(tiny(store, tmp_path / "dml", stage="dml", loss="triplet", miner="triplet",
+    dml = train(tiny(store, tmp_path / "dml", stage="dml", loss="triplet", miner="triplet", m_per_class=2,
                      init=str(tmp_path / "lsce")))  # fmt: skip
     for res in (lsce, dml):
         assert {"accuracy", "macro_f1", "map_at_r", "precision_at_1", "val_loss"} <= set(

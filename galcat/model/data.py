@@ -91,8 +91,12 @@ def make_batches(
     drop_last: bool = False,
     m_per_class: int | None = None,
     num_workers: int = 0,
+    pin_memory: bool = False,
 ):
-    """An iterable of batch dicts (``images`` uint8 BHWC, ``labels``, ``targets``, ``index``)."""
+    """An iterable of batch dicts (``images`` uint8 BHWC, ``labels``, ``targets``, ``index``).
+
+    ``pin_memory`` (CUDA only) uses E's optional loader argument of the same name.
+    """
     from galcat.store.loader import make_loader
 
     store_path = data_or_path.store_path if isinstance(data_or_path, TrainingData) else str(data_or_path)
@@ -107,6 +111,7 @@ def make_batches(
         target="votes" if votes else None,
         drop_last=drop_last,
         m_per_class=m_per_class,
+        **({"pin_memory": True} if pin_memory else {}),
     )
 
 

@@ -44,7 +44,9 @@ def predict(
     was_training = model.training
     model.eval().to(dev, memory_format=memory_format(dev))
     augment = make_augment(size, train=False).to(dev)
-    loader = make_batches(store_path, indices, batch_size, False, 0, None, False, False, None, num_workers)
+    loader = make_batches(
+        store_path, indices, batch_size, False, 0, None, False, False, None, num_workers, dev.type == "cuda"
+    )
     embs, probs, votes, rows = [], [], [], []
     for batch in loader:
         x = augment(batch["images"].to(dev)).contiguous(memory_format=memory_format(dev))

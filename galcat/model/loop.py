@@ -179,7 +179,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         state.update(json.loads(saved["loop_state"]))
         if info.is_main:
             console.print(f"fold {k}: resuming after epoch {state['epoch']}")
-    _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
+    if info.is_main:
+        _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
 
     net = D.wrap_model(model, info, device)
     if cfg.compile:
@@ -188,8 +189,9 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
     scheme = None if votes else data.scheme
     train_aug = make_augment(cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle).to(device)
     val_aug = make_augment(cfg.image_size, False).to(device)
+    pin = device.type == "cuda"
     val_loader = make_batches(
-        data, val_rows, cfg.batch_size, False, cfg.seed, scheme, votes, False, None, cfg.num_workers
+        data, val_rows, cfg.batch_size, False, cfg.seed, scheme, votes, False, None, cfg.num_workers, pin
     )
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if state["bad_epochs"] >= cfg.patience:
@@ -209,6 +211,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             drop_last,
             None if votes else cfg.m_per_class,
             cfg.num_workers,
+            pin,
         )
         show = (None if cfg.progress is None else cfg.progress) if info.is_main else False
         with progress_bar(disable=None if show is None else not show) as bar:
