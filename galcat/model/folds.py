@@ -27,9 +27,9 @@ def make_folds(
         labels = np.asarray(labels)
         counts = np.bincount(labels)
         smallest = counts[counts > 0].min()
-        if n_folds > 1 and smallest < n_folds:
+        if smallest < max(n_folds, 2):
             raise GalcatError(
-                f"--folds {n_folds}: the rarest class has only {smallest} labelled rows; "
+                f"--folds {n_folds}: the rarest class has only {smallest} labelled row(s); "
                 "use fewer folds or drop that class"
             )
     if n_folds == 1:
@@ -42,4 +42,8 @@ def make_folds(
         parts = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(rows, labels)
     else:
         parts = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(rows)
-    return [(np.sort(rows[tr]), np.sort(rows[va])) for tr, va in parts]
+    try:
+        return [(np.sort(rows[tr]), np.sort(rows[va])) for tr, va in parts]
+    except ValueError as exc:  # e.g. a validation set smaller than the number of classes
+        msg = f"cannot split {len(rows)} rows (--folds {n_folds}, --val-fraction {val_fraction}): {exc}"
+        raise GalcatError(msg) from None

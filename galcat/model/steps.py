@@ -30,7 +30,8 @@ class Objective(nn.Module):
         if cfg.stage == "dml":
             self.dml_loss = make_dml_loss(cfg.loss, n_classes=n_classes, embedding_dim=cfg.embedding_dim)
             self.miner = make_miner(cfg.miner)
-            self._train_loss, self._train_miner = wrap_loss_and_miner(self.dml_loss, self.miner, self.info)
+            # kept out of the module tree: the state_dict (proxies) is the same with and without DDP
+            self._wrapped = tuple(wrap_loss_and_miner(self.dml_loss, self.miner, self.info))
 
     def forward(self, out: dict, batch: dict, train: bool = True) -> torch.Tensor:
         if self.stage == "votes":
@@ -42,8 +43,9 @@ class Objective(nn.Module):
             return self.label_smoothing(out["logits"], labels)
         emb = out["embedding"].float()
         if train:
-            tuples = self._train_miner(emb, labels) if self._train_miner is not None else None
-            loss = self._train_loss(emb, labels, indices_tuple=tuples)
+            train_loss, train_miner = self._wrapped
+            tuples = train_miner(emb, labels) if train_miner is not None else None
+            loss = train_loss(emb, labels, indices_tuple=tuples)
         else:  # validation: the plain loss over the batch, no mining (a stable early-stop signal)
             loss = self.dml_loss(emb, labels)
         if "logits" in out:  # the classifier head follows the (detached) embedding
