@@ -6,8 +6,9 @@ Both read the same real Galaxy Zoo JPEGs (``gz2/kaggle/images`` under --data) in
   horizontal/vertical flips, ToTensor, Normalize (ImageNet), DataLoader with shuffle;
 * store: the JPEGs are decoded and preprocessed once (``galcat.store.preprocess``) into a temporary
   store (not timed), then ``make_loader`` + ``BatchAugment`` (flips, rot90, normalise) are timed,
-  streaming from HDF5 (``store_img_s``, the headline ratio); also reported: the loader alone
-  (augmentation moved to the GPU) and ``in_memory=True`` epochs after a one-time load.
+  streaming from HDF5 (``store_img_s``, the headline ratio, default gzip store); also reported:
+  the same from a ``--compression none`` store, the loader alone (augmentation moved to the GPU)
+  and ``in_memory=True`` epochs after a one-time load.
 
 Usage: ``python benchmarks/loader.py [--data PATH] [--limit N] [--batch-size 64] [--num-workers 0]``.
 The last line printed is JSON: ``{"naive_img_s": ..., "store_img_s": ..., "ratio": ...}``.
@@ -77,8 +78,11 @@ def _images_and_labels(data: Path, limit: int | None):
     return files, labels
 
 
-def _build_store(files, labels, out: Path) -> Path:
-    images = np.stack([preprocess(np.asarray(Image.open(f).convert("RGB"))) for f in files])
+def _decode_all(files) -> np.ndarray:
+    return np.stack([preprocess(np.asarray(Image.open(f).convert("RGB"))) for f in files])
+
+
+def _build_store(files, labels, images, out: Path, compression: str = "gzip") -> Path:
     classes = sorted(set(labels))
     table = Table(
         {
@@ -89,7 +93,7 @@ def _build_store(files, labels, out: Path) -> Path:
         }
     )
     table.meta.update(catalogue="gz2-kaggle-subset", label_schemes={"label": classes})
-    return write_store(out, table, images)
+    return write_store(out, table, images, compression=compression)
 
 
 def _rate(batches, count) -> tuple[float, float]:
@@ -125,8 +129,10 @@ def main(argv=None) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        store = _build_store(files, labels, Path(tmp) / "bench.h5")
+        decoded = _decode_all(files)
+        store = _build_store(files, labels, decoded, Path(tmp) / "bench.h5")
         build_s = time.perf_counter() - t0
+        plain = _build_store(files, labels, decoded, Path(tmp) / "bench_none.h5", compression="none")
         aug = BatchAugment(image_size=75, train=True)
         loader_kw = dict(
             batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers, label_scheme="label"
@@ -136,6 +142,9 @@ def main(argv=None) -> dict:
         )
         store_rate, store_cpu = _rate(
             make_loader(store, None, seed=0, **loader_kw), lambda b: len(aug(b["images"]))
+        )
+        plain_rate, plain_cpu = _rate(
+            make_loader(plain, None, seed=0, **loader_kw), lambda b: len(aug(b["images"]))
         )
         t0 = time.perf_counter()
         held = make_loader(store, None, seed=0, in_memory=True, **loader_kw)
@@ -148,6 +157,9 @@ def main(argv=None) -> dict:
         "naive_img_cpu_s": round(naive_cpu, 1),
         "store_img_cpu_s": round(store_cpu, 1),
         "ratio_cpu": round(store_cpu / naive_cpu, 1),
+        "store_uncompressed_img_s": round(plain_rate, 1),
+        "ratio_uncompressed": round(plain_rate / naive_rate, 1),
+        "store_uncompressed_img_cpu_s": round(plain_cpu, 1),
         "store_loader_only_img_s": round(loader_rate, 1),
         "store_loader_only_img_cpu_s": round(loader_cpu, 1),
         "store_in_memory_img_s": round(held_rate, 1),

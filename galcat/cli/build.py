@@ -86,6 +86,9 @@ def build(
     service: Service = typer.Option(Service.skyserver, "--service", help="Remote pixel service."),
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
     keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
+    compression: str = typer.Option(
+        "gzip", "--compression", help="Image compression: gzip (smallest), lzf, none (fastest to train from)."
+    ),
     present_only: bool = typer.Option(
         False, "--present-only", help="Local archive: skip catalogue rows that have no image file."
     ),
@@ -106,6 +109,12 @@ def build(
 
     Only rows fetched as ok/cached become galaxies of the store (catalogue order); blank and
     failed rows are listed in NAME.failures.ecsv beside it.
+
+    Example: galcat build folder --images ../shared/data/gz1/images --catalogue ../shared/data/gz1/labels.csv
+    --id-column OBJID --label-column class_name --out stores/gz1.h5
+
+    Example: galcat build efigi --catalogue EFIGI_attributes.txt --resolver simbad --limit 100
+    --out stores/efigi.h5
     """
     from galcat.store.build import BuildConfig, build_store
 
@@ -141,6 +150,7 @@ def build(
         crop=crop,
         size=size,
         keep_original=keep_original,
+        compression=compression,
         present_only=present_only,
         limit=limit,
         exclude=str(exclude) if exclude else None,
@@ -166,7 +176,10 @@ def info(
     verify: bool = typer.Option(False, "--verify", help="Re-check every row's pixels (exit 1 on damage)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
-    """Counts per class, provenance, shape and config of a store; --verify checks every row."""
+    """Counts per class, provenance, shape and config of a store; --verify checks every row.
+
+    Example: galcat info stores/gz1.h5 --verify
+    """
     from galcat.store.verify import format_info, store_info, verify_store
 
     summary = store_info(store)

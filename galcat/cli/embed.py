@@ -29,7 +29,11 @@ def embed(
     batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
 ):
-    """Embed a store with a trained model and write its catalogue with prediction columns."""
+    """Embed a store with a trained model and write its catalogue with prediction columns.
+
+    Example: galcat embed --model runs/gz1-dml --store stores/gz1_64.h5 --reference stores/gz1_64.h5
+    --out gz1_embedded.fits
+    """
     from galcat.outputs.embed import EmbedConfig, embed_catalogue
 
     cfg = EmbedConfig(
@@ -67,7 +71,11 @@ def neighbours(
     radius: float = typer.Option(10.0, "--radius", help="Match radius in arcsec for positions and names."),
     device: str | None = typer.Option(None, "--device", help="torch device."),
 ):
-    """Show a query galaxy and its k nearest neighbours in embedding space (paper Figs 3-4)."""
+    """Show a query galaxy and its k nearest neighbours in embedding space (paper Figs 3-4).
+
+    Example: galcat neighbours --model runs/gz1-dml --index stores/gz1_64.h5 --query 587722981742215240
+    --k 11 --out nn.png
+    """
     from galcat.outputs.neighbours import NeighboursConfig, find_neighbours
 
     cfg = NeighboursConfig(

@@ -29,7 +29,10 @@ def evaluate_command(
     batch_size: int = typer.Option(128, "--batch-size", min=1),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps (default: auto)."),
 ):
-    """Accuracy, unweighted F1, P@1, MAP@R (and the paper's MAP@10), confusion matrix and ROC."""
+    """Accuracy, unweighted F1, P@1, MAP@R (and the paper's MAP@10), confusion matrix and ROC.
+
+    Example: galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5 --out reports/gz1-dml
+    """
     from galcat.evaluate.api import EvaluateConfig, evaluate
     from galcat.evaluate.report import SUMMARY_COLUMNS
 

@@ -43,7 +43,13 @@ def train_command(
     num_workers: int = typer.Option(0, "--num-workers"),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Cap batches per epoch (smoke runs)."),
 ):
-    """Train a stage (votes, ce, ls-ce, dml) with k-fold CV; writes runs/NAME."""
+    """Train a stage (votes, ce, ls-ce, dml) with k-fold CV; writes runs/NAME.
+
+    Example: galcat train --store stores/gz1_64.h5 --stage ls-ce --folds 1 --out runs/gz1-lsce
+
+    Example: galcat train --store stores/gz1_64.h5 --stage dml --loss proxy-nca --miner pair
+    --init runs/gz1-lsce --folds 1 --out runs/gz1-dml
+    """
     from galcat.model import train
 
     cfg = TrainConfig(

@@ -5,6 +5,8 @@ work on plain arrays. Submodules are imported on first use so importing this pac
 (the retrieval engine itself needs only numpy, plus faiss or torch for :func:`knn`).
 """
 
+from galcat._lazy import lazy_exports
+
 _LAZY = {
     "EvaluateConfig": "galcat.evaluate.api",
     "evaluate": "galcat.evaluate.api",
@@ -20,13 +22,7 @@ _LAZY = {
     "plot_roc": "galcat.evaluate.plots",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galcat.evaluate' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -4,6 +4,7 @@
 Heavy modules are imported on first use so that ``import galcat.model`` stays cheap.
 """
 
+from galcat._lazy import lazy_exports
 from galcat.model.config import TrainConfig
 
 _LAZY = {
@@ -18,13 +19,7 @@ _LAZY = {
     "GalaxyNet": "galcat.model.networks",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galcat.model' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["TrainConfig", *_LAZY]

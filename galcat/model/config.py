@@ -14,10 +14,10 @@ Why these defaults (the paper's values are in domain.md §2.4):
 * ReduceLROnPlateau(patience 3, threshold 1e-4, factor 0.1) on validation loss, as the paper,
   and early stopping (patience 10, the paper's CE setting) that restores the best weights.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
-  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 2 epochs for ``ce``/``ls-ce``/``votes`` and 1 for
-  ``dml``. Measured on 2 shared cores: ~13 img/s training and ~55 img/s validation at 64 px, so on
-  the 5,313-image GZ1 store at 64 px with ``--folds 1`` one epoch is ~4-6 min and ``ls-ce`` then
-  ``dml --init`` (3 epochs) take ~12-15 min. ``--image-size 48`` is ~1.5x faster.
+  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 6 epochs for ``ce``/``ls-ce``/``votes`` and 3 for
+  ``dml``. Measured on 2 free cores at 64 px: ~80 img/s training, one GZ1 epoch (4,250 training
+  images) ~55-70 s, so on the 5,313-image GZ1 store ``ls-ce`` then ``dml --init`` with
+  ``--folds 1`` take ~10 min (README, "CPU quick recipe", has the measured figures).
 * Accelerator recipe: the paper's resnet50, batch 128 (votes/ce) or 320 (ls-ce/dml, the paper's
   derived batch), 100 epochs bounded by early stopping.
 """
@@ -103,7 +103,7 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int) ->
     if cfg.image_size is None:
         values["image_size"] = int(store_image_size)
     if cfg.epochs is None:
-        values["epochs"] = 100 if accel else (1 if cfg.stage == "dml" else 2)
+        values["epochs"] = 100 if accel else (3 if cfg.stage == "dml" else 6)
     if cfg.batch_size is None:
         values["batch_size"] = (320 if cfg.stage in ("ls-ce", "dml") else 128) if accel else 64
     if cfg.optimizer is None:

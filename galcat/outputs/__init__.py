@@ -3,6 +3,8 @@
 Imports are lazy so that ``galcat.outputs.columns`` works without torch or the model package.
 """
 
+from galcat._lazy import lazy_exports
+
 _LAZY = {
     "EmbedConfig": "galcat.outputs.embed",
     "embed_catalogue": "galcat.outputs.embed",
@@ -15,13 +17,7 @@ _LAZY = {
     "send_table": "galcat.outputs.samp",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galcat.outputs' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

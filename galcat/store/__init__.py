@@ -4,6 +4,7 @@ Layout and API: docs/architecture.md ("Store API"). The build pipeline and the x
 imported lazily so that reading a store does not pull in the image sources or xarray.
 """
 
+from galcat._lazy import lazy_exports
 from galcat.store.preprocess import PreprocessConfig, preprocess
 from galcat.store.reader import Store, open_store
 from galcat.store.writer import SCHEMA_VERSION, write_store
@@ -18,13 +19,7 @@ _LAZY = {
     "open_dataset": "galcat.store.xarray_view",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galcat.store' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

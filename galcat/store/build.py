@@ -31,12 +31,18 @@ from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
 from galcat.store.partial import OK_STATUSES, PartialBuild
 from galcat.store.preprocess import as_rgb_uint8, preprocess
-from galcat.store.writer import CHUNK_ROWS, atomic_destination, pixel_digest, write_store_file
+from galcat.store.writer import (
+    CHUNK_ROWS,
+    atomic_destination,
+    compression_kwargs,
+    pixel_digest,
+    write_store_file,
+)
 
 #: test hook: seconds to sleep after each fetched row, so a kill test can interrupt a small build
 DELAY_ENV = "GALCAT_BUILD_TEST_DELAY"
 #: fields that do not change the store's content, so they may differ when resuming
-_RUNTIME_FIELDS = ("workers", "flush_every", "overwrite", "chunk_rows")
+_RUNTIME_FIELDS = ("workers", "flush_every", "overwrite", "chunk_rows", "compression")
 
 
 @dataclass
@@ -63,6 +69,7 @@ class BuildConfig:
     source_options: dict = field(default_factory=dict)
     workers: int = 4
     chunk_rows: int = CHUNK_ROWS  #: images per HDF5 chunk of the final store (layout only)
+    compression: str = "gzip"  #: images compression of the final store: gzip | lzf | none (layout only)
     flush_every: int = 32
     overwrite: bool = False
 
@@ -176,6 +183,7 @@ def build_store(
 ) -> BuildSummary:
     """Fetch, preprocess and store every row of ``catalogue``; resumable after a crash."""
     config = config or BuildConfig()
+    compression_kwargs(config.compression)  # a bad value fails now, not after the downloads
     out = Path(out)
     start_time = time.monotonic()
     if out.exists() and not config.overwrite:
@@ -326,6 +334,7 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
                 original_shape=tuple(src.original.shape[1:]) if has_original else None,
                 original_blocks=blocks(src.original, False) if has_original else None,
                 chunk_rows=config.chunk_rows,
+                compression=config.compression,
             )
     failures = _write_failures(part.out, table, records)
     part.discard()
