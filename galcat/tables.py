@@ -109,6 +109,10 @@ def _write_fits(table: Table, path: Path) -> None:
             hdu.header[f"TUCD{i}"] = ucd
         if col.description:
             hdu.header[f"TCOMM{i}"] = str(col.description)
+    if any(card.keyword == "CONTINUE" for card in hdu.header.cards) or any(
+        len(str(card.value)) > 68 for card in hdu.header.cards if isinstance(card.value, str)
+    ):  # long strings use the OGIP CONTINUE convention, which fitsverify wants declared
+        hdu.header["LONGSTRN"] = ("OGIP 1.0", "The OGIP long string convention may be used.")
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True, checksum=True)
 
 

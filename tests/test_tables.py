@@ -148,3 +148,17 @@ def test_stilts_reads_units_and_ucds(tmp_path, require_tool, ext):
     assert rows["ra"] == ["deg", "pos.eq.ra;meta.main"]
     assert rows["dec"] == ["deg", "pos.eq.dec;meta.main"]
     assert rows["prob_E"][-1] == "stat.probability"
+
+
+def test_real_catalogue_fits_passes_fitsverify_without_warnings(tmp_path, shared_data, require_tool):
+    """A real reader's table (long, nested meta -> CONTINUE cards) declares LONGSTRN: 0 warnings."""
+    from galcat.catalogues import read_catalogue
+
+    fitsverify = require_tool("fitsverify")
+    table = read_catalogue("efigi", source=shared_data / "efigi" / "EFIGI_attributes.txt")
+    path = write_table(table, tmp_path / "efigi.fits")
+    out = subprocess.run([fitsverify, str(path)], capture_output=True, text=True, timeout=60).stdout
+    found = re.search(r"Verification found (\d+) warning\(s\) and (\d+) error\(s\)", out)
+    assert found, out
+    assert (int(found[1]), int(found[2])) == (0, 0), out
+    assert read_table(path).meta["label_schemes"]["hubble9"][0] == "E"
