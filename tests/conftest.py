@@ -53,3 +53,31 @@ def require_tool():
         return path
 
     return _require
+
+
+def invoke(*args):
+    """Run the galcat CLI in-process with every argument stringified (typer's CliRunner)."""
+    from typer.testing import CliRunner
+
+    from galcat.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """(run dir, synthetic store): a real resnet18 'ce' run at 32 px, 1 epoch, trained once per session."""
+    from galcat.model import TrainConfig, train
+    from galcat.schemes import HUBBLE9
+    from galcat.synth import make_synthetic_store
+
+    base = tmp_path_factory.mktemp("galcat-tiny-run")
+    run, store = base / "run", base / "synth.h5"
+    make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=0, overwrite=True)
+    train(
+        TrainConfig(
+            store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=1,
+            epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False,
+        )
+    )  # fmt: skip
+    return run, store

@@ -10,51 +10,12 @@ import numpy as np
 import pytest
 from astropy.io import fits, votable
 from astropy.table import Table
-from typer.testing import CliRunner
+from conftest import invoke
 
 import galcat.outputs.embed as embed_module
-from galcat.cli import app
 from galcat.schemes import HUBBLE9
 from galcat.store import open_store
 from galcat.tables import read_table
-
-runner = CliRunner()
-
-
-def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
-    """(run dir, synthetic store): trained once per test session, shared by test files via the disk."""
-    base = tmp_path_factory.getbasetemp() / "galcat-tiny-run"
-    run, store = base / "run", base / "synth.h5"
-    if not (run / "fold0" / "best.pt").exists():
-        from galcat.model import TrainConfig, train
-        from galcat.synth import make_synthetic_store
-
-        base.mkdir(exist_ok=True)
-        make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=0, overwrite=True)
-        cfg = TrainConfig(
-            store=str(store),
-            stage="ce",
-            out=str(run),
-            arch="resnet18",
-            image_size=32,
-            folds=1,
-            epochs=1,
-            batch_size=16,
-            device="cpu",
-            embedding_dim=16,
-            progress=False,
-        )
-        train(cfg)
-    return run, store
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_embed_every_format_with_reference(tiny, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import MaskedColumn, Table
+from conftest import invoke
 from PIL import Image
 
 from galcat.schemes import HUBBLE9
@@ -39,10 +40,8 @@ def efigi_store(shared_data, tmp_path_factory):
     return write_store(path, table, np.stack(images))
 
 
-def test_neighbours_of_ngc7814_by_name(efigi_store, shared_data, tmp_path_factory, tmp_path):
-    from test_embed_cli import invoke, tiny_run
-
-    run, _ = tiny_run(tmp_path_factory)
+def test_neighbours_of_ngc7814_by_name(efigi_store, shared_data, tiny, tmp_path):
+    run, _ = tiny
     out = tmp_path / "ngc7814.png"
     resolver = f"openngc:{shared_data / 'openngc'}"
     result = invoke("neighbours", "--model", run, "--index", efigi_store, "--query", "NGC 7814",
@@ -64,11 +63,9 @@ def test_neighbours_of_ngc7814_by_name(efigi_store, shared_data, tmp_path_factor
     assert key_files[0].stat().st_mtime_ns == before
 
 
-def test_query_from_another_store_against_efigi(efigi_store, tmp_path_factory, tmp_path):
+def test_query_from_another_store_against_efigi(efigi_store, tiny, tmp_path):
     """The paper's Figures 3-4 set-up: the query comes from one catalogue, the neighbours from another."""
-    from test_embed_cli import invoke, tiny_run
-
-    run, synth = tiny_run(tmp_path_factory)
+    run, synth = tiny
     out = tmp_path / "cross.png"
     result = invoke("neighbours", "--model", run, "--index", efigi_store, "--store", synth,
                     "--query", "SYN000003", "--k", 14, "--out", out)  # fmt: skip

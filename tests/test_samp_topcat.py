@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from conftest import invoke
 
 from galcat.errors import GalcatError
 from galcat.outputs.columns import annotate_outputs
@@ -141,11 +142,9 @@ def test_no_hub_is_a_clear_error(tmp_path, monkeypatch, annotated_fits):
 
 
 @pytest.mark.timeout(300)
-def test_galcat_embed_samp_sends_to_topcat(topcat_hub, tmp_path_factory, tmp_path, monkeypatch):
+def test_galcat_embed_samp_sends_to_topcat(topcat_hub, tiny, tmp_path, monkeypatch):
     """The user's path: `galcat embed --samp` writes the catalogue and TOPCAT accepts it."""
-    from test_embed_cli import invoke, tiny_run
-
-    run, store = tiny_run(tmp_path_factory)
+    run, store = tiny
     monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{topcat_hub.as_uri()}")
     out = tmp_path / "embedded.fits"
     result = invoke("embed", "--model", run, "--store", store, "--reference", store, "--out", out, "--samp")
