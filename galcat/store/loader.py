@@ -59,7 +59,28 @@ class StoreBatches(Dataset):
         return batch
 
 
-class BlockBatchSampler(Sampler):
+class _EpochSampler(Sampler):
+    """The epoch bookkeeping both batch samplers share: order depends only on (seed, epoch).
+
+    The epoch advances on each iteration unless :meth:`set_epoch` fixes it (as DistributedSampler).
+    """
+
+    epoch: int = 0
+    _epoch_fixed: bool = False
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self._epoch_fixed = True
+
+    def _next_epoch(self) -> int:
+        """The epoch to draw now; advances the counter unless it was fixed."""
+        epoch = self.epoch
+        if not self._epoch_fixed:
+            self.epoch += 1
+        return epoch
+
+
+class BlockBatchSampler(_EpochSampler):
     """Yields batches (int64 arrays of store rows) covering every given row exactly once per epoch.
 
     Without shuffle: the rows in the given order, cut into batches. With shuffle: rows are grouped
@@ -77,12 +98,6 @@ class BlockBatchSampler(Sampler):
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
         self.block_size = max(int(block_size), 1)
-        self.epoch = 0
-        self._epoch_fixed = False
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        self._epoch_fixed = True
 
     def __len__(self) -> int:
         n = len(self.rows)
@@ -100,9 +115,7 @@ class BlockBatchSampler(Sampler):
         return np.concatenate([blocks[i] for i in rng.permutation(len(blocks))]) if blocks else rows
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        epoch = self.epoch
-        if not self._epoch_fixed:
-            self.epoch += 1
+        epoch = self._next_epoch()
         order = self.epoch_order(epoch)
         rng = np.random.default_rng([self.seed, epoch, 1])
         for i in range(len(self)):
@@ -123,7 +136,7 @@ def _seeded_pml(seed: int):
         c_f.NUMPY_RANDOM = saved
 
 
-class MPerClassBatchSampler(Sampler):
+class MPerClassBatchSampler(_EpochSampler):
     """Batches of ``m`` rows per class from pytorch-metric-learning's ``MPerClassSampler``.
 
     An epoch has ``len(rows)`` samples rounded down to whole batches; deterministic given (seed, epoch).
@@ -142,12 +155,6 @@ class MPerClassBatchSampler(Sampler):
                 f"{batch_size}; lower batch_size or raise m_per_class"
             )
         self.length = max(len(self.rows) - len(self.rows) % self.batch_size, self.batch_size)
-        self.epoch = 0
-        self._epoch_fixed = False
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        self._epoch_fixed = True
 
     def __len__(self) -> int:
         return self.length // self.batch_size
@@ -155,9 +162,7 @@ class MPerClassBatchSampler(Sampler):
     def __iter__(self) -> Iterator[np.ndarray]:
         from pytorch_metric_learning.samplers import MPerClassSampler
 
-        epoch = self.epoch
-        if not self._epoch_fixed:
-            self.epoch += 1
+        epoch = self._next_epoch()
         sampler = MPerClassSampler(
             labels=self.labels, m=self.m, batch_size=self.batch_size, length_before_new_iter=self.length
         )
