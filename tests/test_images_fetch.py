@@ -280,3 +280,24 @@ def test_network_error_stops_the_run_without_waiting_for_rows_in_flight():
     with pytest.raises(NetworkError, match="example.org"):
         list(fetch_many(_OneDeadRowSource(), table, workers=4, progress=False))
     assert time.monotonic() - start < 0.8
+
+
+def test_unresolvable_host_stops_after_two_attempts(monkeypatch):
+    """No DNS (offline machine): one retry, then a NetworkError, not minutes of backoff."""
+    import requests
+    import urllib3
+
+    from galcat.images.http import HttpClient, HttpConfig
+
+    client = HttpClient(HttpConfig(retries=5, backoff=0.01), sleep=lambda s: None)
+    calls = []
+
+    def no_dns(url):
+        calls.append(url)
+        cause = urllib3.exceptions.NameResolutionError("example.invalid", None, socket.gaierror(-2, "unknown"))
+        raise requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, cause))
+
+    monkeypatch.setattr(client, "_download", no_dns)
+    with pytest.raises(NetworkError, match="cannot reach example.invalid after 2 attempts"):
+        client.get("http://example.invalid/img.jpg")
+    assert len(calls) == 2

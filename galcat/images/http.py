@@ -66,8 +66,8 @@ class Download:
     attempts: int
 
 
-def _unreachable(exc: BaseException) -> bool:
-    """True when the host could not be connected to at all (DNS, refused, connect timeout)."""
+def _caused_by(exc: BaseException, types: tuple[type, ...]) -> bool:
+    """True when ``exc`` or anything in its cause/context/reason chain is one of ``types``."""
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
@@ -75,12 +75,25 @@ def _unreachable(exc: BaseException) -> bool:
         if not isinstance(err, BaseException) or id(err) in seen:
             continue
         seen.add(id(err))
-        if isinstance(err, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
-            return True
-        if isinstance(err, requests.ConnectTimeout):
+        if isinstance(err, types):
             return True
         stack.extend([getattr(err, "reason", None), err.__cause__, err.__context__, *err.args])
     return False
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True when the host could not be connected to at all (DNS, refused, connect timeout)."""
+    connect_failures = (
+        urllib3.exceptions.NewConnectionError,
+        urllib3.exceptions.ConnectTimeoutError,
+        requests.ConnectTimeout,
+    )
+    return _caused_by(exc, connect_failures)
+
+
+def _name_unresolved(exc: BaseException) -> bool:
+    """True when the host name does not resolve: no network here, so retrying for minutes is pointless."""
+    return _caused_by(exc, (urllib3.exceptions.NameResolutionError,))
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -194,6 +207,9 @@ class HttpClient:
                 all_unreachable = all_unreachable and _unreachable(exc)
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection error"
                 last_error = f"{kind}: {exc}"
+                if attempt >= 1 and _name_unresolved(exc):  # DNS failed twice: offline, stop now
+                    attempts_allowed = attempt + 1
+                    break
             except _BadBody as exc:
                 all_unreachable = False
                 last_error = str(exc)
