@@ -294,7 +294,8 @@ def test_unresolvable_host_stops_after_two_attempts(monkeypatch):
 
     def no_dns(url):
         calls.append(url)
-        cause = urllib3.exceptions.NameResolutionError("example.invalid", None, socket.gaierror(-2, "unknown"))
+        gaierror = socket.gaierror(-2, "unknown")
+        cause = urllib3.exceptions.NameResolutionError("example.invalid", None, gaierror)
         raise requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, cause))
 
     monkeypatch.setattr(client, "_download", no_dns)
