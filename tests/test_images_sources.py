@@ -192,3 +192,12 @@ def test_local_archive_flags_blank_and_undecodable_files(tmp_path):
     assert [r.status for r in results] == ["blank", "failed", "ok"]
     assert "broken.jpg" in results[1].error and "HTML page" in results[1].error
     assert (summary.blank, summary.failed, summary.downloaded) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("source_name", ["SkyServerSource", "Hips2FitsSource", "LegacySurveySource"])
+def test_every_url_source_refuses_a_non_positive_scale(source_name):
+    import galcat.images as images
+
+    with pytest.raises(GalcatError, match="scale must be positive arcsec/pixel, got 0"):
+        getattr(images, source_name)(scale=0, cache=False)
+    assert getattr(images, source_name)(cache=False).scale > 0

@@ -74,13 +74,17 @@ class UrlSource:
     def __init__(
         self,
         pixels: int,
+        scale: float,
         cache: DiskCache | str | os.PathLike | bool | None = True,
         http: HttpConfig | None = None,
         client: HttpClient | None = None,
     ):
         if int(pixels) < 1:
             raise GalcatError(f"cutout size must be positive, got {pixels}")
+        if float(scale) <= 0:
+            raise GalcatError(f"scale must be positive arcsec/pixel, got {scale}")
         self.pixels = int(pixels)
+        self.scale = float(scale)
         self.cache = make_cache(cache)
         self.client = client or HttpClient(http)
         # rows at the same position share one download: the second waits, then reads the cache

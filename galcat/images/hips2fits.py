@@ -38,12 +38,9 @@ class Hips2FitsSource(UrlSource):
     ):
         if image_format not in ("jpg", "png"):
             raise GalcatError(f"hips2fits image_format must be 'jpg' or 'png', got {image_format!r}")
-        if float(scale) <= 0:
-            raise GalcatError(f"scale must be positive arcsec/pixel, got {scale}")
-        super().__init__(pixels, cache=cache, http=http, client=client)
+        super().__init__(pixels, scale, cache=cache, http=http, client=client)
         self.server = server.rstrip("/")
         self.hips = hips
-        self.scale = float(scale)
         self.image_format = image_format
 
     @property

@@ -31,12 +31,9 @@ class LegacySurveySource(UrlSource):
     ):
         if not 1 <= int(pixels) <= LEGACY_MAX_PIXELS:
             raise GalcatError(f"Legacy Surveys cutouts must be 1..{LEGACY_MAX_PIXELS} px wide, got {pixels}")
-        if float(scale) <= 0:
-            raise GalcatError(f"scale must be positive arcsec/pixel, got {scale}")
-        super().__init__(pixels, cache=cache, http=http, client=client)
+        super().__init__(pixels, scale, cache=cache, http=http, client=client)
         self.base_url = base_url.rstrip("/")
         self.layer = layer
-        self.scale = float(scale)
 
     def url_for_position(self, ra: float, dec: float) -> str:
         params = [

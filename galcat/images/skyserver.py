@@ -35,12 +35,9 @@ class SkyServerSource(UrlSource):
     ):
         if not 64 <= int(pixels) <= 2048:
             raise GalcatError(f"SkyServer cutouts must be 64..2048 px wide, got {pixels}")
-        if float(scale) <= 0:
-            raise GalcatError(f"scale must be positive arcsec/pixel, got {scale}")
-        super().__init__(pixels, cache=cache, http=http, client=client)
+        super().__init__(pixels, scale, cache=cache, http=http, client=client)
         self.base_url = base_url.rstrip("/")
         self.release = int(release)
-        self.scale = float(scale)
         self.opt = opt
 
     def url_for_position(self, ra: float, dec: float) -> str:
