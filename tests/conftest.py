@@ -55,15 +55,6 @@ def require_tool():
     return _require
 
 
-def invoke(*args):
-    """Run the galcat CLI in-process with every argument stringified (typer's CliRunner)."""
-    from typer.testing import CliRunner
-
-    from galcat.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """(run dir, synthetic store): a real resnet18 'ce' run at 32 px, 1 epoch, trained once per session."""

@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 from astropy.table import Table
+from helpers.store_support import local_source, synthetic_catalogue, write_image_folder
 from PIL import Image
-from test_store_support import local_source, synthetic_catalogue, write_image_folder
 
 from galcat.errors import GalcatError
 from galcat.store import BuildConfig, build_store, open_store, preprocess

@@ -13,7 +13,7 @@ import io
 import numpy as np
 import pytest
 from astropy.table import Table
-from faulty_server import FAULT_KINDS, FaultyImageServer, position_key
+from helpers.faulty_server import FAULT_KINDS, FaultyImageServer, position_key
 from PIL import Image
 
 from galcat.images import HttpConfig, SkyServerSource

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from astropy.table import MaskedColumn, Table
-from faulty_server import FAULT_KINDS, FaultyImageServer, position_key
+from helpers.faulty_server import FAULT_KINDS, FaultyImageServer, position_key
 from PIL import Image
 from rich.console import Console
 

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from replay_server import flaky, recording, request_count, serve, slow
+from helpers.replay_server import flaky, recording, request_count, serve, slow
 
 from galcat.coords import get_resolver
 from galcat.coords.http import RateLimiter

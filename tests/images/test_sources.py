@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 from astropy.table import Table
-from faulty_server import FaultyImageServer, grey_jpeg, position_key
+from helpers.faulty_server import FaultyImageServer, grey_jpeg, position_key
 from PIL import Image
 
 from galcat.errors import GalcatError

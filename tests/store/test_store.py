@@ -10,8 +10,8 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from helpers.store_support import synthetic_catalogue, synthetic_images
 from PIL import Image
-from test_store_support import synthetic_catalogue, synthetic_images
 from typer.testing import CliRunner
 
 from galcat.cli import app

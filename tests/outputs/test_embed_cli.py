@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.io import fits, votable
 from astropy.table import Table
-from conftest import invoke
+from helpers.cli import invoke
 
 import galcat.outputs.embed as embed_module
 from galcat.schemes import HUBBLE9

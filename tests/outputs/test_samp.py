@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
-from conftest import invoke
+from helpers.cli import invoke
 
 from galcat.errors import GalcatError
 from galcat.outputs.columns import annotate_outputs

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store_support import local_source, synthetic_catalogue, write_image_folder
+from helpers.store_support import local_source, synthetic_catalogue, write_image_folder
 
 from galcat.errors import GalcatError
 from galcat.store import BuildConfig, build_store, open_store
@@ -19,11 +19,11 @@ from galcat.store.build import DELAY_ENV
 from galcat.store.partial import PartialBuild
 
 N = 150
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
-from test_store_support import local_source, synthetic_catalogue
+from helpers.store_support import local_source, synthetic_catalogue
 from galcat.store import BuildConfig, build_store
 build_store(synthetic_catalogue({n}), local_source({folder!r}), {out!r},
             BuildConfig(name="kill-test", crop=0, size=24, workers=2, flush_every=4))

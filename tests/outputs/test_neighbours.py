@@ -9,7 +9,7 @@ import pytest
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import MaskedColumn, Table
-from conftest import invoke
+from helpers.cli import invoke
 from PIL import Image
 
 from galcat.schemes import HUBBLE9

@@ -1,0 +1,1 @@
+"""Shared test helpers: fault-injecting servers, store fixtures, the in-process CLI."""
