@@ -17,6 +17,8 @@ _COMMAND_MODULES = (
     "demo",
     "evaluate",
     "embed",
+    "synth",
+    "audit",
 )
 
 for _name in _COMMAND_MODULES:

@@ -21,11 +21,17 @@ def _pyplot():
 
 
 def plot_confusion(
-    confusion_normalized, class_names, path, title: str = "Confusion matrix", counts=None
+    confusion_normalized,
+    class_names,
+    path,
+    title: str = "Confusion matrix",
+    counts=None,
+    axis_labels: tuple[str, str] = ("true class", "predicted class"),
 ) -> Path:
     """Row-normalised confusion heatmap (rows true, columns predicted), each cell annotated in %.
 
-    With ``counts`` the row totals are added to the y tick labels (n per true class).
+    With ``counts`` the row totals are added to the y tick labels (n per true class);
+    ``axis_labels`` names (rows, columns), e.g. two label sets compared by ``galcat audit``.
     """
     plt = _pyplot()
     mat = np.asarray(confusion_normalized, dtype=np.float64)
@@ -52,10 +58,10 @@ def plot_confusion(
             )
     ax.set_xticks(range(n), names, rotation=45, ha="right")
     ax.set_yticks(range(n), rows)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(f"{title}\n(% of each true class; rows sum to 100)", fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    ax.set_xlabel(axis_labels[1])
+    ax.set_ylabel(axis_labels[0])
+    ax.set_title(f"{title}\n(% of each row: {axis_labels[0]}; rows sum to 100)", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=f"fraction of row ({axis_labels[0]})")
     return _save(fig, path)
 
 
