@@ -70,11 +70,16 @@ class BatchAugment(nn.Module):
         height, width = images.shape[1:3]
         size = (height, width) if self.image_size is None else (self.image_size, self.image_size)
         augment = self.training and (self.flips or self.rot90)
-        # contiguous NCHW planes: flips, transposes and per-channel maths all run on contiguous memory
-        x = images.permute(0, 3, 1, 2).contiguous()
-        if augment and height == width:  # cheapest on the raw uint8 pixels (4x fewer bytes)
-            x = self._dihedral(x)
-        x = x.float() if x.dtype == torch.uint8 else x.float() * 255.0
+        if images.dtype == torch.uint8:
+            # flips and 90-degree turns on the raw uint8 pixels (4x fewer bytes than float), written
+            # straight into a contiguous float NCHW batch: one conversion pass instead of four copies
+            square = augment and height == width
+            codes = self._random_codes(images.shape[0], True, images.device) if square else None
+            x = self._to_float_planes(images, codes)
+        else:
+            x = images.permute(0, 3, 1, 2).contiguous().float() * 255.0
+            if augment and height == width:
+                x = self._dihedral(x)
         if (height, width) != size:
             x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         if augment and height != width:
@@ -103,6 +108,27 @@ class BatchAugment(nn.Module):
             hflip = hflip ^ (torch.rand(batch, device=device) < 0.5)
             vflip = vflip ^ (torch.rand(batch, device=device) < 0.5)
         return transpose.long() * 4 + hflip.long() * 2 + vflip.long()
+
+    @staticmethod
+    def _to_float_planes(images: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
+        """uint8 (B,H,W,3) -> float32 (B,3,H,W), each sample turned by its transform code (or none)."""
+        batch, height, width = images.shape[:3]
+        out = torch.empty((batch, 3, height, width), dtype=torch.float32, device=images.device)
+        if codes is None:
+            return out.copy_(images.permute(0, 3, 1, 2))
+        for code in range(8):
+            rows = (codes == code).nonzero().flatten()
+            if rows.numel() == 0:
+                continue
+            part = images.index_select(0, rows)  # (b,H,W,3): H is dim 1, W is dim 2
+            if code & 4:
+                part = part.transpose(1, 2)
+            if code & 2:
+                part = part.flip(2)
+            if code & 1:
+                part = part.flip(1)
+            out[rows] = part.permute(0, 3, 1, 2).float()
+        return out
 
     def _dihedral(self, x: torch.Tensor) -> torch.Tensor:
         """Random flips / 90-degree turns of an NCHW batch: samples sorted by transform, one sync."""
