@@ -87,7 +87,8 @@ def build(
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
     keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
     compression: str = typer.Option(
-        "gzip", "--compression", help="Image compression: gzip (smallest), lzf, none (fastest to train from)."
+        "lz4", "--compression",
+        help="Image codec: lz4 (default, streams fastest), zstd, gzip (archival, no plugin), lzf, none.",
     ),
     present_only: bool = typer.Option(
         False, "--present-only", help="Local archive: skip catalogue rows that have no image file."

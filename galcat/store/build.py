@@ -33,6 +33,7 @@ from galcat.store.partial import OK_STATUSES, PartialBuild
 from galcat.store.preprocess import as_rgb_uint8, preprocess
 from galcat.store.writer import (
     CHUNK_ROWS,
+    DEFAULT_COMPRESSION,
     atomic_destination,
     compression_kwargs,
     pixel_digest,
@@ -69,7 +70,7 @@ class BuildConfig:
     source_options: dict = field(default_factory=dict)
     workers: int = 4
     chunk_rows: int = CHUNK_ROWS  #: images per HDF5 chunk of the final store (layout only)
-    compression: str = "gzip"  #: images compression of the final store: gzip | lzf | none (layout only)
+    compression: str = DEFAULT_COMPRESSION  #: images codec of the final store, see COMPRESSIONS (layout only)
     flush_every: int = 32
     overwrite: bool = False
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # noqa: F401  (Blosc-compressed stores need its filters registered)
 import numpy as np
 from astropy.table import Table
 
