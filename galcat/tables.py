@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -38,6 +39,10 @@ _FORMATS = {
     ".csv": "ascii.csv",
 }
 _JSON_META_KEY = "GCJSON"  # FITS header: names of table.meta entries stored as JSON strings
+_NAMES_META_KEY = "GCNAMES"  # FITS header: {written column name: original name} for renamed columns
+_ESCAPED_META_KEY = "GCESCAPE"  # FITS header: string columns whose non-ASCII text is escaped
+_DESCRIPTIONS_META_KEY = "GCDESC"  # FITS header: descriptions of columns whose TCOMMn says more
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
 
 
 def table_format(path) -> str:
@@ -91,13 +96,100 @@ def write_table(table: Table, path, overwrite: bool = False) -> Path:
     return path
 
 
+def safe_column_names(names) -> list[str]:
+    """Column names every FITS/VOTable checker accepts, in order and unique ignoring case.
+
+    FITS (fitsverify) wants ``TTYPEn`` made of letters, digits and underscores and unique without
+    regard to case; VOTable ``ID`` attributes must be XML names. ``New type`` -> ``New_type``,
+    ``E3-5`` -> ``E3_5``, ``3col`` -> ``c3col``, and the second of ``objid``/``OBJID`` -> ``OBJID_2``.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        safe = _NAME_CHARS.sub("_", str(name).encode("ascii", "ignore").decode()).strip("_") or "col"
+        if not safe[0].isalpha():
+            safe = "c" + safe
+        candidate, k = safe, 2
+        while candidate.lower() in seen:
+            candidate, k = f"{safe}_{k}", k + 1
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _ascii_escape(text: str) -> str:
+    """Lossless ASCII form of ``text`` (Python escapes; backslashes doubled), undone on reading."""
+    return text.encode("unicode_escape").decode("ascii")
+
+
+def _ascii_unescape(text: str) -> str:
+    return text.encode("ascii").decode("unicode_escape")
+
+
+def _non_ascii_strings(col) -> bool:
+    if col.dtype.kind == "U":
+        return not all(str(v).isascii() for v in np.ravel(np.ma.filled(col, "")))
+    if col.dtype.kind == "O":
+        return any(isinstance(v, str) and not v.isascii() for v in np.ravel(np.ma.filled(col, "")))
+    return False
+
+
+def _escaped_column(col):
+    """The string column with every value in its lossless ASCII form (FITS strings are ASCII)."""
+    values = np.ma.filled(col, "")
+    escaped = np.array([_ascii_escape(str(v)) for v in np.ravel(values)]).reshape(np.shape(values))
+    if np.ma.isMaskedArray(col) and np.ma.getmaskarray(col).any():
+        return np.ma.array(escaped, mask=np.ma.getmaskarray(col))
+    return escaped
+
+
+def _header_text(value) -> str:
+    text = str(value)
+    return text if text.isascii() else _ascii_escape(text)
+
+
+def _column_comments(table: Table, safe: list[str], escaped: list[str]):
+    """``TCOMMn`` texts (description, original name, escaping note) and the descriptions they alter."""
+    comments, descriptions = [], {}
+    for col, name in zip(table.itercols(), safe, strict=True):
+        description = str(col.description) if col.description else ""
+        parts = [description] if description else []
+        if name != col.name:
+            parts.append(f"original column name {col.name!r}")
+        if col.name in escaped:
+            parts.append("non-ASCII text as Python escapes")
+        comment = _header_text("; ".join(parts))
+        if comment != description:
+            descriptions[name] = description
+        comments.append(comment)
+    return comments, descriptions
+
+
 def _write_fits(table: Table, path: Path) -> None:
     out = table.copy(copy_data=False)
     json_keys = []
     for key, value in list(out.meta.items()):
-        if isinstance(value, dict | list | tuple) or (isinstance(value, str) and "\n" in value):
-            out.meta[key] = json.dumps(value, default=str)
+        if isinstance(value, dict | list | tuple) or (
+            isinstance(value, str) and ("\n" in value or not value.isascii())
+        ):
+            out.meta[key] = json.dumps(value, default=str)  # ensure_ascii: non-ASCII becomes \uXXXX
             json_keys.append(key)
+    escaped = [name for name in out.colnames if _non_ascii_strings(out[name])]
+    for name in escaped:
+        out.replace_column(name, _escaped_column(out[name]), copy=False)
+    safe = safe_column_names(out.colnames)
+    renamed = {new: old for old, new in zip(out.colnames, safe, strict=True) if new != old}
+    if renamed:
+        out.rename_columns(list(renamed.values()), list(renamed.keys()))
+        out.meta[_NAMES_META_KEY] = json.dumps(renamed)
+        json_keys.append(_NAMES_META_KEY)
+    if escaped:
+        out.meta[_ESCAPED_META_KEY] = json.dumps(escaped)
+        json_keys.append(_ESCAPED_META_KEY)
+    comments, descriptions = _column_comments(table, safe, escaped)
+    if descriptions:  # the exact descriptions of columns whose TCOMM carries more than that
+        out.meta[_DESCRIPTIONS_META_KEY] = json.dumps(descriptions)
+        json_keys.append(_DESCRIPTIONS_META_KEY)
     if json_keys:
         out.meta[_JSON_META_KEY] = json.dumps(json_keys)
     with warnings.catch_warnings():  # long meta keys become HIERARCH cards, which is what we want
@@ -106,9 +198,9 @@ def _write_fits(table: Table, path: Path) -> None:
     for i, col in enumerate(table.itercols(), start=1):
         ucd = col.meta.get("ucd") if col.meta else None
         if ucd:
-            hdu.header[f"TUCD{i}"] = ucd
-        if col.description:
-            hdu.header[f"TCOMM{i}"] = str(col.description)
+            hdu.header[f"TUCD{i}"] = _header_text(ucd)
+        if comments[i - 1]:
+            hdu.header[f"TCOMM{i}"] = comments[i - 1]
     if any(card.keyword == "CONTINUE" for card in hdu.header.cards) or any(
         len(str(card.value)) > 68 for card in hdu.header.cards if isinstance(card.value, str)
     ):  # long strings use the OGIP CONTINUE convention, which fitsverify wants declared
@@ -119,8 +211,13 @@ def _write_fits(table: Table, path: Path) -> None:
 def _write_votable(table: Table, path: Path) -> None:
     from astropy.io.votable.tree import Info, VOTableFile
 
-    votable = VOTableFile.from_table(table)
+    safe = safe_column_names(table.colnames)
+    with warnings.catch_warnings():  # W03 (IDs made up from names) is avoided by setting them below
+        warnings.simplefilter("ignore")
+        votable = VOTableFile.from_table(table)
     resource_table = votable.get_first_table()
+    for field_, name in zip(resource_table.fields, safe, strict=True):
+        field_.ID = name  # a valid, unique XML ID; ``name`` keeps the original column name
     for key, value in table.meta.items():
         if isinstance(value, dict | list | tuple):
             value = json.dumps(value, default=str)
@@ -160,11 +257,33 @@ def _read_fits(path: Path) -> Table:
         if f"TCOMM{i}" in header and not col.description:
             col.description = header[f"TCOMM{i}"]
     for key in json.loads(table.meta.pop(_JSON_META_KEY, "[]")):
-        if key in table.meta:
-            table.meta[key] = json.loads(table.meta[key])
+        stored = key if key in table.meta else key.upper()  # keys of <= 8 characters come back upper case
+        if stored in table.meta:
+            table.meta[key] = json.loads(table.meta.pop(stored))
+    for name, description in table.meta.pop(_DESCRIPTIONS_META_KEY, {}).items():
+        if name in table.colnames:
+            table[name].description = description or None
+    renamed = table.meta.pop(_NAMES_META_KEY, {})
+    for name in table.meta.pop(_ESCAPED_META_KEY, []):
+        written = next((new for new, old in renamed.items() if old == name), name)
+        if written in table.colnames:
+            _unescape_column(table, written)
+    if renamed:
+        present = [new for new in renamed if new in table.colnames]
+        table.rename_columns(present, [renamed[new] for new in present])
     for key in [k for k in table.meta if k.startswith(("TUCD", "TCOMM")) or k in ("CHECKSUM", "DATASUM")]:
         del table.meta[key]
     return table
+
+
+def _unescape_column(table: Table, name: str) -> None:
+    col = table[name]
+    values = np.ma.filled(col, "")
+    plain = np.array([_ascii_unescape(str(v)) for v in np.ravel(values)]).reshape(np.shape(values))
+    mask = np.ma.getmaskarray(col)
+    table.replace_column(name, np.ma.array(plain, mask=mask) if mask.any() else plain)
+    table[name].info.description = col.info.description
+    table[name].info.meta = col.info.meta
 
 
 def _read_votable(path: Path) -> Table:

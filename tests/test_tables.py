@@ -162,3 +162,103 @@ def test_real_catalogue_fits_passes_fitsverify_without_warnings(tmp_path, shared
     assert found, out
     assert (int(found[1]), int(found[2])) == (0, 0), out
     assert read_table(path).meta["label_schemes"]["hubble9"][0] == "E"
+
+
+def _fitsverify_counts(fitsverify, path) -> tuple[int, int, str]:
+    out = subprocess.run([fitsverify, str(path)], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r"Verification found (\d+) warning\(s\) and (\d+) error\(s\)", out)
+    assert found, out
+    return int(found[1]), int(found[2]), out
+
+
+def _votable_silent(path) -> str:
+    """'' when astropy's validator reports nothing (no W/E codes), else its report."""
+    report = io.StringIO()
+    ok = votable.validate(str(path), output=report, xmllint=False)
+    text = report.getvalue()
+    return "" if ok and "found no violations" in text else text
+
+
+def _hostile_table() -> Table:
+    """Names FITS and VOTable checkers reject, and labels no FITS string may hold as they are."""
+    table = Table()
+    table["objid"] = ["a1", "a2", "a3"]
+    table["OBJID"] = [1, 2, 3]  # equal to objid ignoring case
+    table["New type"] = MaskedColumn(["Sbc", "Émilie–Sa", "Irr \\ n"], mask=[False, False, True])
+    table["New type"].description = "type after revision (Sandage & Tammann, é)"
+    table["E3-5"] = np.array([0.1, 0.2, 0.3])
+    table["3col"] = np.array([1, 2, 3], dtype=np.int16)
+    table["hubble9"] = ["É", "Sb", "E"]
+    table.meta["citation"] = "Müller et al. (2019)"
+    return table
+
+
+@pytest.mark.parametrize("ext", ALL_EXTENSIONS)
+def test_hostile_names_and_non_ascii_round_trip(tmp_path, ext):
+    import warnings
+
+    table = _hostile_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. VOTable W03 at write time
+        path = write_table(table, tmp_path / f"cat.{ext}")
+    back = read_table(path)
+    assert back.colnames == table.colnames
+    assert list(back["hubble9"]) == ["É", "Sb", "E"]
+    assert list(back["New type"][:2]) == ["Sbc", "Émilie–Sa"]
+    assert back["New type"].description == table["New type"].description
+    assert back.meta["citation"] == "Müller et al. (2019)"
+
+
+def test_hostile_names_pass_fitsverify_and_votable_validate(tmp_path, require_tool):
+    from astropy.io import fits
+
+    fitsverify = require_tool("fitsverify")
+    for ext in ("fits", "fits.gz"):
+        path = write_table(_hostile_table(), tmp_path / f"cat.{ext}")
+        warnings_, errors, out = _fitsverify_counts(fitsverify, path)
+        assert (warnings_, errors) == (0, 0), out
+    with fits.open(tmp_path / "cat.fits") as hdul:
+        header = hdul[1].header
+        names = [header[f"TTYPE{i}"] for i in range(1, 7)]
+        assert names == ["objid", "OBJID_2", "New_type", "E3_5", "c3col", "hubble9"]
+        assert "original column name 'New type'" in header["TCOMM3"]  # the original, for any reader
+    for ext in ("vot", "xml", "votable"):
+        path = write_table(_hostile_table(), tmp_path / f"cat.{ext}")
+        assert _votable_silent(path) == ""
+        fields = votable.parse(str(path)).get_first_table().fields
+        assert [f.name for f in fields][2:4] == ["New type", "E3-5"] and fields[2].ID == "New_type"
+
+
+def _real_catalogues(shared_data):
+    from galcat.catalogues import read_catalogue
+
+    efigi = shared_data / "efigi"
+    return {
+        "efigi": lambda: read_catalogue("efigi", efigi / "EFIGI_attributes.txt"),
+        "efigi-paper": lambda: read_catalogue(
+            "efigi", efigi / "EFIGI_attributes.txt", labels="paper", paper_labels=efigi / "efigi_model.csv"
+        ),
+        "rsa-paper": lambda: read_catalogue(
+            "rsa",
+            shared_data / "rsa" / "usethis_rsa2.csv",
+            labels="paper",
+            resolver=f"openngc:{shared_data / 'openngc'}",
+        ),  # fmt: skip
+        "gz1-folder": lambda: read_catalogue("folder", shared_data / "gz1" / "labels.csv"),
+        "gz2-kaggle": lambda: read_catalogue("folder", shared_data / "gz2" / "kaggle" / "labels.csv"),
+        "gz2-stripe82": lambda: read_catalogue("gz2", shared_data / "gz2" / "tables" / "table5.csv.gz"),
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["efigi", "efigi-paper", "rsa-paper", "gz1-folder", "gz2-kaggle", "gz2-stripe82"]
+)
+def test_every_real_catalogue_passes_both_checkers(tmp_path, shared_data, require_tool, name):
+    """fitsverify 0/0 on the whole table; the VOTable validator silent (first 300 rows: VOTable
+    TABLEDATA of the 231-column GZ2 table takes a minute to write, and names/types are per column)."""
+    fitsverify = require_tool("fitsverify")
+    table = _real_catalogues(shared_data)[name]()
+    warnings_, errors, out = _fitsverify_counts(fitsverify, write_table(table, tmp_path / "cat.fits"))
+    assert (warnings_, errors) == (0, 0), out
+    assert _votable_silent(write_table(table[:300], tmp_path / "cat.vot")) == ""
+    assert read_table(tmp_path / "cat.fits").colnames == table.colnames

@@ -2,22 +2,26 @@
 
 Examples in the wild: Galaxy Zoo 1 (``OBJID,CLASS,class_name`` + ``images/<OBJID>.jpeg``) and the
 Kaggle Galaxy Challenge subset (``GalaxyID,label`` + ``images/<GalaxyID>.jpg``). The label scheme
-is named after the label column, its classes sorted; rows without an image file are dropped and
-counted (``meta['n_missing_images']``). There are no positions: ``ra``/``dec`` stay masked.
+is named after the label column, its classes sorted. Image files are matched by id through the
+same case-insensitive :class:`~galcat.images.local.ArchiveIndex` the build reads pixels with; rows
+without an image file are kept (``image_file`` masked) and counted (``meta['n_missing_images']``),
+so a build lists them as failed rows instead of shrinking its totals. There are no positions:
+``ra``/``dec`` stay masked.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+from astropy.table import MaskedColumn
 
 from galcat import __version__
 from galcat.catalogues.spec import load_spec
 from galcat.catalogues.standard import assemble, check_unique_ids
 from galcat.catalogues.textio import read_delimited, require_column
 from galcat.errors import GalcatError, where
+from galcat.images.local import ArchiveIndex
 from galcat.schemes import HUBBLE9, HUBBLE11
 
 
@@ -49,11 +53,9 @@ def read_folder(source, images=None, id_column=None, label_column=None):
             raise GalcatError(f"{where(path, row, id_col)}empty id")
         objids.append(str(value).strip())
     check_unique_ids(objids, path, id_col)
-    files = _image_index(image_dir, tuple(spec.source.get("image_extensions", [".jpg", ".jpeg", ".png"])))
-    keep = np.array([o in files for o in objids])
-    n_missing = int((~keep).sum())
-    table = table[keep]
-    objids = [o for o, k in zip(objids, keep, strict=True) if k]
+    archive = ArchiveIndex(image_dir, tuple(spec.source.get("image_extensions", [".jpg", ".jpeg", ".png"])))
+    found = [archive.find(o) for o in objids]
+    n_missing = sum(f is None for f in found)
     labels = [None if np.ma.is_masked(v) or not str(v).strip() else str(v).strip() for v in table[label_col]]
     classes = _classes(label_col, labels, path)
     reasons = ["" if lab is not None else f"empty {label_col}" for lab in labels]
@@ -79,19 +81,10 @@ def read_folder(source, images=None, id_column=None, label_column=None):
         hubble11=hubble11,
         reasons=reasons,
         meta=meta,
-        extra_front={"image_file": [files[o] for o in objids]},
+        extra_front={
+            "image_file": MaskedColumn([f.name if f else "" for f in found], mask=[f is None for f in found])
+        },
     )
-
-
-def _image_index(image_dir: Path, extensions: tuple[str, ...]) -> dict[str, str]:
-    """``{stem: file name}`` from one directory listing (tens of thousands of files: no per-row stat)."""
-    index: dict[str, str] = {}
-    with os.scandir(image_dir) as entries:
-        for entry in entries:
-            stem, ext = os.path.splitext(entry.name)
-            if ext.lower() in extensions and entry.is_file():
-                index.setdefault(stem, entry.name)
-    return index
 
 
 def _classes(label_col: str, labels, path) -> list[str]:

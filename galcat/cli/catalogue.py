@@ -44,7 +44,7 @@ def _run(name: str, out: Path, overwrite: bool, **kwargs) -> None:
         console.print(f"  {scheme}: " + ", ".join(f"{c} {n}" for c, n in counts.items()), soft_wrap=True)
     console.print(f"  masked labels: {meta.get('n_masked', 0)}")
     for key, label in (
-        ("n_missing_images", "rows dropped (no image file)"),
+        ("n_missing_images", "rows without an image file (kept; a build lists them as failed)"),
         ("n_unresolved", "unresolved names"),
     ):
         if key in meta:

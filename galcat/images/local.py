@@ -19,6 +19,39 @@ from galcat.images.validate import InvalidPayload, decode_image, sha256_hex
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff")
 
 
+class ArchiveIndex:
+    """One listing of an image folder, matched by name case-insensitively.
+
+    Every reader of a local archive (the folder catalogue reader, the pixel source, the build's
+    ``--present-only``) asks this index, so a file is found, or reported missing, the same way
+    everywhere: ``Gal_One.JPG`` is the image of id ``gal_one``.
+    """
+
+    def __init__(self, directory: str | os.PathLike, extensions=IMAGE_EXTENSIONS, recursive: bool = False):
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise GalcatError(f"{self.directory}: image archive folder does not exist")
+        self.extensions = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+        self._index: dict[str, Path] = {}
+        entries = self.directory.rglob("*") if recursive else self.directory.iterdir()
+        for path in sorted(entries):
+            if path.suffix.lower() in self.extensions and path.is_file():
+                self._index.setdefault(path.name.lower(), path)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def find(self, name: str) -> Path | None:
+        """The file named ``name`` (any case), with its extension or with any allowed one appended."""
+        lowered = str(name).lower()
+        if Path(lowered).suffix in self.extensions and lowered in self._index:
+            return self._index[lowered]
+        for ext in self.extensions:
+            if lowered + ext in self._index:
+                return self._index[lowered + ext]
+        return None
+
+
 class LocalArchiveSource:
     """``fetch`` reads ``directory/<pattern.format(key=...)><ext>``; a missing file is 'failed'."""
 
@@ -33,21 +66,15 @@ class LocalArchiveSource:
         recursive: bool = False,
         expected_size: tuple[int, int] | None = None,
     ):
-        self.directory = Path(directory)
-        if not self.directory.is_dir():
-            raise GalcatError(f"{self.directory}: image archive folder does not exist")
+        self.archive = ArchiveIndex(directory, extensions, recursive)
+        self.directory = self.archive.directory
+        self.extensions = self.archive.extensions
         self.pattern = pattern
         self.key = key
-        self.extensions = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
         self.expected_size = expected_size
-        files = self.directory.rglob("*") if recursive else self.directory.iterdir()
-        self._index: dict[str, Path] = {}
-        for path in sorted(files):
-            if path.is_file() and path.suffix.lower() in self.extensions:
-                self._index.setdefault(path.name.lower(), path)
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self.archive)
 
     def _key_column(self, row: Any) -> str:
         if self.key:
@@ -70,13 +97,7 @@ class LocalArchiveSource:
             ) from None
 
     def find(self, name: str) -> Path | None:
-        lowered = name.lower()
-        if Path(lowered).suffix in self.extensions and lowered in self._index:
-            return self._index[lowered]
-        for ext in self.extensions:
-            if lowered + ext in self._index:
-                return self._index[lowered + ext]
-        return None
+        return self.archive.find(name)
 
     def fetch(self, row_index: int, row: Any) -> FetchResult:
         objid = row_objid(row_index, row)

@@ -175,12 +175,19 @@ def test_folder_gz1_and_kaggle(shared_data):
     assert len(kaggle) == 4048 and kaggle.meta["label_schemes"] == {"label": ["non_spiral", "spiral"]}
 
 
-def test_folder_drops_rows_without_images(shared_data, tmp_path):
-    lines = (shared_data / "gz1" / "labels.csv").read_text().splitlines()[:11]
+def test_folder_keeps_rows_without_images_and_matches_names_in_any_case(shared_data, tmp_path):
+    lines = (shared_data / "gz1" / "labels.csv").read_text().splitlines()[:4]
     csv = tmp_path / "labels.csv"
-    csv.write_text("\n".join([*lines, "1,0,elliptical", "2,1,spiral_cw"]) + "\n")
-    table = read_catalogue("folder", csv, images=shared_data / "gz1" / "images", label_column="class_name")
-    assert len(table) == 10 and table.meta["n_missing_images"] == 2
+    csv.write_text("\n".join([*lines, "gal_one,0,elliptical", "2,1,spiral_cw"]) + "\n")
+    images = tmp_path / "images"
+    images.mkdir()
+    for line in lines[1:]:
+        name = line.split(",")[0] + ".jpeg"
+        (images / name.upper()).write_bytes((shared_data / "gz1" / "images" / name).read_bytes())
+    (images / "Gal_One.JPG").write_bytes((shared_data / "gz1" / "images" / name).read_bytes())
+    table = read_catalogue("folder", csv, images=images, label_column="class_name")
+    assert len(table) == 5 and table.meta["n_missing_images"] == 1
+    assert list(table["image_file"][3:4]) == ["Gal_One.JPG"] and table["image_file"].mask.tolist()[-1]
 
 
 def test_specs_are_complete():
