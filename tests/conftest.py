@@ -72,3 +72,24 @@ def tiny(tmp_path_factory):
         )
     )  # fmt: skip
     return run, store
+
+
+@pytest.fixture(autouse=True)
+def _isolated_network_state(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache root and fresh per-host rate limiters (no state leaks)."""
+    from galcat.net import LimiterRegistry, ratelimit
+
+    monkeypatch.setenv("GALCAT_CACHE_DIR", str(tmp_path_factory.mktemp("galcat-cache")))
+    monkeypatch.setattr(ratelimit, "LIMITERS", LimiterRegistry())
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """Rate limiters of this test run on a :class:`helpers.clock.FakeClock` (no real waiting)."""
+    from helpers.clock import FakeClock
+
+    from galcat.net import LimiterRegistry, ratelimit
+
+    clock = FakeClock()
+    monkeypatch.setattr(ratelimit, "LIMITERS", LimiterRegistry(clock=clock.now, sleep=clock.sleep))
+    return clock

@@ -1,32 +1,31 @@
-"""Remote name resolution (SIMBAD TAP via astroquery, CDS Sesame via astropy) with a disk cache.
+"""Remote name resolution (SIMBAD TAP via astroquery, CDS Sesame) with a disk cache.
 
 Every answer, including "not found", is written to ``<cache_dir>/<service>_names.ecsv`` keyed by
-the compact name, so a second run over the same names sends no request at all.
-Service URLs can be redirected (mirrors, replay tests) with ``url=`` or the environment variables
-``GALCAT_SIMBAD_URL`` (TAP base, e.g. ``https://simbad.harvard.edu/simbad/sim-tap``) and
-``GALCAT_SESAME_URL``; the cache folder with ``cache_dir=`` or ``GALCAT_CACHE_DIR``.
+the compact name, so a second run over the same names sends no request at all. Both services go
+through :class:`galcat.net.Session` (retries, timeouts, a per-host rate limit of 5 requests/s:
+SIMBAD asks for at most ~6). Service URLs can be redirected (mirrors, replay tests) with ``url=``
+or the environment variables ``GALCAT_SIMBAD_URL`` (TAP base, e.g.
+``https://simbad.harvard.edu/simbad/sim-tap``) and ``GALCAT_SESAME_URL``; the cache folder with
+``cache_dir=`` (default ``$GALCAT_CACHE_DIR/names``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
-from galcat.coords.http import RateLimiter, TimeoutSession, with_retries
 from galcat.coords.names import normalise_name, parse_pgc
 from galcat.coords.resolve import Resolver
 from galcat.errors import GalcatError, NetworkError, where
-
-
-def default_cache_dir() -> Path:
-    """``$GALCAT_CACHE_DIR/names`` or ``~/.cache/galcat/names``."""
-    root = os.environ.get("GALCAT_CACHE_DIR") or Path.home() / ".cache" / "galcat"
-    return Path(root) / "names"
+from galcat.net import HttpConfig, Session, cache_dir
+from galcat.net.vo import on_session, service_errors
 
 
 class NameCache:
@@ -79,6 +78,10 @@ class NameCache:
         os.replace(tmp, self.path)
 
 
+def default_names_dir() -> Path:
+    return cache_dir("names")
+
+
 class CachedRemoteResolver(Resolver):
     """Shared logic: answer from the cache, ask the service only for the rest, remember everything."""
 
@@ -93,14 +96,20 @@ class CachedRemoteResolver(Resolver):
         rate_per_second: float = 5.0,
     ):
         self.cache = (
-            NameCache(Path(cache_dir or default_cache_dir()) / f"{self.name}_names.ecsv")
+            NameCache(Path(cache_dir or default_names_dir()) / f"{self.name}_names.ecsv")
             if use_cache
             else None
         )
-        self.session = TimeoutSession(timeout)
-        self.timeout = timeout
-        self.retries, self.backoff = retries, backoff
-        self.limiter = RateLimiter(rate_per_second)
+        self.http = HttpConfig(
+            timeout=timeout, retries=retries, backoff=backoff, max_rate=rate_per_second, max_bytes=None
+        )
+
+    label = "remote"
+    url: str | None = None
+
+    @cached_property
+    def session(self) -> Session:
+        return Session(self.http, service=f"{self.label} ({self.url})")
 
     def _lookup(self, names: Sequence[str]) -> dict[str, tuple]:
         todo = [n for n in names if self.cache is None or n not in self.cache]
@@ -130,6 +139,7 @@ class SimbadResolver(CachedRemoteResolver):
     """SIMBAD via ``astroquery.simbad`` ``query_objects`` (one TAP upload query per batch)."""
 
     name = "simbad"
+    label = "SIMBAD"
 
     def __init__(
         self, cache_dir: Path | None = None, *, url: str | None = None, batch_size: int = 500, **kwargs
@@ -150,27 +160,18 @@ class SimbadResolver(CachedRemoteResolver):
         answers: dict[str, tuple] = {}
         for start in range(0, len(names), self.batch_size):
             batch = list(names[start : start + self.batch_size])
-            table = with_retries(
-                lambda b=batch: self._client().query_objects(b),
-                service=f"SIMBAD ({self.url})",
-                retries=self.retries,
-                backoff=self.backoff,
-                limiter=self.limiter,
-            )
+            with service_errors(self.session.service):
+                table = self._client().query_objects(batch)
             answers.update(_simbad_answers(batch, table))
         return answers
 
 
-def _simbad_client(tap_url: str, session):
-    """An astroquery ``SimbadClass`` talking to ``tap_url`` through ``session`` (with timeouts)."""
+def _simbad_client(tap_url: str, session: Session):
+    """An astroquery ``SimbadClass`` talking to ``tap_url`` through ``session``."""
     from astroquery.simbad import SimbadClass
     from pyvo.dal import TAPService
 
     class _Simbad(SimbadClass):
-        def __init__(self):
-            self._session = session  # BaseVOQuery keeps an existing session
-            super().__init__()
-
         @property
         def tap(self):
             if self._tap is None:
@@ -181,7 +182,7 @@ def _simbad_client(tap_url: str, session):
         def hardlimit(self):  # avoids a capabilities round trip; batches are far below this
             return 100_000
 
-    return _Simbad()
+    return on_session(_Simbad(), session)
 
 
 def _simbad_answers(batch: Sequence[str], table: Table) -> dict[str, tuple]:
@@ -203,51 +204,54 @@ def _simbad_answers(batch: Sequence[str], table: Table) -> dict[str, tuple]:
 
 
 class SesameResolver(CachedRemoteResolver):
-    """CDS Sesame through ``astropy.coordinates.name_resolve`` (one GET per name, rate limited)."""
+    """CDS Sesame, one GET per name (``{mirror}/SNV?{name}``: SIMBAD, then NED, then VizieR)."""
 
     name = "sesame"
+    label = "Sesame"
 
     def __init__(self, cache_dir: Path | None = None, *, url: str | None = None, **kwargs):
         super().__init__(cache_dir, **kwargs)
-        self.url = url or os.environ.get("GALCAT_SESAME_URL")
+        from astropy.coordinates import name_resolve
+
+        self.mirrors = [url or os.environ.get("GALCAT_SESAME_URL") or ""]
+        if not self.mirrors[0]:
+            self.mirrors = list(name_resolve.sesame_url.get())
+        self.url = self.mirrors[0]
 
     def _query(self, names: Sequence[str]) -> dict[str, tuple]:
-        from astropy.coordinates import name_resolve
-        from astropy.utils import data
-
-        urls = [self.url] if self.url else name_resolve.sesame_url.get()
         answers = {}
-        read_timeout = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
-        with name_resolve.sesame_url.set(urls), data.conf.set_temp("remote_timeout", read_timeout):
-            for name in names:
-                coord = with_retries(
-                    lambda n=name: _sesame_one(n),
-                    service=f"Sesame ({urls[0]})",
-                    retries=self.retries,
-                    backoff=self.backoff,
-                    limiter=self.limiter,
-                    transient=_sesame_transient,
-                )
-                if coord is not None:
-                    answers[name] = (float(coord.ra.deg), float(coord.dec.deg), parse_pgc_name(name), name)
+        for name in names:
+            position = self._ask(name)
+            if position is not None:
+                answers[name] = (*position, parse_pgc_name(name), name)
         return answers
 
+    def _ask(self, name: str) -> tuple[float, float] | None:
+        """(ra, dec) from the first mirror that answers; None when Sesame does not know the name."""
+        error: NetworkError | None = None
+        for mirror in self.mirrors:
+            try:
+                response = self.session.get(sesame_query_url(mirror, name))
+            except NetworkError as exc:
+                error = exc
+                continue
+            if response.status_code != 200:
+                error = NetworkError(f"Sesame ({mirror}) answered HTTP {response.status_code} for {name!r}")
+                continue
+            return parse_sesame(response.text)
+        assert error is not None
+        raise error
 
-def _sesame_one(name: str):
-    from astropy.coordinates import SkyCoord, name_resolve
 
-    try:
-        return SkyCoord.from_name(name, frame="icrs", parse=False, cache=False)
-    except name_resolve.NameResolveError as exc:
-        if "Unable to find coordinates" in str(exc):
-            return None  # the service answered: the name is unknown
-        raise
+_SESAME_J2000 = re.compile(r"^%J\s+([0-9.]+)\s+([-+]?[0-9.]+)", re.MULTILINE)
 
 
-def _sesame_transient(exc: BaseException) -> bool:
-    return "Unable to retrieve coordinates" in str(exc) and "404" not in str(exc)
+def parse_sesame(text: str) -> tuple[float, float] | None:
+    """ICRS (ra, dec) in degrees from the first ``%J`` line of a Sesame answer, None if there is none."""
+    match = _SESAME_J2000.search(text)
+    return (float(match[1]), float(match[2])) if match else None
 
 
 def sesame_query_url(base: str, name: str, db: str = "SNV") -> str:
-    """The URL astropy requests for ``name`` (used by replay tests to register the response)."""
+    """The GET for ``name`` on the Sesame mirror ``base``."""
     return base.rstrip("/") + f"/{db}?{urllib.parse.quote(name)}"

@@ -7,19 +7,17 @@ the store builder gets only decoded, non-blank images and a list of what failed.
 
 from galcat.errors import NetworkError
 from galcat.images.base import PixelSource, UrlSource
-from galcat.images.cache import DiskCache, canonical_url, default_cache_dir
 from galcat.images.fetch import FetchRun, fetch_all, fetch_many, write_fetch_report
 from galcat.images.hips2fits import Hips2FitsSource
-from galcat.images.http import FetchFailed, HttpClient, HttpConfig
 from galcat.images.legacysurvey import LegacySurveySource
 from galcat.images.local import LocalArchiveSource
 from galcat.images.result import FetchResult, FetchSummary
 from galcat.images.skyserver import SkyServerSource
 from galcat.images.validate import InvalidPayload, decode_image, is_blank
+from galcat.net import DiskCache, HttpClient, HttpConfig, RequestFailed, canonical_url
 
 __all__ = [
     "DiskCache",
-    "FetchFailed",
     "FetchResult",
     "FetchRun",
     "FetchSummary",
@@ -31,11 +29,11 @@ __all__ = [
     "LocalArchiveSource",
     "NetworkError",
     "PixelSource",
+    "RequestFailed",
     "SkyServerSource",
     "UrlSource",
     "canonical_url",
     "decode_image",
-    "default_cache_dir",
     "fetch_all",
     "fetch_many",
     "is_blank",

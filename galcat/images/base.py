@@ -14,10 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from galcat.errors import GalcatError
-from galcat.images.cache import DiskCache, cache_key
-from galcat.images.http import FetchFailed, HttpClient, HttpConfig
 from galcat.images.result import FetchResult
 from galcat.images.validate import InvalidPayload, decode_image, is_blank, sha256_hex
+from galcat.net import DiskCache, HttpClient, HttpConfig, RequestFailed, cache_key, open_cache
 
 _LOCK_STRIPES = 1024
 
@@ -43,17 +42,6 @@ def row_value(row: Any, column: str) -> Any:
 def row_objid(row_index: int, row: Any) -> str:
     value = row_value(row, "objid")
     return str(value).strip() if value is not None else str(row_index)
-
-
-def make_cache(cache: DiskCache | str | os.PathLike | bool | None) -> DiskCache | None:
-    """``True`` -> the default cache dir, a path -> a cache there, ``None``/``False`` -> no cache."""
-    if cache is None or cache is False:
-        return None
-    if cache is True:
-        return DiskCache()
-    if isinstance(cache, DiskCache):
-        return cache
-    return DiskCache(cache)
 
 
 BLANK_MESSAGE = "near-constant image (blank: outside the survey footprint or a placeholder)"
@@ -85,8 +73,8 @@ class UrlSource:
             raise GalcatError(f"scale must be positive arcsec/pixel, got {scale}")
         self.pixels = int(pixels)
         self.scale = float(scale)
-        self.cache = make_cache(cache)
-        self.client = client or HttpClient(http)
+        self.cache = open_cache(cache)
+        self.client = client or HttpClient(http, service=self.name)
         # rows at the same position share one download: the second waits, then reads the cache
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
@@ -127,7 +115,7 @@ class UrlSource:
                 pass  # a damaged cache entry: download again and overwrite it
         try:
             download = self.client.get(url, validate)
-        except FetchFailed as exc:
+        except RequestFailed as exc:
             return FetchResult(objid, row_index, "failed", origin=url, error=str(exc), attempts=exc.attempts)
         if self.cache is not None:
             self.cache.put(url, download.data)

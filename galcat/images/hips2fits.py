@@ -1,7 +1,7 @@
 """CDS hips2fits: a cutout from any HiPS survey (default SDSS9 colour) as a JPEG.
 
-A plain GET through :class:`HttpClient` rather than ``astroquery.hips2fits``, because astroquery
-never caches hips2fits answers and has no retries (domain.md §4.3).
+A plain GET through :class:`galcat.net.HttpClient` rather than ``astroquery.hips2fits``, because
+astroquery never caches hips2fits answers and validates no payload.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from urllib.parse import urlencode
 
 from galcat.errors import GalcatError
 from galcat.images.base import UrlSource
-from galcat.images.cache import DiskCache
-from galcat.images.http import HttpClient, HttpConfig
+from galcat.net import DiskCache, HttpClient, HttpConfig
 
 HIPS2FITS_SERVER = "https://alasky.cds.unistra.fr/hips-image-services/hips2fits"
 

@@ -7,8 +7,7 @@ from urllib.parse import urlencode
 
 from galcat.errors import GalcatError
 from galcat.images.base import UrlSource
-from galcat.images.cache import DiskCache
-from galcat.images.http import HttpClient, HttpConfig
+from galcat.net import DiskCache, HttpClient, HttpConfig
 
 LEGACY_NATIVE_SCALE = 0.262  # arcsec / pixel
 LEGACY_MAX_PIXELS = 512  # the service's documented-by-usage limit per side (domain.md §4.4)

@@ -7,8 +7,7 @@ from urllib.parse import urlencode
 
 from galcat.errors import GalcatError
 from galcat.images.base import UrlSource
-from galcat.images.cache import DiskCache
-from galcat.images.http import HttpClient, HttpConfig
+from galcat.net import DiskCache, HttpClient, HttpConfig
 
 SDSS_NATIVE_SCALE = 0.396127  # arcsec / pixel
 

@@ -15,13 +15,15 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from galcat.net import InvalidBody
+
 # A real SDSS/EFIGI cutout has per-channel std >= ~8 (measured on 700+ real images in
 # shared/data) and at most ~22 % identical pixels; out-of-footprint cutouts are constant.
 BLANK_STD_THRESHOLD = 2.0
 BLANK_IDENTICAL_FRACTION = 0.99
 
 
-class InvalidPayload(ValueError):
+class InvalidPayload(InvalidBody):
     """The bytes are not a usable image (not an image, truncated, wrong size)."""
 
 

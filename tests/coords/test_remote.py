@@ -9,7 +9,6 @@ import pytest
 from helpers.replay_server import flaky, recording, request_count, serve, slow
 
 from galcat.coords import get_resolver
-from galcat.coords.http import RateLimiter
 from galcat.coords.remote import sesame_query_url
 from galcat.coords.vizier import fetch_vizier_catalogue
 from galcat.errors import GalcatError, NetworkError
@@ -43,14 +42,16 @@ def test_simbad_batch_query_is_a_tap_upload_and_is_cached(httpserver, shared_dat
     assert again["ra"][0] == pytest.approx(83.6287) and again["ra"].mask[1]
 
 
-def test_simbad_batches_and_rate_limit(httpserver, shared_data, tmp_path):
+def test_simbad_batches_and_rate_limit(httpserver, shared_data, tmp_path, fake_clock):
     serve(httpserver, TAP_SYNC, recording(shared_data, SIMBAD_M1), method="POST")
     resolver = _simbad(httpserver, tmp_path, batch_size=2, rate_per_second=5.0, use_cache=False)
-    start = time.monotonic()
     resolver.resolve(["M1", "A", "B", "C", "D"])
-    elapsed = time.monotonic() - start
     assert request_count(httpserver, TAP_SYNC) == 3
-    assert elapsed >= 0.4  # 3 requests at <= 5 per second
+    assert fake_clock.sleeps == pytest.approx([0.2, 0.4])  # 3 requests at <= 5 per second
+    # the limit belongs to the host: a new resolver, a second later, still waits its turn
+    fake_clock.advance(0.5)
+    _simbad(httpserver, tmp_path, rate_per_second=5.0, use_cache=False).resolve(["M1"])
+    assert fake_clock.sleeps[2:] == pytest.approx([0.1])
 
 
 def test_simbad_retries_transient_errors_then_succeeds(httpserver, shared_data, tmp_path):
@@ -129,9 +130,14 @@ def test_vizier_error_votable_is_a_clear_network_error(httpserver, shared_data):
         fetch_vizier_catalogue("VII/51", server=httpserver.url_for("/"), backoff=0.01)
 
 
-def test_rate_limiter_spacing():
-    limiter = RateLimiter(20.0)
-    start = time.monotonic()
-    for _ in range(5):
-        limiter.wait()
-    assert time.monotonic() - start >= 0.19
+def test_vizier_calls_share_one_rate_limit_and_the_cache(httpserver, shared_data, tmp_path, fake_clock):
+    serve(httpserver, "/viz-bin/votable", recording(shared_data, "vizier/tests/data/kang2010.xml"))
+    server = httpserver.url_for("/").rstrip("/")
+    for _ in range(2):  # each call builds its own client; the limiter of the host is shared
+        fetch_vizier_catalogue("J/ApJ/706/83", server=server, cache=False)
+    assert request_count(httpserver, "/viz-bin/votable") == 2
+    assert fake_clock.sleeps == pytest.approx([0.2])  # 5 requests/s per VizieR host
+    first = fetch_vizier_catalogue("J/ApJ/706/83", server=server, cache=tmp_path)
+    again = fetch_vizier_catalogue("J/ApJ/706/83", server=server, cache=tmp_path)
+    assert request_count(httpserver, "/viz-bin/votable") == 3  # the second came from the cache
+    assert len(again[0]) == len(first[0]) == 50

@@ -85,7 +85,7 @@ class FaultyImageServer:
         self.blank_bytes = grey_jpeg()
         self.log: list[Logged] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
 
     # -- bookkeeping -----------------------------------------------------------------------
     @property
@@ -127,7 +127,7 @@ class FaultyImageServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout) before we answered
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -206,6 +206,12 @@ class FaultyImageServer:
         if fault == "404":
             return _send(h, 404, b"not found", "text/plain")
         return _send(h, 200, body, "image/jpeg")
+
+
+class _Server(ThreadingHTTPServer):
+    # the default backlog (5) drops connections from 8 workers on a loaded machine: those show
+    # up as connect timeouts the fault plan never asked for
+    request_queue_size = 128
 
 
 def _send(

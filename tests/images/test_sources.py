@@ -15,14 +15,12 @@ from PIL import Image
 
 from galcat.errors import GalcatError
 from galcat.images import (
-    DiskCache,
     Hips2FitsSource,
     HttpConfig,
     InvalidPayload,
     LegacySurveySource,
     LocalArchiveSource,
     SkyServerSource,
-    canonical_url,
     decode_image,
     fetch_all,
     is_blank,
@@ -124,22 +122,6 @@ def test_blank_detection_flags_constant_images_but_no_real_galaxy(shared_data):
         + sorted((shared_data / "efigi" / "png").glob("*.png"))
     )
     assert [p.name for p in real if is_blank(rgb(p))] == []
-
-
-def test_cache_is_content_addressed_by_canonical_url_and_atomic(tmp_path):
-    cache = DiskCache(tmp_path)
-    a = "HTTP://Example.org/x/getjpeg?ra=1&dec=2&width=3"
-    b = "http://example.org/x/getjpeg?width=3&dec=2&ra=1"
-    assert canonical_url(a) == canonical_url(b)
-    path = cache.put(a, b"bytes")
-    assert cache.get(b) == b"bytes" and b in cache
-    assert path.name == hashlib.sha256(canonical_url(a).encode()).hexdigest()
-    assert cache.get("http://example.org/x/getjpeg?ra=1&dec=2&width=4") is None
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [path.name]  # no temp files left
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("x")
-    with pytest.raises(GalcatError, match="cannot write the download cache"):
-        DiskCache(blocker / "cache").put(a, b"bytes")
 
 
 def test_local_archive_efigi_pngs(tmp_path, shared_data):

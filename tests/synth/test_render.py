@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -134,13 +132,6 @@ def test_pixels_classifier_separates_three_classes():
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     clf.fit(x[:120], y[:120])
     assert clf.score(x[120:], y[120:]) >= 0.75  # chance is 0.33
-
-
-def test_render_speed_is_reasonable():
-    start = time.perf_counter()
-    for s in range(60):
-        render_galaxy(SYNTH_CLASSES[s % len(SYNTH_CLASSES)], s, 75)
-    assert 60 / (time.perf_counter() - start) > 60  # ~500/s on an idle core; loose for a shared CI box
 
 
 def test_catalogue_follows_the_standard_layout():
