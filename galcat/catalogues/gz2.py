@@ -32,8 +32,8 @@ def vote_columns(colnames) -> list[str]:
 def read_gz2(source=None, labels: str = "rule", paper_labels=None, label_column=None):
     """Read a GZ2 table into the standard table (objid = DR7 objid as a string).
 
-    ``source``: local CSV (plain or .gz) or an http(s) URL (downloaded once into the astropy
-    cache); None uses the spec's public URL.
+    ``source``: local CSV (plain or .gz) or an http(s) URL (downloaded once into
+    ``$GALCAT_CACHE_DIR/catalogues``); None uses the spec's public URL.
 
     Example::
 

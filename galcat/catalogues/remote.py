@@ -1,4 +1,4 @@
-"""The network paths of the readers: VizieR (astroquery), URLs (astropy download cache), resolvers.
+"""The network paths of the readers: VizieR (astroquery), URLs, resolvers, all through galcat.net.
 
 Each fails fast with a :class:`NetworkError` naming the service when it cannot be reached, so
 the CLI prints one line instead of hanging or printing a traceback. ``GALCAT_VIZIER_SERVER``
@@ -14,6 +14,7 @@ import numpy as np
 from astropy.table import Table
 
 from galcat.errors import GalcatError, NetworkError
+from galcat.net import DiskCache, HttpConfig, Session, cache_dir
 
 TIMEOUT_S = float(os.environ.get("GALCAT_NET_TIMEOUT", "30"))
 
@@ -38,13 +39,19 @@ def vizier_table(catalog_id: str, table_hint: str | None = None, required=()) ->
 
 
 def fetch_url(url: str) -> Path:
-    """Download ``url`` once into the astropy cache and return the local file."""
-    from astropy.utils.data import download_file
-
+    """Download ``url`` once into ``$GALCAT_CACHE_DIR/catalogues`` and return the local file."""
+    cache = DiskCache(cache_dir("catalogues"))
+    path = cache.path_for(url)
+    if path.is_file():
+        return path
+    config = HttpConfig(timeout=TIMEOUT_S, retries=2, max_bytes=None, total_timeout=3600)
     try:
-        return Path(download_file(url, cache=True, timeout=TIMEOUT_S, show_progress=False))
-    except Exception as exc:
+        response = Session(config).get(url)
+    except NetworkError as exc:
         raise NetworkError(f"{url}: download failed: {_short(exc)}") from None
+    if response.status_code != 200:
+        raise NetworkError(f"{url}: download failed: HTTP {response.status_code} {response.reason}")
+    return cache.put(url, response.content)
 
 
 def resolve_names(names, resolver) -> Table:

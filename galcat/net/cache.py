@@ -24,6 +24,7 @@ CACHE_FOLDERS = {
     "cutouts": "raw image payloads of the cutout services, keyed by the sha256 of the URL",
     "names": "name resolutions per service (<service>_names.ecsv), misses included",
     "vizier": "whole VizieR catalogues (VOTable bytes), keyed by server and catalogue",
+    "catalogues": "catalogue files downloaded from a URL (e.g. the GZ2 tables), keyed by URL",
     "index": "embedding indexes (k-NN) of reference stores",
 }
 

@@ -153,6 +153,8 @@ def test_gz2_hart16_layout_and_url(shared_data, tmp_path, httpserver):
             and len(table.meta["vote_columns"]) == 37
         )
         assert table.meta["label_rule"] == "gz2_rule_v1" and "dr7objid" in table.colnames
+    again = read_catalogue("gz2", httpserver.url_for("/gz2_hart16.csv.gz"))
+    assert len(httpserver.log) == 1 and len(again) == 10  # the second read came from the cache
 
 
 def test_vote_columns_order():
