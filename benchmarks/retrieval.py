@@ -42,7 +42,7 @@ def worker(impl: str, n: int) -> dict:
         import torch
         from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
 
-        from galcat.evaluate.retrieval import l2_normalize
+        from galcat.metrics.knn import l2_normalize
 
         x = l2_normalize(x)
         calc = AccuracyCalculator(
@@ -55,7 +55,7 @@ def worker(impl: str, n: int) -> dict:
         out = calc.get_accuracy(query=x, query_labels=labels)
         metrics = {"precision_at_1": out["precision_at_1"], "map_at_r": out["mean_average_precision_at_r"]}
     else:
-        from galcat.evaluate.retrieval import retrieval_metrics
+        from galcat.metrics.retrieval import retrieval_metrics
 
         # "galcat-part": only the first 10% of the queries against all N references (the same
         # per-query work and block memory), for an extrapolated time when the full run is too long

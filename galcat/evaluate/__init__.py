@@ -1,8 +1,8 @@
-"""Evaluation: retrieval engine (blockwise MAP@R), classification metrics, ROC, bootstrap, reports.
+"""Evaluation of a trained run: metrics per fold, ROC, bootstrap intervals, reports.
 
-``evaluate(EvaluateConfig(...))`` runs a trained model on a labelled store; the metric functions
-work on plain arrays. Submodules are imported on first use so importing this package is cheap
-(the retrieval engine itself needs only numpy, plus faiss or torch for :func:`knn`).
+``evaluate(EvaluateConfig(...))`` runs a trained model on a labelled store; the metrics
+themselves (retrieval, k-NN, classification) live in :mod:`galcat.metrics`. Submodules are
+imported on first use so importing this package is cheap.
 """
 
 from galcat._lazy import lazy_exports
@@ -11,10 +11,6 @@ _LAZY = {
     "EvaluateConfig": "galcat.evaluate.api",
     "evaluate": "galcat.evaluate.api",
     "evaluate_arrays": "galcat.evaluate.api",
-    "knn": "galcat.evaluate.retrieval",
-    "retrieval_metrics": "galcat.evaluate.retrieval",
-    "per_query_retrieval": "galcat.evaluate.retrieval",
-    "classification_metrics": "galcat.evaluate.classification",
     "roc_curves": "galcat.evaluate.roc",
     "bootstrap_intervals": "galcat.evaluate.bootstrap",
     "write_report": "galcat.evaluate.report",

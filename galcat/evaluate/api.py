@@ -17,10 +17,12 @@ import numpy as np
 from galcat.config import save_config
 from galcat.errors import GalcatError
 from galcat.evaluate.bootstrap import bootstrap_intervals
-from galcat.evaluate.classification import align_codes, classification_metrics
+from galcat.evaluate.labels import align_codes
 from galcat.evaluate.report import summarize_folds, write_report
-from galcat.evaluate.retrieval import METRIC_KEYS, knn, per_query_retrieval
 from galcat.evaluate.roc import roc_curves
+from galcat.metrics.classification import classification_metrics
+from galcat.metrics.knn import knn
+from galcat.metrics.retrieval import METRIC_KEYS, per_query_retrieval
 from galcat.schemes import HUBBLE9
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from galcat.evaluate.classification import confusion_counts, macro_f1_from_counts
-from galcat.evaluate.retrieval import METRIC_KEYS
+from galcat.metrics.classification import confusion_counts, macro_f1_from_counts
+from galcat.metrics.retrieval import METRIC_KEYS
 
 
 def bootstrap_intervals(
@@ -25,7 +25,7 @@ def bootstrap_intervals(
     """``{metric: [low, high]}`` for accuracy, macro_f1 and the retrieval metrics.
 
     ``retrieval_values`` is the (n, 4) per-query array of
-    :func:`galcat.evaluate.retrieval.per_query_retrieval` (NaN rows = excluded lone queries).
+    :func:`galcat.metrics.retrieval.per_query_retrieval` (NaN rows = excluded lone queries).
     """
     if n_boot <= 0:
         return {}

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from galcat.config import atomic_write_text
-from galcat.evaluate.classification import row_normalise
 from galcat.evaluate.plots import plot_confusion, plot_roc
+from galcat.metrics.classification import row_normalise
 
 #: (key, column title) of the summary table, in the paper's order.
 SUMMARY_COLUMNS = (

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from galcat.metrics.classification import accuracy_and_macro_f1
+from galcat.metrics.retrieval import retrieval_metrics
 from galcat.model.device import autocast, memory_format
 from galcat.model.distributed import DistInfo, average_gradients, wrap_loss_and_miner
 from galcat.model.losses import LabelSmoothingCrossEntropy, make_dml_loss, make_miner
@@ -118,46 +120,23 @@ def validate(model, objective, loader, augment, device, stage: str) -> dict:
         return metrics
     y = torch.cat(labels).numpy() if labels else np.zeros(0, dtype=np.int64)
     if logits:
-        metrics.update(classification_scores(torch.cat(logits).argmax(1).numpy(), y))
+        logits = torch.cat(logits)
+        metrics.update(classification_scores(logits.argmax(1).numpy(), y, logits.shape[1]))
     if embeddings:
         metrics.update(retrieval_scores(torch.cat(embeddings).numpy(), y))
     return metrics
 
 
-def classification_scores(pred: np.ndarray, truth: np.ndarray) -> dict:
-    from sklearn.metrics import f1_score
-
+def classification_scores(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> dict:
+    """Accuracy and macro F1 over all ``n_classes`` (galcat.metrics.classification)."""
     if len(truth) == 0:
         return {}
-    return {
-        "accuracy": float((pred == truth).mean()),
-        "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)),
-    }
+    return accuracy_and_macro_f1(truth, pred, n_classes)
 
 
 def retrieval_scores(embeddings: np.ndarray, labels: np.ndarray) -> dict:
     """precision@1, R-precision and MAP@R of the validation set against itself (leave-one-out)."""
     if len(labels) < 2:
         return {}
-    try:
-        from galcat.evaluate.retrieval import retrieval_metrics
-    except ImportError:
-        retrieval_metrics = None
-    if retrieval_metrics is not None:
-        res = retrieval_metrics(
-            embeddings, labels, reference=embeddings, reference_labels=labels, ref_includes_query=True
-        )
-        return {k: float(res[k]) for k in ("precision_at_1", "r_precision", "map_at_r") if k in res}
-    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
-
-    calc = AccuracyCalculator(
-        include=("precision_at_1", "r_precision", "mean_average_precision_at_r"), k="max_bin_count"
-    )
-    res = calc.get_accuracy(
-        query=embeddings, query_labels=labels, reference=None, reference_labels=None, ref_includes_query=False
-    )
-    return {
-        "precision_at_1": float(res["precision_at_1"]),
-        "r_precision": float(res["r_precision"]),
-        "map_at_r": float(res["mean_average_precision_at_r"]),
-    }
+    res = retrieval_metrics(embeddings, labels)
+    return {k: float(res[k]) for k in ("precision_at_1", "r_precision", "map_at_r")}

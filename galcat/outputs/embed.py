@@ -117,8 +117,8 @@ def reference_index(
 
 
 def reference_neighbours(query_embeddings, index: EmbeddingIndex, ref_store, scheme, k, same_store=False):
-    """kNN of every query among the labelled reference rows (galcat.evaluate.retrieval.knn)."""
-    from galcat.evaluate.retrieval import knn
+    """kNN of every query among the labelled reference rows (galcat.metrics.knn)."""
+    from galcat.metrics.knn import knn
 
     codes = ref_store.label_codes(scheme)[index.ids]
     labelled = codes >= 0

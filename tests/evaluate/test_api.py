@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 from galcat.cli import app
 from galcat.errors import GalcatError
 from galcat.evaluate.bootstrap import bootstrap_intervals
-from galcat.evaluate.classification import align_codes, classification_metrics
+from galcat.evaluate.labels import align_codes
 from galcat.evaluate.plots import plot_confusion, plot_roc
 from galcat.evaluate.report import report_markdown, summarize_folds, write_report
 from galcat.evaluate.roc import roc_curves
+from galcat.metrics.classification import classification_metrics
 from galcat.schemes import HUBBLE9, HUBBLE11
 
 CLASSES = ["a", "b", "c", "d"]

@@ -12,7 +12,8 @@ from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
 from pytorch_metric_learning.utils.inference import CustomKNN, FaissKNN
 
 from galcat.errors import GalcatError
-from galcat.evaluate.retrieval import knn, l2_normalize, per_query_retrieval, retrieval_metrics
+from galcat.metrics.knn import knn, l2_normalize
+from galcat.metrics.retrieval import per_query_retrieval, retrieval_metrics
 
 INCLUDE = ("precision_at_1", "r_precision", "mean_average_precision_at_r")
 PML_TO_GALCAT = {

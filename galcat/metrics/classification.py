@@ -1,9 +1,10 @@
 """Classification metrics in the paper's layout, with the paper code's argument swap fixed.
 
-Labels are integer codes into ``class_names`` (the scheme's order, e.g. HUBBLE9), so classes
-absent from a test set still get a row/column (``labels=`` is always passed to sklearn).
-``y_true`` always comes first: the paper's code passed predictions as ``y_true`` (domain.md
-§2.7), which leaves macro F1 unchanged but swaps per-class precision and recall.
+The one definition of accuracy, macro F1 and per-class metrics, used by validation during
+training, by the evaluator and by its bootstrap. Labels are integer codes into the class list
+(the scheme's order, e.g. HUBBLE9), so classes absent from a test set still count (``labels=``
+is always passed to sklearn). ``y_true`` always comes first: the paper's code passed predictions
+as ``y_true``, which leaves macro F1 unchanged but swaps per-class precision and recall.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from galcat.errors import GalcatError
-from galcat.schemes import HUBBLE9, HUBBLE11, collapse_11_to_9
 
 
 def _codes(y, n_classes: int, name: str) -> np.ndarray:
@@ -41,22 +41,30 @@ def macro_f1_from_counts(counts: np.ndarray) -> float:
     return float(np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)))
 
 
+def accuracy_and_macro_f1(y_true, y_pred, n_classes: int) -> dict:
+    """``{"accuracy", "macro_f1"}`` over all ``n_classes`` codes (absent classes score F1 = 0)."""
+    y_true = _codes(y_true, n_classes, "y_true")
+    y_pred = _codes(y_pred, n_classes, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise GalcatError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    if len(y_true) == 0:
+        raise GalcatError("no labelled samples to evaluate")
+    counts = confusion_counts(y_true, y_pred, n_classes)
+    return {"accuracy": float(np.trace(counts) / len(y_true)), "macro_f1": macro_f1_from_counts(counts)}
+
+
 def classification_metrics(y_true, y_pred, class_names) -> dict:
     """Accuracy, macro ("unweighted") and weighted F1, per-class P/R/F1 and the confusion matrix.
 
     Returns plain JSON-able data: ``confusion`` (counts) and ``confusion_normalized`` (rows =
     true class, columns = predicted, each row sums to 1: the layout of the paper's Tables 5-9).
     """
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import precision_recall_fscore_support
 
     class_names = list(class_names)
     n = len(class_names)
-    y_true = _codes(y_true, n, "y_true")
-    y_pred = _codes(y_pred, n, "y_pred")
-    if len(y_true) != len(y_pred):
-        raise GalcatError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
-    if len(y_true) == 0:
-        raise GalcatError("no labelled samples to evaluate")
+    headline = accuracy_and_macro_f1(y_true, y_pred, n)
+    y_true, y_pred = _codes(y_true, n, "y_true"), _codes(y_pred, n, "y_pred")
     labels = list(range(n))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
@@ -64,9 +72,8 @@ def classification_metrics(y_true, y_pred, class_names) -> dict:
     counts = confusion_counts(y_true, y_pred, n)
     return {
         "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        **headline,
+        "weighted_f1": float(np.sum(f1 * support) / np.sum(support)),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
@@ -80,24 +87,3 @@ def classification_metrics(y_true, y_pred, class_names) -> dict:
         "confusion": counts.tolist(),
         "confusion_normalized": row_normalise(counts).tolist(),
     }
-
-
-def align_codes(codes, from_classes, to_classes, source: str = "labels") -> np.ndarray:
-    """Re-express label codes of one scheme in another (by class name; -1 stays -1).
-
-    hubble11 -> hubble9 collapses E0/E3-5/E7 to E (RSA hubble11 queries against an EFIGI
-    hubble9 model). Any other class missing from ``to_classes`` is an error.
-    """
-    from_classes, to_classes = list(from_classes), list(to_classes)
-    collapse = tuple(from_classes) == HUBBLE11 and tuple(to_classes) == HUBBLE9
-    target = {c: i for i, c in enumerate(to_classes)}
-    mapping = np.full(len(from_classes) + 1, -1, dtype=np.int64)  # last slot maps -1 -> -1
-    for i, name in enumerate(from_classes):
-        mapped = collapse_11_to_9(name) if collapse else name
-        if mapped not in target:
-            raise GalcatError(
-                f"{source}: class {name!r} has no counterpart among the model's classes {to_classes}"
-            )
-        mapping[i] = target[mapped]
-    codes = np.asarray(codes, dtype=np.int64)
-    return mapping[np.where(codes < 0, len(from_classes), codes)]

@@ -1,10 +1,10 @@
-"""Exact, blockwise retrieval metrics (Musgrave et al. 2020) and k-NN, never materialising N x N.
+"""Exact, blockwise retrieval metrics (Musgrave et al. 2020), never materialising N x N.
 
 Why our own engine: PML's ``AccuracyCalculator`` materialises the full (n, k) neighbour table
 (k = the largest class) plus several float64 copies of it, so memory grows as N^2 / classes.
 Here queries are processed in blocks against all references; each block is reduced at once to
 per-query metrics, so peak memory is O(block rows x max(k, n_ref)), bounded by
-``MAX_BLOCK_ELEMENTS``.
+``galcat.metrics.knn.MAX_BLOCK_ELEMENTS``.
 
 Distances are L2 on L2-normalised embeddings by default (the training distance,
 ``LpDistance(normalize_embeddings=True)``); ``normalize=False`` uses raw embeddings, which is
@@ -13,149 +13,20 @@ what the paper's PML v0.9.97 k-NN did (``faiss.IndexFlatL2`` on raw embeddings).
 Backends: :func:`retrieval_metrics` uses ``"rank"`` by default, a numpy-only engine (one BLAS
 GEMM per block, then only each row's nearest candidates are sorted; see :func:`_rank_blocks`).
 ``"faiss"`` (IndexFlatL2, when installed) and ``"torch"`` (cdist + topk per block) go through
-:func:`knn`, whose own default is faiss when installed, else torch. All give PML's numbers up to
+the one k-NN (:mod:`galcat.metrics.knn`). All give PML's numbers up to
 float ties.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from galcat.errors import GalcatError
+from galcat.metrics.knn import as_embeddings, iter_knn_blocks, l2_normalize, rows_per_block
 
-#: Elements (rows x columns) allowed in one block's distance or neighbour table (~64 MB float32).
-MAX_BLOCK_ELEMENTS = 1 << 24
 #: k of the paper's "MAP@R", which was PML v0.9.97 ``mean_average_precision`` at k=10.
 PAPER_K = 10
 METRIC_KEYS = ("precision_at_1", "r_precision", "map_at_r", "map_at_10_v0997")
-
-
-def faiss_available() -> bool:
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float32."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
-
-
-def _as_embeddings(x, name: str) -> np.ndarray:
-    x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise GalcatError(f"{name}: expected a non-empty 2-D embedding array, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise GalcatError(f"{name}: embeddings contain NaN or infinity")
-    return x
-
-
-def _rows_per_block(block_size: int, width: int) -> int:
-    return max(1, min(block_size, MAX_BLOCK_ELEMENTS // max(width, 1)))
-
-
-def _drop_self(dist: np.ndarray, idx: np.ndarray, first_row: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each query's own index from k+1 neighbours (else the last one), as PML does."""
-    own = np.arange(first_row, first_row + len(idx))[:, None]
-    is_self = idx == own
-    missing = ~is_self.any(axis=1)
-    is_self[missing, -1] = True
-    keep = ~is_self
-    k = idx.shape[1] - 1
-    return dist[keep].reshape(-1, k), idx[keep].reshape(-1, k)
-
-
-def iter_knn_blocks(
-    query,
-    reference,
-    k: int,
-    block_size: int = 4096,
-    exclude_self: bool = False,
-    normalize: bool = True,
-    backend: str | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(first_row, distances, indices)`` for consecutive query blocks, nearest first.
-
-    ``exclude_self`` means query row i is reference row i and must not retrieve itself.
-    """
-    query = _as_embeddings(query, "query")
-    reference = _as_embeddings(reference, "reference")
-    if query.shape[1] != reference.shape[1]:
-        raise GalcatError(f"query has {query.shape[1]} dimensions but reference has {reference.shape[1]}")
-    available = len(reference) - int(exclude_self)
-    if not 1 <= k <= available:
-        raise GalcatError(f"k={k} neighbours requested but only {available} references are available")
-    backend = backend or ("faiss" if faiss_available() else "torch")
-    search_k = k + int(exclude_self)
-    if backend == "faiss":
-        yield from _faiss_blocks(query, reference, search_k, block_size, exclude_self, normalize)
-    elif backend == "torch":
-        yield from _torch_blocks(query, reference, search_k, block_size, exclude_self, normalize)
-    else:
-        raise GalcatError(f"unknown k-NN backend {backend!r} (use 'faiss' or 'torch')")
-
-
-def _faiss_blocks(query, reference, search_k, block_size, exclude_self, normalize):
-    import faiss
-
-    if normalize:
-        query, reference = l2_normalize(query), l2_normalize(reference)
-    index = faiss.IndexFlatL2(reference.shape[1])
-    index.add(reference)
-    rows = _rows_per_block(block_size, search_k)
-    for start in range(0, len(query), rows):
-        dist, idx = index.search(query[start : start + rows], search_k)
-        dist = np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
-        if exclude_self:
-            dist, idx = _drop_self(dist, idx, start)
-        yield start, dist, idx
-
-
-def _torch_blocks(query, reference, search_k, block_size, exclude_self, normalize):
-    import torch
-
-    with torch.inference_mode():
-        ref = torch.from_numpy(reference)
-        q_all = torch.from_numpy(query)
-        if normalize:
-            ref = torch.nn.functional.normalize(ref, p=2, dim=1)
-            q_all = torch.nn.functional.normalize(q_all, p=2, dim=1)
-        rows = _rows_per_block(block_size, max(len(reference), search_k))
-        for start in range(0, len(query), rows):
-            mat = torch.cdist(q_all[start : start + rows], ref, p=2)
-            dist, idx = torch.topk(mat, search_k, dim=1, largest=False, sorted=True)
-            del mat
-            dist, idx = dist.numpy(), idx.numpy()
-            if exclude_self:
-                dist, idx = _drop_self(dist, idx, start)
-            yield start, dist, idx
-
-
-def knn(
-    query,
-    reference,
-    k: int,
-    block_size: int = 4096,
-    exclude_self: bool = False,
-    normalize: bool = True,
-    backend: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest references of every query: ``(distances float32 (n,k), indices int64 (n,k))``."""
-    n = len(query)
-    dists = np.empty((n, k), dtype=np.float32)
-    idxs = np.empty((n, k), dtype=np.int64)
-    for start, dist, idx in iter_knn_blocks(
-        query, reference, k, block_size, exclude_self, normalize, backend
-    ):
-        dists[start : start + len(idx)] = dist
-        idxs[start : start + len(idx)] = idx
-    return dists, idxs
 
 
 def _block_metrics(rel: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -202,7 +73,7 @@ def _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self
     sample_k = min(-(-m // stride) - 1, int(np.ceil(k / stride * 1.1 + 3 * np.sqrt(k / stride) + 4)))
     if stride == 1:
         sample_k = k - 1
-    rows = _rows_per_block(block_size, m)
+    rows = rows_per_block(block_size, m)
     for start in range(0, len(query), rows):
         d = _sq_distances(query[start : start + rows], reference, ref_sq)
         n = len(d)
@@ -246,8 +117,8 @@ def per_query_retrieval(
     """
     if reference is None:
         reference, reference_labels, ref_includes_query = query, query_labels, True
-    query = _as_embeddings(query, "query")
-    reference = _as_embeddings(reference, "reference")
+    query = as_embeddings(query, "query")
+    reference = as_embeddings(reference, "reference")
     q_lab = np.asarray(query_labels).ravel()
     r_lab = np.asarray(reference_labels).ravel()
     if len(q_lab) != len(query) or len(r_lab) != len(reference):
@@ -315,7 +186,8 @@ def retrieval_metrics(
     """Mean precision_at_1, r_precision, map_at_r (k = R per query) and map_at_10_v0997.
 
     R = number of references with the query's label, minus 1 when the query is in the reference
-    set. ``map_at_10_v0997`` is what the paper printed as "MAP@R" (domain.md §2.6, §5.2).
+    set. ``map_at_10_v0997`` is what the paper printed as "MAP@R": PML v0.9.97's
+``mean_average_precision`` at k=10, normalised by the hits within the top 10.
     Also returns ``n_queries`` (used) and ``n_lone`` (excluded lone-label queries).
     """
     values, used = per_query_retrieval(
