@@ -85,10 +85,10 @@ class _BodyError(Exception):
 class GaveUp(MaxRetryError):
     """``MaxRetryError`` that remembers how many attempts were made and what they met."""
 
-    def __init__(self, pool, url, reason, retry: GalcatRetry):
+    def __init__(self, pool, url, reason, retry: GalcatRetry | None = None):
         super().__init__(pool, url, reason)
-        self.attempts = retry.attempts
-        self.history = retry.history
+        self.attempts = retry.attempts if retry is not None else 1
+        self.history = retry.history if retry is not None else ()
 
 
 def _is_connect_failure(error: BaseException | None) -> bool:
@@ -246,7 +246,7 @@ class Session(requests.Session):
                 )
                 retry = self._again(method, url, retry, problem, reason)
                 continue
-            response._content = body
+            response._content, response._content_consumed = body, True  # as if requests had read it
             return Download(response, body, value, retry.attempts)
 
     # -- pieces ---------------------------------------------------------------------------
@@ -272,9 +272,7 @@ class Session(requests.Session):
         errors = [h.error for h in gave_up.history] if gave_up is not None else []
         timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError)
         kind = "timed out" if timed_out else "connection error"
-        if all(_is_connect_failure(e) for e in [*errors, reason]) and not any(
-            h.status for h in (gave_up.history if gave_up else ())
-        ):
+        if all(_is_connect_failure(e) for e in [*errors, reason]):  # an answer has error None
             host = urlsplit(url).netloc
             prefix = f"{self.service}: " if self.service else ""
             return NetworkError(

@@ -59,6 +59,7 @@ def test_plain_session_reads_validates_and_limits_body_size(jpeg):
         session = Session(FAST, service="test")
         response = session.get(url_of(server))  # a body cut short is retried like a 503
         assert response.status_code == 200 and response.content == jpeg
+        assert b"".join(response.iter_content(1000)) == jpeg  # read once, readable as usual
         small = Session(HttpConfig(max_bytes=1000, retries=0), service="test")
         with pytest.raises(RequestFailed, match="test: GET .* larger than 1000 bytes"):
             small.get(url_of(server))
