@@ -1,7 +1,8 @@
 """Catalogue readers: every catalogue becomes the same standard astropy Table.
 
 ``read_catalogue(name, ...)`` dispatches to :func:`read_efigi`, :func:`read_rsa`,
-:func:`read_gz2` and :func:`read_folder`; each spec lives in ``catalogues/<name>.toml``.
+:func:`read_gz2`, :func:`read_folder` and :func:`read_targets` (a user's list of names and/or
+positions, unlabelled); each spec lives in ``catalogues/<name>.toml``.
 See docs/architecture.md ("Standard catalogue table") for the columns and meta keys.
 """
 
@@ -14,6 +15,7 @@ from galcat.catalogues.labels import check_label_source
 from galcat.catalogues.rsa import compact_name, read_rsa
 from galcat.catalogues.spec import CATALOGUE_NAMES, CatalogueSpec, load_spec
 from galcat.catalogues.standard import class_counts
+from galcat.catalogues.targets import read_targets
 from galcat.errors import GalcatError
 
 
@@ -26,13 +28,16 @@ def read_catalogue(
     id_column: str | None = None,
     label_column: str | None = None,
     images=None,
+    **target_options,
 ):
-    """Read catalogue ``name`` ('efigi', 'rsa', 'gz2', 'folder') into the standard table.
+    """Read catalogue ``name`` ('efigi', 'rsa', 'gz2', 'folder', 'targets') into the standard table.
 
     ``labels``: 'rule' (the spec's documented rule) or 'paper' (``paper_labels`` = the paper's
     frozen table). ``resolver``: 'simbad' or 'openngc:PATH' for catalogues without positions.
     ``id_column`` / ``label_column`` override the spec's column candidates; ``images`` is the
-    image directory of a labelled folder. Options a catalogue cannot use are an error.
+    image directory of a folder. ``target_options`` (``frame``, ``equinox``, ``name_column``,
+    ``ra_column``, ``dec_column``) go to :func:`read_targets` (``ra_column``/``dec_column`` also
+    to folders). Options a catalogue cannot use are an error.
 
     Example::
 
@@ -45,10 +50,15 @@ def read_catalogue(
         "rsa": {"images": images},
         "gz2": {"resolver": resolver, "id_column": id_column, "images": images},
         "folder": {"resolver": resolver, "paper_labels": paper_labels},
+        "targets": {"paper_labels": paper_labels, "images": images},
     }
     if name not in unused:
         raise GalcatError(f"unknown catalogue {name!r}; known: {', '.join(CATALOGUE_NAMES)}")
+    positions = {"ra_column", "dec_column"}
+    takes = {"targets": {"frame", "equinox", "name_column", *positions}, "folder": positions}.get(name, set())
+    extra = {k: v for k, v in target_options.items() if v is not None}
     given = [key for key, value in unused[name].items() if value is not None]
+    given += sorted(set(extra) - takes)
     if given:
         raise GalcatError(f"catalogue {name!r} does not take {', '.join(given)}")
     if name == "efigi":
@@ -60,8 +70,12 @@ def read_catalogue(
     if name == "gz2":
         return read_gz2(source, labels=labels, paper_labels=paper_labels, label_column=label_column)
     if labels == "paper":
-        raise GalcatError("catalogue 'folder' takes its labels from the label column, not --labels paper")
-    return read_folder(source, images=images, id_column=id_column, label_column=label_column)
+        raise GalcatError(f"catalogue {name!r} takes its labels from the label column, not --labels paper")
+    if name == "targets":
+        return read_targets(
+            source, resolver=resolver, id_column=id_column, label_column=label_column, **extra
+        )
+    return read_folder(source, images=images, id_column=id_column, label_column=label_column, **extra)
 
 
 __all__ = [
@@ -75,5 +89,6 @@ __all__ = [
     "read_folder",
     "read_gz2",
     "read_rsa",
+    "read_targets",
     "vote_columns",
 ]

@@ -1,7 +1,8 @@
 """RSA reader: VizieR VII/51 (B1950 positions precessed to ICRS) or a name list resolved by name.
 
 A name list is any CSV with a ``Galaxy_ID``-like column, e.g. the paper's ``usethis_rsa2.csv``;
-positions then come from a resolver (``openngc:PATH`` offline, or ``simbad``). Ids are compact
+positions then come from its own RA/Dec columns or from a resolver (``openngc:PATH`` offline,
+or ``simbad``). Without a type column (and no paper table) the list is unlabelled. Ids are compact
 names (``NGC0221``, ``IC0749``). Labels: ``rsa_rule_v1`` on an RSA type column, or the paper's
 table (``labels="paper"``; when the source itself is a paper table it is used by default).
 """
@@ -16,7 +17,7 @@ import numpy as np
 from galcat.catalogues.labels import hubble_labels
 from galcat.catalogues.remote import masked_values, resolve_names, vizier_table
 from galcat.catalogues.spec import load_spec
-from galcat.catalogues.standard import assemble, check_unique_ids
+from galcat.catalogues.standard import assemble, check_unique_ids, source_positions
 from galcat.catalogues.textio import read_delimited, require_column
 from galcat.errors import GalcatError, where
 from galcat.schemes.paper import PAPER_LAYOUTS
@@ -65,15 +66,17 @@ def read_rsa(
     if labels == "paper" and paper_labels is None and source is not None and _is_paper_table(table):
         paper_labels = path
     type_col = None
-    if labels == "rule":
-        type_col = require_column(
-            table, [label_column] if label_column else spec.candidates("type"), path, "RSA type"
-        )
+    if labels == "rule" and label_column:
+        type_col = require_column(table, [label_column], path, "RSA type")
+    elif labels == "rule":  # a plain name list (Name[,ra,dec]) is unlabelled, not an error
+        type_col = next((c for c in spec.candidates("type") if c in table.colnames), None)
     result = hubble_labels(spec, objids, [table[type_col]] if type_col else None, labels, paper_labels)
     ra = dec = None
     extra = {}
     if source is None:
         ra, dec = _b1950_to_icrs(table, spec, path)
+    elif resolver is None:
+        table, ra, dec = source_positions(table, path)
     if resolver is not None:
         found = resolve_names(objids, resolver)
         ra, dec = masked_values(found["ra"]), masked_values(found["dec"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from galcat.errors import GalcatError
 
-CATALOGUE_NAMES = ("efigi", "rsa", "gz2", "folder")
+CATALOGUE_NAMES = ("efigi", "rsa", "gz2", "folder", "targets")
 _REQUIRED = ("name", "citation", "source", "columns", "id", "label")
 
 

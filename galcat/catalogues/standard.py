@@ -72,6 +72,25 @@ def check_finite_positions(table: Table, ra_col: str, dec_col: str, path) -> Non
             )
 
 
+def source_positions(table: Table, path, ra_column=None, dec_column=None):
+    """ICRS positions from a source's own RA/Dec columns (by name or UCD; any notation).
+
+    Returns ``(table, ra, dec)``; ``ra``/``dec`` are None when the source has no position
+    columns. A source column called ``ra``/``dec`` is kept as ``ra_input``/``dec_input``, since
+    the standard columns take those names.
+    """
+    from galcat.coords.positions import find_position_columns, table_positions
+
+    ra_col, dec_col = find_position_columns(table, ra_column, dec_column, path)
+    if ra_col is None:
+        return table, None, None
+    ra, dec = table_positions(table, ra_col, dec_col, path=path)
+    table = table.copy(copy_data=False)
+    for col in {ra_col, dec_col} & {"ra", "dec"}:
+        table.rename_column(col, f"{col}_input")
+    return table, ra, dec
+
+
 def apply_rule(rule: str, inputs: list, params: dict) -> tuple[list, list, str]:
     """Run a named rule over zipped input columns -> (labels, reasons, scheme)."""
     func, scheme = RULES[rule]
@@ -139,7 +158,7 @@ def assemble(
             out[name] = source[name]
     out.meta.update(meta)
     schemes = out.meta.setdefault("label_schemes", {"hubble9": list(HUBBLE9), "hubble11": list(HUBBLE11)})
-    primary = next(iter(schemes))
+    primary = next(iter(schemes), None)  # None: an unlabelled catalogue (target list, plain folder)
     out.meta["n_rows"] = n
     out.meta["n_masked"] = int(np.ma.getmaskarray(out[primary]).sum()) if primary in out.colnames else n
     out.meta.setdefault("image_key", "objid")

@@ -50,7 +50,8 @@ def _guess_delimiter(header: str) -> str | None:
 def read_delimited(path, delimiter: str = ",", comment: str | None = None, dtype=None) -> Table:
     """Parse a delimited text table (plain or gzip) into an astropy Table after strict checks.
 
-    ``delimiter``: ``"whitespace"``, ``","``, ``";"`` or ``"\\t"``. Rows are numbered from 1 after
+    ``delimiter``: ``"whitespace"``, ``","``, ``";"``, ``"\\t"`` or ``"auto"`` (guessed from the
+    header line: comma, semicolon, tab, else whitespace). Rows are numbered from 1 after
     the header; messages also give the file line. ``dtype`` maps columns to pandas dtypes
     (e.g. ``{"GalaxyID": str}`` keeps ids exact).
     """
@@ -65,6 +66,8 @@ def read_delimited(path, delimiter: str = ",", comment: str | None = None, dtype
     if not data:
         raise GalcatError(f"{path}: empty file (no header line)")
     header_line_no, header_line = data[0]
+    if delimiter == "auto":
+        delimiter = _guess_delimiter(header_line) or ","
     header = [h.strip() for h in _split(header_line, delimiter)]
     found = _guess_delimiter(header_line)
     if len(header) <= 1 and found not in (None, delimiter):

@@ -20,6 +20,7 @@ class Dataset(StrEnum):
     rsa = "rsa"
     gz2 = "gz2"
     folder = "folder"
+    targets = "targets"
 
 
 class Service(StrEnum):
@@ -31,7 +32,7 @@ def load_catalogue(
     name: str, catalogue: Path | None, images: Path | None, id_column, label_column, **reader_options
 ):
     """A galcat catalogue file (by extension) or a raw catalogue read by the named reader."""
-    if catalogue is not None and catalogue.suffix.lower() in _TABLE_SUFFIXES:
+    if name != "targets" and catalogue is not None and catalogue.suffix.lower() in _TABLE_SUFFIXES:
         from galcat.tables import read_table
 
         return read_table(catalogue)
@@ -67,7 +68,9 @@ def make_source(images: Path | None, service: Service, release, scale, pixels, b
 @app.command("build")
 @handle_errors
 def build(
-    dataset: Dataset = typer.Argument(..., help="Catalogue kind: efigi, rsa, gz2 or a labelled folder."),
+    dataset: Dataset = typer.Argument(
+        ..., help="Catalogue kind: efigi, rsa, gz2, an image folder, or a target list (names/positions)."
+    ),
     catalogue: Path | None = typer.Option(
         None, "--catalogue", help="Catalogue file (raw, or from `galcat catalogue`)."
     ),
@@ -165,6 +168,7 @@ def build(
         + (f", {summary.resumed_rows} resumed" if summary.resumed_rows else "")
         + (f", {summary.excluded} excluded" if summary.excluded else "")
         + (f", {summary.not_in_archive} without an image file skipped" if summary.not_in_archive else "")
+        + (f", {summary.no_image_file} without an image file" if summary.no_image_file else "")
     )
     if summary.failures_path is not None:
         print(f"not stored: {summary.n_failed} rows listed in {summary.failures_path}")

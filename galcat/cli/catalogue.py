@@ -1,4 +1,4 @@
-"""``galcat catalogue {efigi,rsa,gz2,folder}``: read a catalogue into the standard table and write it."""
+"""``galcat catalogue {efigi,rsa,gz2,folder,targets}``: read a catalogue into the standard table."""
 
 from __future__ import annotations
 
@@ -135,14 +135,64 @@ def folder_command(
     source: str = typer.Option(..., "--source", help="The id,label CSV."),
     images: Path = typer.Option(None, "--images", help="Image directory (default: images/ beside the CSV)."),
     id_column: str = typer.Option(None, "--id-column", help="Id column (default objid/OBJID/GalaxyID/id)."),
-    label_column: str = typer.Option(None, "--label-column", help="Label column (default label/class_name)."),
+    label_column: str = typer.Option(
+        None, "--label-column", help="Label column (default label/class_name; none: unlabelled)."
+    ),
     out: Path = _OUT,
     overwrite: bool = _OVERWRITE,
 ):
-    """A labelled image folder: id,label CSV + images named {id}.jpg/.jpeg/.png; rows without images dropped.
+    """An image folder: id[,label][,ra,dec] CSV + images named {id}.jpg/.jpeg/.png (any case).
 
     Example: galcat catalogue folder --source kaggle/labels.csv --images kaggle/images --out kaggle.ecsv
     """
     _run(
         "folder", out, overwrite, source=source, images=images, id_column=id_column, label_column=label_column
     )
+
+
+_TARGET_HELP = {
+    "frame": "Frame of the input RA/Dec: icrs, fk5 or fk4 (converted to ICRS).",
+    "equinox": "Equinox for fk5/fk4 (default J2000 / B1950).",
+}
+
+
+@catalogue_app.command(
+    "targets",
+    epilog="Example: galcat catalogue targets --source mine.csv --resolver openngc:../shared/data/openngc "
+    "--out mine.fits",
+)
+@handle_errors
+def targets_command(
+    source: str = typer.Option(
+        ..., "--source", help="Target list: CSV/TSV, FITS, VOTable, ECSV or Parquet with names and/or RA/Dec."
+    ),
+    resolver: str = typer.Option(
+        None, "--resolver", help="Resolver for names without positions: openngc:PATH, simbad or sesame."
+    ),
+    frame: str = typer.Option("icrs", "--frame", help=_TARGET_HELP["frame"]),
+    equinox: str = typer.Option(None, "--equinox", help=_TARGET_HELP["equinox"]),
+    id_column: str = typer.Option(
+        None, "--id-column", help="Id column (default objid/id/SDSSID or UCD meta.id)."
+    ),
+    name_column: str = typer.Option(None, "--name-column", help="Name column (default name/object/target)."),
+    ra_column: str = typer.Option(
+        None, "--ra-column", help="RA column (default ra/RAJ2000/... or UCD pos.eq.ra)."
+    ),
+    dec_column: str = typer.Option(None, "--dec-column", help="Dec column (default dec/DEJ2000/... or UCD)."),
+    label_column: str = typer.Option(
+        None, "--label-column", help="Optional class column (default: unlabelled)."
+    ),
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+):
+    """Your own target list (names and/or positions, no labels needed) as a standard table.
+
+    Positions may be degrees, sexagesimal strings or columns with units; ids are kept exactly.
+
+    Example: galcat catalogue targets --source mine.csv --resolver openngc:OpenNGC/ --out mine.fits
+    """
+    _run(
+        "targets", out, overwrite, source=source, resolver=resolver, frame=frame, equinox=equinox,
+        id_column=id_column, name_column=name_column, ra_column=ra_column, dec_column=dec_column,
+        label_column=label_column,
+    )  # fmt: skip

@@ -87,6 +87,7 @@ class BuildSummary:
     excluded: int  #: rows dropped because they are in the ``exclude`` catalogue
     not_in_archive: int  #: rows dropped by ``present_only``
     seconds: float
+    no_image_file: int = 0  #: local archive: rows kept and reported as failed (no image file)
 
     @property
     def n_failed(self) -> int:
@@ -150,13 +151,15 @@ def select_rows(
     Returns the rows to build and the counts dropped (``not_in_archive``, ``excluded``).
     """
     table = catalogue
-    dropped = {"not_in_archive": 0, "excluded": 0}
-    if config.present_only:
-        if not (hasattr(source, "find") and hasattr(source, "file_name")):
-            raise GalcatError("--present-only needs a local image archive (--images DIR)")
-        keep = np.array([source.find(source.file_name(i, row)) is not None for i, row in enumerate(table)])
-        dropped["not_in_archive"] = int((~keep).sum())
-        table = table[keep]
+    dropped = {"not_in_archive": 0, "excluded": 0, "no_image_file": 0}
+    local = hasattr(source, "find") and hasattr(source, "file_name")
+    if config.present_only and not local:
+        raise GalcatError("--present-only needs a local image archive (--images DIR)")
+    if local:
+        keep = np.array([_has_file(source, i, row) for i, row in enumerate(table)], dtype=bool)
+        if config.present_only:
+            dropped["not_in_archive"] = int((~keep).sum())
+            table = table[keep]
     if exclude is not None:
         from galcat.coords.crossmatch import exclude_overlap
 
@@ -176,7 +179,16 @@ def select_rows(
         table = table[: config.limit]
     if len(table) == 0:
         raise GalcatError("no catalogue rows left to build (after --exclude / --limit)")
+    if local and not config.present_only:  # kept: they are reported as failed rows, not dropped
+        dropped["no_image_file"] = sum(not _has_file(source, i, row) for i, row in enumerate(table))
     return table, dropped
+
+
+def _has_file(source, i: int, row) -> bool:
+    try:
+        return source.find(source.file_name(i, row)) is not None
+    except GalcatError:  # no id in this row: the fetch reports it
+        return False
 
 
 def build_store(
@@ -292,7 +304,11 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
     ok_rows = np.array([i for i in range(n) if records[i]["status"] in OK_STATUSES], dtype=np.int64)
     counts = Counter(records[i]["status"] for i in range(n))
     if len(ok_rows) == 0:
-        raise GalcatError(f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing to store")
+        listed = _write_failures(part.out, table, records)
+        raise GalcatError(
+            f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing to store "
+            f"(rows listed in {listed})"
+        )
     identity_digest = _identity_digest(part.identity())
     for litter in part.out.parent.glob(f".{part.out.name}.*.tmp"):  # from a crash while finalising
         litter.unlink(missing_ok=True)
@@ -350,6 +366,7 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
         excluded=dropped["excluded"],
         not_in_archive=dropped["not_in_archive"],
         seconds=time.monotonic() - start_time,
+        no_image_file=dropped["no_image_file"],
     )
 
 

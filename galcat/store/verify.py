@@ -135,6 +135,10 @@ def format_info(info: dict) -> str:
         f"fingerprint  {info['fingerprint']}",
         f"created      {info['created']}  galcat {info['galcat_version']}  schema {info['schema_version']}",
     ]
+    if not info["labels"]:
+        lines.append(
+            "labels       none (unlabelled store: embed, neighbours and classify work; train does not)"
+        )
     for scheme, counts in info["labels"].items():
         lines.append(f"labels[{scheme}]")
         lines.extend(f"  {name:<14} {count}" for name, count in counts.items())
@@ -149,7 +153,8 @@ def format_info(info: dict) -> str:
         lines.append(
             f"build        {summary.get('n_rows')} rows considered, {summary.get('n_stored')} stored "
             f"({counts}), {summary.get('excluded', 0)} excluded, "
-            f"{summary.get('not_in_archive', 0)} without an image file skipped"
+            f"{summary.get('not_in_archive', 0)} without an image file skipped, "
+            f"{summary.get('no_image_file', 0)} without an image file reported as failed"
         )
     lines.append("config       " + ", ".join(f"{k}={v}" for k, v in info["config"].items() if v is not None))
     return "\n".join(lines)
