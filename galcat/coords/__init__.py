@@ -9,7 +9,8 @@ from galcat.coords.crossmatch import (
 )
 from galcat.coords.frames import b1950_to_icrs, parse_sexagesimal
 from galcat.coords.names import normalise_name, parse_pgc, pgc_name
-from galcat.coords.resolve import Resolver, get_resolver
+from galcat.coords.resolve import Resolver
+from galcat.coords.resolvers import get_resolver
 
 __all__ = [
     "Resolver",

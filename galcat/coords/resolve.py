@@ -1,7 +1,7 @@
-"""One interface over the name resolvers: ``get_resolver(spec).resolve(names) -> Table``.
+"""The name-resolver interface: ``Resolver.resolve(names) -> Table``, and its standard table.
 
-Specs: ``'openngc:PATH'`` (offline, PATH = folder with NGC.csv [+ addendum.csv] or NGC.csv itself),
-``'simbad'`` and ``'sesame'`` (remote, cached on disk). Every resolver returns the same table:
+The resolvers (galcat.coords.openngc, galcat.coords.remote) subclass :class:`Resolver`;
+:func:`galcat.coords.resolvers.get_resolver` builds one from a spec. Every resolver returns the same table:
 ``name`` (as given), ``ra``/``dec`` (ICRS deg, masked when not found), ``pgc`` (masked int),
 ``main_id`` (the identifier that matched) and ``source``.
 """
@@ -9,16 +9,13 @@ Specs: ``'openngc:PATH'`` (offline, PATH = folder with NGC.csv [+ addendum.csv] 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
 from astropy.table import MaskedColumn, Table
 
 from galcat.errors import GalcatError
-
-RA_UCD = "pos.eq.ra;meta.main"
-DEC_UCD = "pos.eq.dec;meta.main"
+from galcat.tables import DEC_UCD, RA_UCD
 
 
 class Resolver:
@@ -70,24 +67,3 @@ def make_result_table(names: Sequence[str], rows: Sequence[tuple | None]) -> Tab
     table["main_id"] = np.array(main_id, dtype=str) if n else np.array([], dtype="U1")
     table["source"] = np.array(source, dtype=str) if n else np.array([], dtype="U1")
     return table
-
-
-def get_resolver(spec: str, **kwargs) -> Resolver:
-    """Build a resolver from ``'simbad'``, ``'sesame'`` or ``'openngc:PATH'``; kwargs go to it."""
-    kind, _, arg = str(spec).partition(":")
-    kind = kind.strip().lower()
-    if kind == "openngc":
-        from galcat.coords.openngc import OpenNGCResolver
-
-        if not arg:
-            raise GalcatError("resolver 'openngc' needs a path: openngc:/path/to/OpenNGC")
-        return OpenNGCResolver(Path(arg), **kwargs)
-    if kind == "simbad":
-        from galcat.coords.remote import SimbadResolver
-
-        return SimbadResolver(**kwargs)
-    if kind == "sesame":
-        from galcat.coords.remote import SesameResolver
-
-        return SesameResolver(**kwargs)
-    raise GalcatError(f"unknown resolver {spec!r}; use 'simbad', 'sesame' or 'openngc:PATH'")

@@ -96,7 +96,7 @@ def find_query(catalogue, query: str, resolver: str | None = None, radius_arcsec
             raise GalcatError(
                 f"query {text!r}: not an objid or name in the catalogue, and no --resolver given"
             )
-        from galcat.coords.resolve import get_resolver
+        from galcat.coords import get_resolver
 
         result = get_resolver(resolver).resolve([text])
         if np.ma.is_masked(result["ra"][0]):
