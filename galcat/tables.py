@@ -37,6 +37,7 @@ _FORMATS = {
     ".h5": "hdf5",
     ".hdf5": "hdf5",
     ".csv": "ascii.csv",
+    ".hats": "hats",  # a HEALPix-partitioned Parquet directory, through lsdb (galcat.hats)
 }
 _JSON_META_KEY = "GCJSON"  # FITS header: names of table.meta entries stored as JSON strings
 _NAMES_META_KEY = "GCNAMES"  # FITS header: {written column name: original name} for renamed columns
@@ -73,6 +74,10 @@ def write_table(table: Table, path, overwrite: bool = False) -> Path:
     """Write ``table`` in the format named by the extension, atomically (temp file + rename)."""
     path = Path(path)
     fmt = table_format(path)
+    if fmt == "hats":
+        from galcat.hats import write_hats
+
+        return write_hats(table, path, overwrite=overwrite)
     if path.exists() and not overwrite:
         raise GalcatError(f"{where(path)}already exists; pass overwrite=True (--overwrite) to replace it")
     if not path.parent.exists():
@@ -234,6 +239,10 @@ def read_table(path) -> Table:
     if path.stat().st_size == 0:
         raise GalcatError(f"{where(path)}file is empty")
     try:
+        if fmt == "hats":
+            from galcat.hats import read_hats
+
+            return read_hats(path)
         if fmt == "fits":
             return _read_fits(path)
         if fmt == "votable":

@@ -15,8 +15,8 @@ from galcat.cli.app import app, handle_errors
 )
 @handle_errors
 def crossmatch_command(
-    table_a: Path = typer.Argument(..., help="First table (.fits/.vot/.ecsv/.parquet/.h5/.csv)."),
-    table_b: Path = typer.Argument(..., help="Second table, any of the same formats."),
+    table_a: Path = typer.Argument(..., help="First table (.fits/.vot/.ecsv/.parquet/.h5/.csv/.hats)."),
+    table_b: Path = typer.Argument(..., help="Second table, any of those (HATS: matched with lsdb)."),
     radius: str = typer.Option("5arcsec", "--radius", help="Match radius, e.g. 5arcsec or 0.001deg."),
     by: str = typer.Option("sky", "--by", help="sky (ra/dec columns), id (identifier column) or both."),
     key: str = typer.Option("pgc", "--key", help="Identifier column of A for --by id/both (PGC/NGC/IC)."),
@@ -25,12 +25,11 @@ def crossmatch_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
 ):
     """Cross-match table A with table B and write the matched pairs (with separation in arcsec)."""
-    from galcat.coords.crossmatch import crossmatch
+    from galcat.coords.crossmatch import crossmatch_files
     from galcat.progress import console
-    from galcat.tables import read_table, table_format, write_table
+    from galcat.tables import table_format, write_table
 
     table_format(out)  # fail on a bad output extension before any work
-    a, b = read_table(table_a), read_table(table_b)
-    matched = crossmatch(a, b, radius, by=by, key=key, key_b=key_b)
+    matched = crossmatch_files(table_a, table_b, radius, by=by, key=key, key_b=key_b)
     write_table(matched, out, overwrite=overwrite)
-    console.print(f"{len(matched)} matched pairs ({len(a)} rows in A, {len(b)} in B, by {by}) -> {out}")
+    console.print(f"{len(matched)} matched pairs ({table_a.name} x {table_b.name}, by {by}) -> {out}")

@@ -162,6 +162,24 @@ def crossmatch(
     return _joined(a, b, ia, ib, _separation(a, b, ia, ib), by_labels)
 
 
+def crossmatch_files(a, b, radius=DEFAULT_RADIUS, *, by: str = "sky", key: str = "pgc", key_b=None) -> Table:
+    """Cross-match two catalogue files; when either is a HATS catalogue, lsdb matches them on Dask.
+
+    HATS catalogues are matched by sky position only (nearest neighbour of each A row in B within
+    ``radius``); small tables are read into memory and matched with astropy.
+    """
+    from galcat.hats import crossmatch_hats, is_hats
+    from galcat.tables import read_table
+
+    if is_hats(a) or is_hats(b):
+        if by != "sky":
+            raise GalcatError(f"HATS catalogues are cross-matched by sky position: use --by sky, not {by!r}")
+        left = a if is_hats(a) else read_table(a)
+        right = b if is_hats(b) else read_table(b)
+        return crossmatch_hats(left, right, parse_radius(radius).to_value(u.arcsec))
+    return crossmatch(read_table(a), read_table(b), radius, by=by, key=key, key_b=key_b)
+
+
 def exclude_overlap(
     train: Table,
     test: Table,
