@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
+
+from galcat.atomic import atomic_write
 
 T = TypeVar("T")
 
@@ -36,7 +39,16 @@ def to_json(obj: Any) -> str:
     data = to_dict(obj)
     if isinstance(data, dict):
         data = {"galcat_version": __version__, **data}
-    return json.dumps(data, indent=2, sort_keys=False, default=str)
+    return json.dumps(data, indent=2, sort_keys=False, default=json_default)
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` for galcat's values: numpy scalars and arrays as numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def from_dict(cls: type[T], data: dict) -> T:
@@ -45,19 +57,9 @@ def from_dict(cls: type[T], data: dict) -> T:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write text so that readers never see a half-written file (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def save_config(obj: Any, path: str | os.PathLike) -> Path:
     """Save a dataclass config as JSON (atomically) and return the path."""
-    atomic_write_text(path, to_json(obj) + "\n")
+    atomic_write(path, to_json(obj) + "\n")
     return Path(path)
 
 

@@ -9,7 +9,6 @@ interrupted, drops dict-valued table metadata from FITS, and FITS readers other 
 from __future__ import annotations
 
 import json
-import os
 import re
 import warnings
 from pathlib import Path
@@ -19,6 +18,8 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
+from galcat.atomic import atomic_path
+from galcat.config import json_default
 from galcat.errors import GalcatError, where
 
 RA_UCD = "pos.eq.ra;meta.main"
@@ -55,11 +56,6 @@ def table_format(path) -> str:
     raise GalcatError(f"{where(path)}unknown table format; use one of {', '.join(sorted(_FORMATS))}")
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return next(s for s in sorted(_FORMATS, key=len, reverse=True) if name.endswith(s))
-
-
 def annotate_position_columns(table: Table, ra: str = "ra", dec: str = "dec") -> Table:
     """Give ``ra``/``dec`` unit deg and the main-position UCDs so TOPCAT's sky match finds them."""
     for name, ucd in ((ra, RA_UCD), (dec, DEC_UCD)):
@@ -84,8 +80,7 @@ def write_table(table: Table, path, overwrite: bool = False) -> Path:
         raise GalcatError(f"{where(path.parent)}output folder does not exist")
     if fmt == "ascii.csv" and any(col.ndim > 1 for col in table.itercols()):
         raise GalcatError(f"{where(path)}CSV cannot hold vector columns; use .ecsv, .fits or .vot")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{_suffix(path)}")
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "fits":
             _write_fits(table, tmp)
         elif fmt == "hdf5":
@@ -94,10 +89,6 @@ def write_table(table: Table, path, overwrite: bool = False) -> Path:
             _write_votable(table, tmp)
         else:
             table.write(tmp, format=fmt, overwrite=True)
-        os.replace(tmp, path)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -177,7 +168,7 @@ def _write_fits(table: Table, path: Path) -> None:
         if isinstance(value, dict | list | tuple) or (
             isinstance(value, str) and ("\n" in value or not value.isascii())
         ):
-            out.meta[key] = json.dumps(value, default=str)  # ensure_ascii: non-ASCII becomes \uXXXX
+            out.meta[key] = json.dumps(value, default=json_default)  # ensure_ascii: non-ASCII becomes \uXXXX
             json_keys.append(key)
     escaped = [name for name in out.colnames if _non_ascii_strings(out[name])]
     for name in escaped:
@@ -225,7 +216,7 @@ def _write_votable(table: Table, path: Path) -> None:
         field_.ID = name  # a valid, unique XML ID; ``name`` keeps the original column name
     for key, value in table.meta.items():
         if isinstance(value, dict | list | tuple):
-            value = json.dumps(value, default=str)
+            value = json.dumps(value, default=json_default)
         resource_table.infos.append(Info(name=str(key), value=str(value)))
     votable.to_xml(str(path))
 

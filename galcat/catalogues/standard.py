@@ -15,8 +15,9 @@ from astropy.table import Column, MaskedColumn, Table
 
 from galcat.errors import GalcatError, where
 from galcat.schemes import HUBBLE9, HUBBLE11, RULES, collapse_11_to_9, read_paper_labels
+from galcat.tables import DEC_UCD, RA_UCD
 
-UCD = {"ra": "pos.eq.ra;meta.main", "dec": "pos.eq.dec;meta.main", "objid": "meta.id;meta.main"}
+UCD = {"ra": RA_UCD, "dec": DEC_UCD, "objid": "meta.id;meta.main"}
 STANDARD = ("objid", "ra", "dec", "hubble9", "hubble11", "label_reason")
 
 

@@ -90,7 +90,8 @@ def build(
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
     keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
     compression: str = typer.Option(
-        "lz4", "--compression",
+        "lz4",
+        "--compression",
         help="Image codec: lz4 (default, streams fastest), zstd, gzip (archival, no plugin), lzf, none.",
     ),
     present_only: bool = typer.Option(

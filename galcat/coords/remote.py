@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from galcat.atomic import atomic_path
 from galcat.coords.names import normalise_name, parse_pgc
 from galcat.coords.resolve import Resolver
 from galcat.errors import GalcatError, NetworkError, where
@@ -72,10 +73,8 @@ class NameCache:
                 "main_id": np.array([v[3] for v in values], dtype=str),
             }
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as tmp:
+            table.write(tmp, format="ascii.ecsv")
 
 
 def default_names_dir() -> Path:

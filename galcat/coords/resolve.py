@@ -15,7 +15,7 @@ from astropy import units as u
 from astropy.table import MaskedColumn, Table
 
 from galcat.errors import GalcatError
-from galcat.tables import DEC_UCD, RA_UCD
+from galcat.tables import annotate_position_columns
 
 
 class Resolver:
@@ -61,8 +61,7 @@ def make_result_table(names: Sequence[str], rows: Sequence[tuple | None]) -> Tab
     table["name"] = np.array(names, dtype=str) if n else np.array([], dtype="U1")
     table["ra"] = MaskedColumn(ra, mask=missing, unit=u.deg, description="Right ascension (ICRS)")
     table["dec"] = MaskedColumn(dec, mask=missing, unit=u.deg, description="Declination (ICRS)")
-    table["ra"].meta["ucd"] = RA_UCD
-    table["dec"].meta["ucd"] = DEC_UCD
+    annotate_position_columns(table)
     table["pgc"] = MaskedColumn(pgc, mask=pgc_mask, description="PGC (HyperLeda) number")
     table["main_id"] = np.array(main_id, dtype=str) if n else np.array([], dtype="U1")
     table["source"] = np.array(source, dtype=str) if n else np.array([], dtype="U1")

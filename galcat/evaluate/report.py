@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from galcat.config import atomic_write_text
+from galcat.atomic import atomic_write
+from galcat.config import json_default
+from galcat.evaluate.classification import row_normalise
 from galcat.evaluate.plots import plot_confusion, plot_roc
 from galcat.metrics.classification import row_normalise
 
@@ -124,14 +126,6 @@ def write_report(out_dir, metrics: dict) -> dict[str, Path]:
     rocs = [f["roc"] for f in metrics["folds"] if f.get("roc") and f["roc"]["per_class"]]
     if rocs:
         paths["roc"] = plot_roc(rocs[0], out / "roc.png", f"{metrics.get('model')}: ROC (one vs rest)")
-    atomic_write_text(paths["metrics"], json.dumps(metrics, indent=2, default=_json_default) + "\n")
-    atomic_write_text(paths["report"], report_markdown(metrics))
+    atomic_write(paths["metrics"], json.dumps(metrics, indent=2, default=json_default) + "\n")
+    atomic_write(paths["report"], report_markdown(metrics))
     return paths
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

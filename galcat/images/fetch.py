@@ -13,51 +13,10 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
-from galcat.config import atomic_write_text
-from galcat.images.result import FetchResult, FetchSummary
-from galcat.progress import console
-
-
-class RateColumn(ProgressColumn):
-    """Rows per second (rich's own speed column assumes bytes)."""
-
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f}/s" if speed else "-.-/s", style="progress.data.speed")
-
-
-def fetch_progress(disable: bool | None = None) -> Progress:
-    """Count, rate, elapsed, ETA and running status counts; stderr, off when not a terminal."""
-    if disable is None:
-        disable = not (console.is_terminal or os.environ.get("GALCAT_PROGRESS") == "1")
-        # rich allows one live display per console: an outer bar (e.g. the store builder's) wins
-        disable = disable or bool(getattr(console, "_live_stack", None))
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[counts]}"),
-        console=console,
-        disable=disable,
-    )
+from galcat.atomic import atomic_write
+from galcat.images.result import FetchResult, FetchSummary, failures_path, write_failures
+from galcat.progress import progress_bar
 
 
 class FetchRun:
@@ -68,7 +27,7 @@ class FetchRun:
         self.table = table
         self.workers = max(1, int(workers))
         self.summary = FetchSummary(source=repr(source))
-        self._progress = fetch_progress(None if progress is None else not progress)
+        self._progress = progress_bar(None if progress is None else not progress, status=True)
         self._description = description or f"fetch {getattr(source, 'name', 'images')}"
         self._results = self._run()
 
@@ -86,7 +45,7 @@ class FetchRun:
         pending: set[Future] = set()
         try:
             with self._progress as bar:
-                task = bar.add_task(self._description, total=n, counts="")
+                task = bar.add_task(self._description, total=n, status="")
 
                 def fill():
                     for i in rows:
@@ -102,7 +61,7 @@ class FetchRun:
                         result = fut.result()  # NetworkError / bugs propagate and stop the run
                         self.summary.add(result)
                         self.summary.elapsed_s = time.monotonic() - start
-                        bar.update(task, advance=1, counts=_counts_text(self.summary))
+                        bar.update(task, advance=1, status=self.summary.status_text())
                         yield result
                     fill()
         except BaseException:
@@ -113,10 +72,6 @@ class FetchRun:
             pool.shutdown(wait=True)
         finally:
             self.summary.elapsed_s = time.monotonic() - start
-
-
-def _counts_text(s: FetchSummary) -> str:
-    return f"new {s.downloaded} cached {s.cached} blank {s.blank} failed {s.failed}"
 
 
 def fetch_many(
@@ -139,30 +94,15 @@ def fetch_all(
 
 
 def report_paths(store_path: str | os.PathLike) -> tuple[Path, Path]:
-    """``NAME.fetch_summary.json`` and ``NAME.fetch_failures.ecsv`` beside ``NAME.h5``."""
+    """``NAME.fetch_summary.json`` and ``NAME.failures.ecsv`` beside ``NAME.h5``."""
     path = Path(store_path)
     stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-    return path.with_name(stem + ".fetch_summary.json"), path.with_name(stem + ".fetch_failures.ecsv")
+    return path.with_name(stem + ".fetch_summary.json"), failures_path(path)
 
 
-def write_fetch_report(summary: FetchSummary, store_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Write the counts (JSON) and the blank/failed rows (ECSV table) beside the store."""
-    from astropy.table import Table
-
+def write_fetch_report(summary: FetchSummary, store_path: str | os.PathLike) -> tuple[Path, Path | None]:
+    """Write the counts (JSON) and the blank/failed rows (ECSV table, None when there are none)."""
     json_path, table_path = report_paths(store_path)
-    atomic_write_text(json_path, json.dumps(summary.counts(), indent=2) + "\n")
-    rows: list[dict[str, Any]] = sorted(summary.failures, key=lambda r: r["row_index"])
-    failures = Table(
-        {
-            "row_index": np.array([r["row_index"] for r in rows], dtype=np.int64),
-            "objid": np.array([r["objid"] for r in rows], dtype=str),
-            "status": np.array([r["status"] for r in rows], dtype=str),
-            "origin": np.array([r["origin"] for r in rows], dtype=str),
-            "error": np.array([r["error"] for r in rows], dtype=str),
-        },
-        meta={"source": summary.source, "description": "catalogue rows without a usable image"},
-    )
-    tmp = table_path.with_name("." + table_path.name + ".tmp")
-    failures.write(tmp, format="ascii.ecsv", overwrite=True)
-    os.replace(tmp, table_path)
-    return json_path, table_path
+    atomic_write(json_path, json.dumps(summary.counts(), indent=2) + "\n")
+    meta = {"source": summary.source, "description": "catalogue rows without a usable image"}
+    return json_path, write_failures(table_path, summary.failures, meta)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 STATUSES = ("ok", "cached", "blank", "failed")
+#: columns of ``NAME.failures.ecsv``: one row per catalogue row without a usable image
+FAILURE_COLUMNS = ("row", "objid", "status", "origin", "error")
 
 
 @dataclass
@@ -40,7 +44,7 @@ class FetchSummary:
     requests: int = 0
     elapsed_s: float = 0.0
     source: str = ""
-    failures: list[dict] = field(default_factory=list)  # objid, row_index, status, origin, error
+    failures: list[dict] = field(default_factory=list)  # FAILURE_COLUMNS of each blank/failed row
 
     def add(self, result: FetchResult) -> None:
         self.total += 1
@@ -56,8 +60,8 @@ class FetchSummary:
         if result.status in ("blank", "failed"):
             self.failures.append(
                 {
+                    "row": int(result.row_index),
                     "objid": result.objid,
-                    "row_index": int(result.row_index),
                     "status": result.status,
                     "origin": result.origin,
                     "error": result.error,
@@ -69,3 +73,40 @@ class FetchSummary:
         data = asdict(self)
         data.pop("failures")
         return data
+
+    def status_text(self) -> str:
+        """The non-zero counts, short enough for a progress bar in an 80-column terminal."""
+        counts = (
+            ("new", self.downloaded),
+            ("cached", self.cached),
+            ("blank", self.blank),
+            ("failed", self.failed),
+        )
+        return " ".join(f"{name} {n}" for name, n in counts if n)
+
+
+def failures_path(store_path: str | os.PathLike) -> Path:
+    """``NAME.failures.ecsv`` beside the store ``NAME.h5``."""
+    path = Path(store_path)
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return path.with_name(stem + ".failures.ecsv")
+
+
+def write_failures(path: str | os.PathLike, failures: list[dict], meta: dict) -> Path | None:
+    """Write the rows without a usable image (dicts with :data:`FAILURE_COLUMNS`) as an ECSV table.
+
+    No failures: an earlier table at ``path`` is removed (it would describe another run) and
+    None is returned.
+    """
+    from astropy.table import Table
+
+    from galcat.tables import write_table
+
+    path = Path(path)
+    if not failures:
+        path.unlink(missing_ok=True)
+        return None
+    rows = sorted(failures, key=lambda r: r["row"])
+    columns = {name: np.array([str(r[name]) for r in rows], dtype=str) for name in FAILURE_COLUMNS}
+    columns["row"] = np.array([r["row"] for r in rows], dtype=np.int64)
+    return write_table(Table(columns, meta=meta), path, overwrite=True)

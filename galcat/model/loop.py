@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from galcat import __version__
-from galcat.config import atomic_write_text, save_config, to_dict
+from galcat.atomic import atomic_write
+from galcat.config import save_config, to_dict
 from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
@@ -62,7 +63,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             results.append(_train_fold(cfg, data, k, train_rows, val_rows, init, device, info))
         summary = summarise(results, cfg)
         if info.is_main:
-            atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         return TrainResult(out=out, config=cfg, folds=results, summary=summary)
     finally:
         D.cleanup(info)
@@ -214,14 +215,12 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             pin,
         )
         show = (None if cfg.progress is None else cfg.progress) if info.is_main else False
-        with progress_bar(disable=None if show is None else not show) as bar:
+        with progress_bar(disable=None if show is None else not show, status=True) as bar:
             total = min(_safe_len(loader), cfg.max_steps or 10**12)
-            task = bar.add_task(f"fold {k} epoch {epoch + 1}/{cfg.epochs}", total=total)
+            task = bar.add_task(f"fold {k} epoch {epoch + 1}/{cfg.epochs}", total=total, status="")
 
-            def on_step(loss, task=task, bar=bar, epoch=epoch):
-                bar.update(
-                    task, advance=1, description=f"fold {k} epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f}"
-                )
+            def on_step(loss, task=task, bar=bar):
+                bar.update(task, advance=1, status=f"loss {loss:.4f}")
 
             started = time.perf_counter()
             stats = run_epoch(
@@ -268,7 +267,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         **state["best_metrics"],
     }
     if info.is_main:
-        atomic_write_text(result_path, json.dumps(result, indent=2) + "\n")
+        atomic_write(result_path, json.dumps(result, indent=2) + "\n")
     D.barrier(info)
     return result
 
@@ -287,7 +286,7 @@ def _trim_log(path: Path, last_epoch: int) -> None:
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     keep = [ln for ln in lines if json.loads(ln)["epoch"] <= last_epoch]
     if len(keep) != len(lines):
-        atomic_write_text(path, "".join(ln + "\n" for ln in keep))
+        atomic_write(path, "".join(ln + "\n" for ln in keep))
 
 
 def _format_record(rec: dict, improved: bool) -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from galcat.atomic import atomic_write
 from galcat.errors import GalcatError
 
 CACHE_FOLDERS = {
@@ -72,20 +72,9 @@ class DiskCache:
     def put(self, url: str, data: bytes) -> Path:
         path = self.path_for(url)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+            return atomic_write(path, data, fsync=False)  # a lost entry is downloaded again
         except OSError as exc:
-            raise GalcatError(f"{self.root}: cannot write the download cache: {exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise GalcatError(f"{path}: cannot write the download cache: {exc}") from None
-            raise
-        return path
+            raise GalcatError(f"{path}: cannot write the download cache: {exc}") from None
 
     def __contains__(self, url: str) -> bool:
         return self.path_for(url).exists()

@@ -17,6 +17,7 @@ import numpy as np
 from astropy.table import Column, MaskedColumn, Table
 
 from galcat.errors import GalcatError
+from galcat.tables import DEC_UCD, RA_UCD
 
 #: UCD1+ words for every column this module writes (checked against astropy's vocabulary in tests).
 UCDS = {
@@ -34,8 +35,8 @@ UCDS = {
 #: UCDs for the standard catalogue columns (architecture.md, "Standard catalogue table").
 STANDARD_UCDS = {
     "objid": ("meta.id;meta.main", None),
-    "ra": ("pos.eq.ra;meta.main", u.deg),
-    "dec": ("pos.eq.dec;meta.main", u.deg),
+    "ra": (RA_UCD, u.deg),
+    "dec": (DEC_UCD, u.deg),
     "hubble9": ("src.morph.type", None),
     "hubble11": ("src.morph.type", None),
     "label_reason": ("meta.note", None),

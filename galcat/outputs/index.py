@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from galcat.config import atomic_write_text
+from galcat.atomic import atomic_path, atomic_write
 from galcat.errors import GalcatError
 
 try:  # optional: faiss makes the index file a real faiss index and searches faster
@@ -113,16 +112,17 @@ class EmbeddingIndex:
         """Write the index files beside the store (meta last, so a half-written index is ignored)."""
         paths = self.paths(store_path, key)
         paths["meta"].unlink(missing_ok=True)
-        _atomic_npy(paths["ids"], self.ids)
+        with atomic_path(paths["ids"]) as tmp:
+            np.save(tmp, self.ids)
         if faiss is not None:
             index = faiss.IndexFlatL2(self.vectors.shape[1])
             index.add(self.vectors)
-            tmp = paths["faiss"].with_name(paths["faiss"].name + ".partial")
-            faiss.write_index(index, str(tmp))
-            os.replace(tmp, paths["faiss"])
+            with atomic_path(paths["faiss"]) as tmp:
+                faiss.write_index(index, str(tmp))
             data_path = paths["faiss"]
         else:
-            _atomic_npy(paths["npy"], self.vectors)
+            with atomic_path(paths["npy"]) as tmp:
+                np.save(tmp, self.vectors)
             data_path = paths["npy"]
         meta = {
             "store_fingerprint": self.store_fingerprint,
@@ -132,7 +132,7 @@ class EmbeddingIndex:
             "dim": int(self.vectors.shape[1]),
             "data": data_path.name,
         }
-        atomic_write_text(paths["meta"], json.dumps(meta, indent=2) + "\n")
+        atomic_write(paths["meta"], json.dumps(meta, indent=2) + "\n")
         return data_path
 
     @classmethod
@@ -160,9 +160,3 @@ class EmbeddingIndex:
         if len(vectors) != len(ids) or len(ids) != meta.get("n"):
             return None
         return cls(vectors, ids, store_fingerprint, model_digest)
-
-
-def _atomic_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".partial.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)

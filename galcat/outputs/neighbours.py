@@ -15,6 +15,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from galcat.atomic import atomic_path
 from galcat.errors import GalcatError
 from galcat.outputs.columns import masked_to_str
 
@@ -176,11 +177,11 @@ def render_grid(query_image, query_title: str, images, titles, out, colours=None
                 spine.set_linewidth(3)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return out
 
 

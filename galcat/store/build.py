@@ -27,8 +27,10 @@ import h5py
 import numpy as np
 from astropy.table import Table
 
+from galcat.atomic import litter
 from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
+from galcat.images.result import failures_path, write_failures
 from galcat.store.partial import OK_STATUSES, PartialBuild
 from galcat.store.preprocess import as_rgb_uint8, preprocess
 from galcat.store.writer import (
@@ -310,8 +312,8 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
             f"(rows listed in {listed})"
         )
     identity_digest = _identity_digest(part.identity())
-    for litter in part.out.parent.glob(f".{part.out.name}.*.tmp"):  # from a crash while finalising
-        litter.unlink(missing_ok=True)
+    for path in litter(part.out):  # from a crash while finalising
+        path.unlink(missing_ok=True)
     with PartialBuild(part.out) as src:
         has_original = src.original is not None
 
@@ -370,30 +372,7 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
     )
 
 
-def failures_path_for(out: Path) -> Path:
-    name = out.name[: -len(".h5")] if out.name.endswith(".h5") else out.name
-    return out.with_name(name + ".failures.ecsv")
-
-
 def _write_failures(out: Path, table: Table, records: dict) -> Path | None:
-    path = failures_path_for(out)
-    bad = [i for i in range(len(table)) if records[i]["status"] not in OK_STATUSES]
-    if not bad:
-        if path.exists():
-            path.unlink()
-        return None
-    rows = [records[i] for i in bad]
-    failures = Table(
-        {
-            "row": np.array(bad, dtype=np.int64),
-            "objid": [r["objid"] for r in rows],
-            "status": [r["status"] for r in rows],
-            "origin": [r["origin"] for r in rows],
-            "error": [r["error"] for r in rows],
-        },
-        meta={"store": out.name, "policy": "rows not stored: blank or failed fetches"},
-    )
-    tmp = path.with_name("." + path.name + ".tmp")
-    failures.write(tmp, format="ascii.ecsv", overwrite=True)
-    os.replace(tmp, path)
-    return path
+    bad = [records[i] for i in range(len(table)) if records[i]["status"] not in OK_STATUSES]
+    meta = {"store": out.name, "policy": "rows not stored: blank or failed fetches"}
+    return write_failures(failures_path(out), bad, meta)

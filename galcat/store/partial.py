@@ -22,6 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from galcat.atomic import atomic_path
 from galcat.errors import GalcatError
 
 OK_STATUSES = ("ok", "cached")
@@ -62,16 +63,12 @@ class PartialBuild:
     def create(self, n: int, image_shape, identity: dict, original_shape=None) -> None:
         """Create a fresh partial (discarding any old one) sized for ``n`` rows."""
         self.discard()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(str(self.path) + ".new")
-        with h5py.File(tmp, "w") as f:
+        with atomic_path(self.path) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["galcat_partial"] = True
             f.attrs["identity"] = json.dumps(identity, sort_keys=True)
             _allocated_dataset(f, "images", (n, *image_shape))
             if original_shape is not None:
                 _allocated_dataset(f, "original", (n, *original_shape))
-        _fsync_path(tmp)
-        os.replace(tmp, self.path)
         self.journal.write_bytes(b"")
         _fsync_path(self.journal)
 

@@ -12,8 +12,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,6 +20,8 @@ import hdf5plugin  # registers the Blosc filters with HDF5 (writing and reading)
 import numpy as np
 from astropy.table import Table
 
+from galcat.atomic import atomic_path
+from galcat.config import json_default
 from galcat.errors import GalcatError
 from galcat.schemes import SCHEMES, encode
 
@@ -89,16 +89,8 @@ def _hdf5_safe_table(table: Table) -> Table:
             values = ["" if v is None else str(v) for v in col]
             mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else None
             out[name] = np.ma.array(values, mask=mask) if mask is not None and mask.any() else values
-    out.meta = json.loads(json.dumps(dict(table.meta), default=_jsonable))
+    out.meta = json.loads(json.dumps(dict(table.meta), default=json_default))
     return out
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _vote_matrix(table: Table, columns: list[str]) -> np.ndarray:
@@ -209,20 +201,8 @@ def atomic_destination(path: Path, overwrite: bool):
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass --overwrite (overwrite=True) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the store private to its builder
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        yield tmp
 
 
 def write_store(

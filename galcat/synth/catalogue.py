@@ -17,6 +17,7 @@ from galcat.errors import GalcatError
 from galcat.schemes.classes import HUBBLE9, HUBBLE11, collapse_11_to_9
 from galcat.synth.render import SYNTH_CLASSES, render_galaxy
 from galcat.synth.votes import GZ2_VOTE_COLUMNS, synthetic_votes
+from galcat.tables import annotate_position_columns
 
 CITATION = "galcat synthetic galaxies (rendered toy models; no observational data)"
 
@@ -66,8 +67,7 @@ def synthetic_catalogue_and_images(
     table["dec"] = Column(
         np.rad2deg(np.arcsin(rng.uniform(-1.0, 1.0, n))), unit=u.deg, description="declination (ICRS)"
     )
-    table["ra"].meta["ucd"] = "pos.eq.ra;meta.main"
-    table["dec"].meta["ucd"] = "pos.eq.dec;meta.main"
+    annotate_position_columns(table)
     table["hubble9"] = Column([collapse_11_to_9(c) if c in HUBBLE11 else c for c in labels], dtype=str)
     schemes = {"hubble9": list(HUBBLE9)}
     if any(c in HUBBLE11 and c not in HUBBLE9 for c in classes):

@@ -10,6 +10,7 @@ from astropy.table import MaskedColumn, Table
 from PIL import Image
 
 import galcat.images
+from galcat.tables import RA_UCD
 
 
 def local_source(root, key="objid"):
@@ -25,7 +26,7 @@ def synthetic_catalogue(n: int, seed: int = 0) -> Table:
     t["objid"] = [f"G{i:04d}" for i in range(n)]
     t["ra"] = MaskedColumn(rng.uniform(0, 360, n), unit=u.deg, mask=np.arange(n) == 3)
     t["dec"] = MaskedColumn(rng.uniform(-30, 60, n), unit=u.deg, mask=np.arange(n) == 3)
-    t["ra"].meta["ucd"] = "pos.eq.ra;meta.main"
+    t["ra"].meta["ucd"] = RA_UCD
     labels = [classes[i % 9] for i in range(n)]
     t["hubble9"] = MaskedColumn(labels, mask=np.arange(n) % 10 == 7)
     t["t01_a01"] = rng.random(n)
