@@ -15,7 +15,6 @@ import numpy as np
 
 from galcat.atomic import atomic_write
 from galcat.config import json_default
-from galcat.evaluate.classification import row_normalise
 from galcat.evaluate.plots import plot_confusion, plot_roc
 from galcat.metrics.classification import row_normalise
 

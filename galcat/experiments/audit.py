@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from galcat.config import atomic_write_text, save_config
+from galcat.atomic import atomic_write
+from galcat.config import json_default, save_config
 from galcat.errors import GalcatError
 from galcat.schemes import SCHEMES, collapse_11_to_9, encode
 
@@ -273,6 +274,6 @@ def write_audit(out_dir, result: dict) -> dict[str, Path]:
         f"{name_a} vs {name_b}: kappa {result['kappa']:.3f}", counts=counts,
         axis_labels=(f"{name_a} label", f"{name_b} label"),
     )  # fmt: skip
-    atomic_write_text(paths["json"], json.dumps(result, indent=2, default=str) + "\n")
-    atomic_write_text(paths["report"], audit_markdown(result))
+    atomic_write(paths["json"], json.dumps(result, indent=2, default=json_default) + "\n")
+    atomic_write(paths["report"], audit_markdown(result))
     return paths

@@ -226,18 +226,17 @@ class KnnIndex:
     # ------------------------------------------------------------------ files
     def save(self, path) -> Path:
         """Write the index to ``path`` (faiss's format, or .npy for torch); returns the file."""
-        import os
+        from galcat.atomic import atomic_path
 
         path = Path(path)
-        tmp = path.with_name(path.name + ".partial")
-        if self.backend == "faiss":
-            import faiss
+        with atomic_path(path) as tmp:
+            if self.backend == "faiss":
+                import faiss
 
-            faiss.write_index(self._store, str(tmp))
-        else:
-            with open(tmp, "wb") as fh:
-                np.save(fh, self._store.numpy())
-        os.replace(tmp, path)
+                faiss.write_index(self._store, str(tmp))
+            else:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, self._store.numpy())
         return path
 
     @classmethod
