@@ -18,6 +18,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import MaskedColumn, Table
 
+from galcat.config import json_default
 from galcat.errors import GalcatError, where
 
 HATS_SUFFIX = ".hats"
@@ -78,7 +79,7 @@ def _column_meta(table: Table) -> dict:
             "ucd": (col.meta or {}).get("ucd"),
             "description": col.description,
         }
-    return {"columns": columns, "meta": json.loads(json.dumps(dict(table.meta), default=str))}
+    return {"columns": columns, "meta": json.loads(json.dumps(dict(table.meta), default=json_default))}
 
 
 def write_hats(
