@@ -2,15 +2,75 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.20 carries its own copy of click; its usage errors derive from TyperException
+    from typer.exceptions import TyperException as _UsageErrorBase
+except ImportError:  # pragma: no cover - older typer raises click's own exceptions
+    from click import ClickException as _UsageErrorBase
 
 from galcat.errors import GalcatError
 
+#: OS errors the user fixes (space, permissions, read-only mounts), reported as one line like a GalcatError
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for this file system or limit",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EIO: "input/output error",
+    errno.ENOENT: "no such file or directory",
+    errno.ENOTDIR: "not a directory",
+    errno.EISDIR: "is a directory",
+}
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (bad option values, unknown options) as one line on stderr and exit code 2.
+
+    Click's own report is a usage block plus a boxed message; galcat's rule is one line for every
+    error the user can fix, whether the parser or the API found it.
+    """
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            print("galcat: aborted", file=sys.stderr)
+            sys.exit(1)
+        except _UsageErrorBase as exc:
+            if not hasattr(exc, "format_message"):
+                raise
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                print(ctx.get_help(), file=sys.stderr)
+                sys.exit(2)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            print(f"galcat: error: {where}{' '.join(exc.format_message().split())}", file=sys.stderr)
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def environment_error(exc: OSError) -> str | None:
+    """One line for an OSError the user can fix (naming the file), or None for anything else."""
+    reason = _ENVIRONMENT_ERRNOS.get(getattr(exc, "errno", None))
+    if reason is None:
+        return None
+    path = exc.filename if exc.filename is not None else None
+    return f"{path}: {reason}" if path is not None else f"{reason} ({str(exc).splitlines()[0]})"
+
+
 app = typer.Typer(
     name="galcat",
+    cls=OneLineErrors,
     help="galcat: galaxy catalogues -> HDF5 stores -> morphology models -> catalogue columns.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -26,7 +86,13 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except GalcatError as exc:
-            print(f"galcat: error: {exc}", file=sys.stderr)
+            print(f"galcat: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+            raise typer.Exit(code=2) from None
+        except OSError as exc:
+            line = environment_error(exc)
+            if line is None:
+                raise
+            print(f"galcat: error: {line}", file=sys.stderr)
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt:
             print("galcat: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -121,12 +121,17 @@ def build(
     Example: galcat build efigi --catalogue EFIGI_attributes.txt --resolver simbad --limit 100
     --out stores/efigi.h5
     """
-    from galcat.store.build import BuildConfig, build_store
+    from galcat.store.build import BuildConfig, build_store, check_build_config, check_build_paths
 
     name = dataset.value
     out = out or Path("stores") / f"{name}.h5"
-    if out.exists() and not overwrite:
-        raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
+    early = BuildConfig(
+        size=size, crop=crop, limit=limit, workers=workers, compression=compression, pixels=pixels,
+        scale=scale, catalogue=str(catalogue) if catalogue else None, images=str(images) if images else None,
+        exclude=str(exclude) if exclude else None,
+    )  # fmt: skip
+    check_build_config(early)  # option ranges and paths fail before the catalogue is read
+    check_build_paths(out, early)
     table = load_catalogue(
         name,
         catalogue,

@@ -23,21 +23,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
-import h5py
 import numpy as np
 from astropy.table import Table
 
 from galcat.atomic import litter
 from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
-from galcat.images.result import failures_path, write_failures
-from galcat.store.partial import OK_STATUSES, PartialBuild
+from galcat.images.result import failures_path
+from galcat.paths import check_writable, refuse_overwriting_inputs
+from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
+from galcat.store.partial import OK_STATUSES, PartialBuild, io_error
 from galcat.store.preprocess import as_rgb_uint8, preprocess
+from galcat.store.recovery import finish_leftover, with_resume_hint, write_failures
 from galcat.store.writer import (
     CHUNK_ROWS,
     DEFAULT_COMPRESSION,
     atomic_destination,
     compression_kwargs,
+    estimate_store_bytes,
     pixel_digest,
     write_store_file,
 )
@@ -75,6 +78,27 @@ class BuildConfig:
     compression: str = DEFAULT_COMPRESSION  #: images codec of the final store, see COMPRESSIONS (layout only)
     flush_every: int = 32
     overwrite: bool = False
+
+
+#: ranges of the numeric fields (``--size`` at most 1024: a 100000 px request would reserve terabytes)
+_CONFIG_RANGES = {
+    "size": {"low": 1, "high": MAX_IMAGE_SIDE, "integer": True},
+    "crop": {"low": 0, "high": 100_000, "integer": True},
+    "crop_reference": {"low": 1, "integer": True, "option": "crop_reference"},
+    "pixels": {"low": 1, "high": 4096, "integer": True, "allow_none": True},
+    "scale": {"low": 0, "low_open": True, "allow_none": True},
+    "limit": {"low": 1, "integer": True, "allow_none": True},
+    "exclude_radius_arcsec": {"low": 0, "low_open": True, "option": "exclude_radius_arcsec"},
+    "workers": {"low": 1, "high": 256, "integer": True},
+    "chunk_rows": {"low": 1, "high": 4096, "integer": True, "option": "chunk_rows"},
+    "flush_every": {"low": 1, "integer": True, "option": "flush_every"},
+}
+
+
+def check_build_config(config: BuildConfig) -> None:
+    """GalcatError naming the option for any value out of range (before any work starts)."""
+    check_numbers(config, _CONFIG_RANGES)
+    compression_kwargs(config.compression)
 
 
 @dataclass
@@ -117,21 +141,6 @@ def _identity(table: Table, config: BuildConfig) -> dict:
 
 def _identity_digest(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-
-def _discard_finished_partial(out: Path) -> None:
-    """A crash between renaming the store into place and deleting its .partial leaves a stale one."""
-    part = PartialBuild(out)
-    if not part.exists():
-        return
-    try:
-        with h5py.File(out, "r") as f:
-            finished = str(f.attrs.get("build_identity", ""))
-        stale = finished == _identity_digest(part.identity())
-    except (OSError, GalcatError):
-        return
-    if stale:
-        part.discard()
 
 
 def _has_pgc(table: Table) -> bool:
@@ -196,18 +205,44 @@ def _has_file(source, i: int, row) -> bool:
 def build_store(
     catalogue: Table, source, out, config: BuildConfig | None = None, exclude: Table | None = None
 ) -> BuildSummary:
-    """Fetch, preprocess and store every row of ``catalogue``; resumable after a crash."""
+    """Fetch, preprocess and store every row of ``catalogue``; resumable after a crash.
+
+    The whole build runs under the partial's lock, so a second build of the same ``out`` (with or
+    without ``overwrite``) stops at once instead of deleting the first one's work.
+    """
     config = config or BuildConfig()
-    compression_kwargs(config.compression)  # a bad value fails now, not after the downloads
+    check_build_config(config)  # bad values fail now, not after the downloads
     out = Path(out)
     start_time = time.monotonic()
-    if out.exists() and not config.overwrite:
-        _discard_finished_partial(out)
-        raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
-    table, dropped = select_rows(catalogue, config, exclude, source)
-    n = len(table)
-    identity = _identity(table, config)
     part = PartialBuild(out)
+    check_build_paths(out, config)
+    if out.exists() and not config.overwrite and not part.exists():
+        raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
+    part.lock()
+    try:
+        table, dropped = select_rows(catalogue, config, exclude, source)
+        identity = _identity(table, config)
+        if out.exists() and not config.overwrite:
+            finished = _finish_leftover(part, identity, start_time)
+            if finished is not None:
+                return finished
+            raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
+        return _build_locked(part, table, source, config, dropped, identity, start_time)
+    finally:
+        part.unlock()
+
+
+def check_build_paths(out: Path, config: BuildConfig) -> None:
+    """GalcatError when an output of the build is one of its inputs, or cannot be written."""
+    part = PartialBuild(out)
+    outputs = {"--out": out, "--out (.partial)": part.path, "--out (failures list)": failures_path(out)}
+    inputs = {"--catalogue": config.catalogue, "--images": config.images, "--exclude": config.exclude}
+    refuse_overwriting_inputs(outputs, inputs)
+    check_writable(out)
+
+
+def _build_locked(part, table, source, config, dropped, identity, start_time) -> BuildSummary:
+    n = len(table)
     if part.exists() and _partial_identity(part, config.overwrite) != identity:
         if not config.overwrite:
             raise GalcatError(
@@ -218,17 +253,42 @@ def build_store(
     if not part.exists():
         original_shape = _probe_original_shape(source, table) if config.keep_original else None
         part.create(n, (config.size, config.size, 3), identity, original_shape)
-    with part:
-        records = part.records()
-        resumed = sum(1 for r in records.values() if r["status"] != "failed")
-        todo = [i for i in range(n) if records.get(i, {}).get("status", "failed") == "failed"]
-        if todo:
-            _fetch_into(part, source, table, todo, config)
-        records = part.records()
+    try:
+        with part:
+            records = part.records()
+            resumed = sum(1 for r in records.values() if r["status"] != "failed")
+            todo = [i for i in range(n) if records.get(i, {}).get("status", "failed") == "failed"]
+            if todo:
+                _fetch_into(part, source, table, todo, config)
+            records = part.records()
+    except GalcatError as exc:
+        raise with_resume_hint(exc, part, n) from None
     missing = [i for i in range(n) if i not in records]
     if missing:
         raise GalcatError(f"{part.path}: rows {missing[:5]} were not fetched; rerun to resume")
     return _finalise(part, table, records, config, dropped, resumed, start_time)
+
+
+def _finish_leftover(part: PartialBuild, identity: dict, start_time: float) -> BuildSummary | None:
+    """The store's summary if a leftover .partial shows it is this very build, finished by an earlier
+    run that crashed before cleaning up (see :func:`galcat.store.recovery.finish_leftover`)."""
+    done = finish_leftover(part, _identity_digest, identity)
+    if done is None:
+        return None
+    summary, fingerprint, failures = done
+    return BuildSummary(
+        out=part.out,
+        n_rows=int(summary.get("n_rows", 0)),
+        n_stored=int(summary.get("n_stored", 0)),
+        status_counts=dict(summary.get("status_counts", {})),
+        failures_path=failures,
+        fingerprint=fingerprint,
+        resumed_rows=int(summary.get("n_rows", 0)),
+        excluded=int(summary.get("excluded", 0)),
+        not_in_archive=int(summary.get("not_in_archive", 0)),
+        seconds=time.monotonic() - start_time,
+        no_image_file=int(summary.get("no_image_file", 0)),
+    )
 
 
 def _partial_identity(part: PartialBuild, overwrite: bool) -> dict | None:
@@ -289,7 +349,10 @@ def _write_row(part: PartialBuild, row: int, res, table: Table, config: BuildCon
             return rec
         raw = as_rgb_uint8(res.image)
         image = preprocess(raw, config)
-        part.images[row] = image
+        try:
+            part.images[row] = image
+        except (OSError, RuntimeError) as exc:
+            raise io_error(part.path, exc, f"writing row {row}") from None
         if part.original is not None:
             if raw.shape != part.original.shape[1:]:
                 raise GalcatError(
@@ -305,16 +368,44 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
     n = len(table)
     ok_rows = np.array([i for i in range(n) if records[i]["status"] in OK_STATUSES], dtype=np.int64)
     counts = Counter(records[i]["status"] for i in range(n))
-    if len(ok_rows) == 0:
-        listed = _write_failures(part.out, table, records)
+    if len(ok_rows) == 0:  # every row failed and would be fetched again: nothing worth keeping
+        listed = write_failures(part.out, records)
+        part.discard()
         raise GalcatError(
-            f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing to store "
+            f"{part.out}: no row was fetched successfully ({dict(counts)}); nothing stored "
             f"(rows listed in {listed})"
         )
     identity_digest = _identity_digest(part.identity())
     for path in litter(part.out):  # from a crash while finalising
         path.unlink(missing_ok=True)
-    with PartialBuild(part.out) as src:
+    # the failures list goes first: a crash after the rename below must not lose it
+    failures = write_failures(part.out, records)
+    try:
+        fingerprint = _write_final(part, table, records, ok_rows, counts, config, dropped, identity_digest)
+    except (OSError, RuntimeError) as exc:  # a full disk or I/O error: the partial is intact
+        raise io_error(part.out, exc, "writing the finished store") from None
+    except GalcatError as exc:
+        raise GalcatError(f"{exc}; every fetched row is kept in {part.path}: rerun to finish") from None
+    part.discard()
+    return BuildSummary(
+        out=part.out,
+        n_rows=n,
+        n_stored=len(ok_rows),
+        status_counts=dict(counts),
+        failures_path=failures,
+        fingerprint=fingerprint,
+        resumed_rows=resumed,
+        excluded=dropped["excluded"],
+        not_in_archive=dropped["not_in_archive"],
+        seconds=time.monotonic() - start_time,
+        no_image_file=dropped["no_image_file"],
+    )
+
+
+def _write_final(part, table, records, ok_rows, counts, config, dropped, identity_digest) -> str:
+    """Copy the finished rows from the partial into the final store (temp file + atomic rename)."""
+    n = len(table)
+    with part as src:
         has_original = src.original is not None
 
         def blocks(dataset, check):
@@ -338,7 +429,10 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
             "status_counts": dict(counts),
             **dropped,
         }
-        with atomic_destination(part.out, overwrite=True) as tmp:
+        reserve = estimate_store_bytes(
+            table[ok_rows], (config.size, config.size, 3), src.original.shape[1:] if has_original else None
+        )
+        with atomic_destination(part.out, overwrite=True, reserve=reserve) as tmp:
             fingerprint = write_store_file(
                 tmp,
                 table[ok_rows],
@@ -355,24 +449,4 @@ def _finalise(part, table, records, config, dropped, resumed, start_time) -> Bui
                 chunk_rows=config.chunk_rows,
                 compression=config.compression,
             )
-    failures = _write_failures(part.out, table, records)
-    part.discard()
-    return BuildSummary(
-        out=part.out,
-        n_rows=n,
-        n_stored=len(ok_rows),
-        status_counts=dict(counts),
-        failures_path=failures,
-        fingerprint=fingerprint,
-        resumed_rows=resumed,
-        excluded=dropped["excluded"],
-        not_in_archive=dropped["not_in_archive"],
-        seconds=time.monotonic() - start_time,
-        no_image_file=dropped["no_image_file"],
-    )
-
-
-def _write_failures(out: Path, table: Table, records: dict) -> Path | None:
-    bad = [records[i] for i in range(len(table)) if records[i]["status"] not in OK_STATUSES]
-    meta = {"store": out.name, "policy": "rows not stored: blank or failed fetches"}
-    return write_failures(failures_path(out), bad, meta)
+    return fingerprint

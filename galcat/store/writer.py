@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import json
+import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -127,7 +130,9 @@ def write_store_file(
     if n == 0:
         raise GalcatError("no images to store (0 rows)")
     chunk = (max(1, min(chunk_rows, n)), *image_shape)
-    with h5py.File(path, "w") as f:
+    # "r+" keeps the space reserved by atomic_destination(reserve=...); a fresh path is created
+    mode = "r+" if Path(path).exists() and h5py.is_hdf5(path) else "w"
+    with h5py.File(path, mode) as f:
         images = f.create_dataset(
             "images",
             shape=(n, *image_shape),
@@ -195,13 +200,59 @@ def _write_blocks(dataset, blocks: Iterator[np.ndarray], n: int, check: bool) ->
     return hashes
 
 
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def reserve_space(path: Path, size: int, name=None) -> None:
+    """Allocate ``size`` bytes of ``path`` now (``posix_fallocate``), or GalcatError saying how much
+    is needed and free, so a full disk is found before the work and writes into the file never
+    fail half way (HDF5 trims an HDF5 file back to its real size when it is closed)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, max(1, int(size)))
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+            if shutil.disk_usage(path.parent).free >= size:  # no fallocate here: at least check room
+                return
+        free = shutil.disk_usage(path.parent).free
+        raise GalcatError(
+            f"{name or path}: needs {_fmt_bytes(size)} in {path.parent} but only {_fmt_bytes(free)} is free "
+            "(or a file size limit applies); free space or choose another --out"
+        ) from None
+    finally:
+        os.close(fd)
+
+
+def estimate_store_bytes(catalogue: Table, image_shape, original_shape=None) -> int:
+    """An upper bound on a store's size: uncompressed pixels (compression never grows them by more
+    than a few per cent), the catalogue's columns, per-row provenance and checksums, plus slack."""
+    n = len(catalogue)
+    pixels = n * int(np.prod(image_shape)) + (n * int(np.prod(original_shape)) if original_shape else 0)
+    table = sum(int(getattr(catalogue[c], "nbytes", 0) or 0) for c in catalogue.colnames)
+    return int(pixels * 1.05 + 2 * table + n * 512 + 256 * 1024)
+
+
 @contextlib.contextmanager
-def atomic_destination(path: Path, overwrite: bool):
-    """Yield a hidden temporary path beside ``path``; on success rename it over ``path``."""
+def atomic_destination(path: Path, overwrite: bool, reserve: int = 0):
+    """Yield a hidden temporary path beside ``path``; on success rename it over ``path``.
+
+    ``reserve`` > 0 makes the temporary an empty HDF5 file with that many bytes already allocated
+    (see :func:`reserve_space`), which :func:`write_store_file` then fills.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass --overwrite (overwrite=True) to replace it")
     with atomic_path(path) as tmp:
+        if reserve > 0:
+            h5py.File(tmp, "w").close()
+            reserve_space(tmp, reserve, name=path)
         yield tmp
 
 

@@ -116,10 +116,15 @@ def test_stale_partial_of_a_finished_build_is_cleaned_up(tmp_path, folder):
     build_store(table, local_source(folder), out, _config())
     from galcat.store.build import _identity
 
+    fingerprint = open_store(out).fingerprint
     PartialBuild(out).create(10, (24, 24, 3), _identity(table, _config()))
-    with pytest.raises(GalcatError, match="store exists"):
+    # rerunning the same command finishes the cleanup and reports the store as built
+    summary = build_store(table, local_source(folder), out, _config())
+    assert summary.n_stored == 10 and summary.fingerprint == fingerprint
+    assert not PartialBuild(out).exists() and not PartialBuild(out).lockfile.exists()
+    with pytest.raises(GalcatError, match="store exists"):  # nothing left to finish: the store exists
         build_store(table, local_source(folder), out, _config())
-    assert not PartialBuild(out).exists() and len(open_store(out)) == 10
+    assert len(open_store(out)) == 10
 
 
 def test_a_second_build_of_the_same_store_cannot_write_concurrently(tmp_path, folder):

@@ -1,0 +1,68 @@
+"""What a build leaves behind when it stops early, and how the next run deals with it.
+
+A build can stop at any step: a network or disk error while fetching (the ``.partial`` and its
+journal are kept, and the error says how to resume or start again, or they are removed when no
+row was finished), or a crash between renaming the finished store into place and removing the
+``.partial`` (the next run of the same command finishes the cleanup, rewriting the failures list
+from the journal if the crash lost it, and reports the store as built).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+
+from galcat.errors import GalcatError
+from galcat.images import result
+from galcat.images.result import failures_path
+from galcat.store.partial import OK_STATUSES, PartialBuild
+
+
+def with_resume_hint(exc: GalcatError, part: PartialBuild, n: int) -> GalcatError:
+    """The error plus what happens to the unfinished build: removed if empty, else how to resume."""
+    done = len(part.records())
+    if done == 0:
+        part.discard()
+        return type(exc)(f"{exc} (no row was finished, so no unfinished build was kept)")
+    size = part.path.stat().st_size / 1e6 if part.exists() else 0.0
+    return type(exc)(
+        f"{exc}; the unfinished build ({done} of {n} rows) is kept in {part.path} ({size:.0f} MB): "
+        "rerun the same command to resume, or pass --overwrite to start again"
+    )
+
+
+def finish_leftover(part: PartialBuild, digest, identity: dict):
+    """Clean up after a crash just after the final rename; ``(summary, fingerprint, failures)`` or None.
+
+    The .partial is recognised as finished when the store's ``build_identity`` is the digest of the
+    partial's identity; a .partial of another, unfinished build is left alone. The summary is
+    returned only when that build is the one being run now (``identity``).
+    """
+    if not part.exists():
+        return None
+    try:
+        with h5py.File(part.out, "r") as f:
+            finished = str(f.attrs.get("build_identity", ""))
+            summary = json.loads(f.attrs.get("build_summary", "{}"))
+            fingerprint = str(f.attrs.get("fingerprint", ""))
+        recorded = part.identity()
+    except (OSError, GalcatError, ValueError):
+        return None
+    if finished != digest(recorded):
+        return None
+    failures = failures_path(part.out)
+    if not failures.exists():
+        failures = write_failures(part.out, part.records())
+    part.discard()
+    if recorded != identity:
+        return None
+    return summary, fingerprint, failures
+
+
+def write_failures(out: Path, records: dict) -> Path | None:
+    """``NAME.failures.ecsv``: every journaled row that is not in the store (blank or failed)."""
+    bad = [rec for _, rec in sorted(records.items()) if rec["status"] not in OK_STATUSES]
+    meta = {"store": out.name, "policy": "rows not stored: blank or failed fetches"}
+    return result.write_failures(failures_path(out), bad, meta)
