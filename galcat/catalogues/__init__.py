@@ -2,7 +2,7 @@
 
 ``read_catalogue(name, ...)`` dispatches to :func:`read_efigi`, :func:`read_rsa`,
 :func:`read_gz2`, :func:`read_folder` and :func:`read_targets` (a user's list of names and/or
-positions, unlabelled); each spec lives in ``catalogues/<name>.toml``.
+positions, unlabelled); each spec lives in ``galcat/catalogues/specs/<name>.toml``.
 See docs/architecture.md ("Standard catalogue table") for the columns and meta keys.
 """
 

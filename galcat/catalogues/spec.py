@@ -1,8 +1,10 @@
-"""Declarative catalogue specs (``catalogues/<name>.toml``): where rows come from and how to label.
+"""Declarative catalogue specs (``galcat/catalogues/specs/<name>.toml``): rows' source and labels.
 
 A spec holds the source (local file name, delimiter, VizieR id, URL), the column map onto the
 standard columns, the id pattern, the label rule with its parameters, default cutout settings
-and the citation, so a reader's behaviour is visible without reading its code.
+and the citation, so a reader's behaviour is visible without reading its code. The specs ship
+inside the package (package data, read with :mod:`importlib.resources`), so an installed wheel
+reads them wherever it runs; ``$GALCAT_CATALOGUE_SPECS`` names another folder to use instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from galcat.errors import GalcatError
@@ -18,10 +21,10 @@ CATALOGUE_NAMES = ("efigi", "rsa", "gz2", "folder", "targets")
 _REQUIRED = ("name", "citation", "source", "columns", "id", "label")
 
 
-def spec_dir() -> Path:
-    """``$GALCAT_CATALOGUE_SPECS`` or the ``catalogues/`` folder beside the package."""
+def spec_dir():
+    """``$GALCAT_CATALOGUE_SPECS``, else the package's ``specs`` folder (a Traversable)."""
     env = os.environ.get("GALCAT_CATALOGUE_SPECS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "catalogues"
+    return Path(env) if env else resources.files("galcat.catalogues") / "specs"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class CatalogueSpec:
 
 
 def load_spec(name: str) -> CatalogueSpec:
-    """Read and check ``catalogues/<name>.toml``; a broken spec is a GalcatError naming the key."""
+    """Read and check the spec ``<name>.toml``; a broken spec is a GalcatError naming the key."""
     path = spec_dir() / f"{name}.toml"
     if not path.is_file():
         raise GalcatError(f"{path}: no catalogue spec {name!r}; known: {', '.join(CATALOGUE_NAMES)}")
@@ -56,4 +59,4 @@ def load_spec(name: str) -> CatalogueSpec:
     if missing:
         raise GalcatError(f"{path}: spec is missing key(s) {missing}")
     known = set(CatalogueSpec.__dataclass_fields__) - {"path"}
-    return CatalogueSpec(**{k: v for k, v in data.items() if k in known}, path=path)
+    return CatalogueSpec(**{k: v for k, v in data.items() if k in known}, path=Path(str(path)))

@@ -15,7 +15,7 @@ catalogue_app = typer.Typer(
 app.add_typer(catalogue_app, name="catalogue")
 
 _SOURCE = typer.Option(None, "--source", help="Local file (or URL for gz2); default: the spec's VizieR/URL.")
-_LABELS = typer.Option("rule", "--labels", help="rule (documented rule in catalogues/<name>.toml) or paper.")
+_LABELS = typer.Option("rule", "--labels", help="rule (the rule in the catalogue's spec) or paper.")
 _PAPER = typer.Option(None, "--paper-labels", help="The paper's label table for --labels paper.")
 _RESOLVER = typer.Option(None, "--resolver", help="Name resolver for positions: simbad or openngc:PATH.")
 _OUT = typer.Option(

@@ -9,8 +9,8 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from galcat.catalogues import class_counts, compact_name, load_spec, read_catalogue, vote_columns
-from galcat.schemes import HUBBLE9, HUBBLE11
+from galcat.catalogues import class_counts, compact_name, read_catalogue, vote_columns
+from galcat.schemes import HUBBLE11
 
 EFIGI_RULE_COUNTS = {"E": 358, "Irr": 511, "S0": 733, "SBa": 204, "SBb": 341, "SBc": 282, "Sa": 272,
                      "Sb": 648, "Sc": 1109}  # fmt: skip
@@ -190,17 +190,6 @@ def test_folder_keeps_rows_without_images_and_matches_names_in_any_case(shared_d
     table = read_catalogue("folder", csv, images=images, label_column="class_name")
     assert len(table) == 5 and table.meta["n_missing_images"] == 1
     assert list(table["image_file"][3:4]) == ["Gal_One.JPG"] and table["image_file"].mask.tolist()[-1]
-
-
-def test_specs_are_complete():
-    for name in ("efigi", "rsa", "gz2", "folder"):
-        spec = load_spec(name)
-        assert spec.citation and spec.label["rule"] and spec.cutout["size_px"] > 0
-    assert (
-        load_spec("efigi").source["vizier"] == "J/A+A/532/A74"
-        and load_spec("rsa").source["vizier"] == "VII/51"
-    )
-    assert tuple(HUBBLE9) == ("E", "Irr", "S0", "SBa", "SBb", "SBc", "Sa", "Sb", "Sc")
 
 
 def test_efigi_positions_through_a_resolver(shared_data):
