@@ -6,6 +6,8 @@ Imports are lazy so that ``galcat.outputs.columns`` works without torch or the m
 from galcat._lazy import lazy_exports
 
 _LAZY = {
+    "ClassifyConfig": "galcat.outputs.classify",
+    "classify_targets": "galcat.outputs.classify",
     "EmbedConfig": "galcat.outputs.embed",
     "embed_catalogue": "galcat.outputs.embed",
     "annotate_outputs": "galcat.outputs.columns",

@@ -30,6 +30,9 @@ UCDS = {
     "knn_dist": "stat.value;arith.diff",
     "nn_objid": "meta.id.cross",
     "anomaly_score": "stat.value",
+    "knn_ids": "meta.id.cross",
+    "knn_labels": "meta.code.class;src.morph.type",
+    "knn_dists": "stat.value;arith.diff",
 }
 
 #: UCDs for the standard catalogue columns (architecture.md, "Standard catalogue table").
@@ -228,6 +231,28 @@ def _add_knn_columns(out: Table, knn: ReferenceNeighbours, scheme) -> None:
         knn.distances.mean(axis=1).astype(np.float32),
         ucd=UCDS["anomaly_score"],
         description=f"Mean embedding-space distance to the {k} nearest references (high = unusual)",
+    )
+    # all k neighbours, nearest first: ids and labels as comma-separated text (TOPCAT-friendly)
+    _set(
+        out,
+        "knn_ids",
+        np.array([",".join(map(str, row)) for row in knn.objids], dtype=str),
+        ucd=UCDS["knn_ids"],
+        description=f"objids of the {k} nearest reference objects, nearest first, comma-separated",
+    )
+    _set(
+        out,
+        "knn_labels",
+        np.array([",".join(map(str, row)) for row in knn.labels], dtype=str),
+        ucd=UCDS["knn_labels"],
+        description=f"{scheme or 'class'} classes of the {k} nearest references, nearest first",
+    )
+    _set(
+        out,
+        "knn_dists",
+        knn.distances.astype(np.float32),
+        ucd=UCDS["knn_dists"],
+        description=f"Embedding-space L2 distances to the {k} nearest references, nearest first",
     )
 
 

@@ -1,0 +1,306 @@
+"""``galcat classify``: an astronomer's target list in, the same list out with morphology columns.
+
+One call resolves the targets (names through a resolver, positions in any notation), fetches
+cutouts (disk cache, retries, resumable build) or reads local images matched by id, builds an
+unlabelled store, runs the model exactly as ``galcat embed`` does (the fold ensemble with its
+uncertainty columns where the run has folds, one model otherwise) with the k nearest labelled
+reference galaxies, and writes the user's table back with every column and row in the user's
+order plus galcat's columns. A row that could not be classified keeps masked predictions and a
+``classify_status`` saying why.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Column, MaskedColumn, Table
+
+from galcat.errors import GalcatError
+from galcat.net import HttpConfig
+from galcat.outputs.join import add_columns, has_main_position
+
+SERVICES = ("skyserver", "hips2fits", "legacysurvey")
+OK = "ok"
+
+
+@dataclass
+class ClassifyConfig:
+    """Everything one ``galcat classify`` run depends on (saved in the output's meta)."""
+
+    model: str  #: training run directory
+    targets: str  #: the user's target list (CSV/TSV, FITS, VOTable, ECSV, Parquet)
+    out: str  #: output table (.fits, .vot, .ecsv, .parquet)
+    images: str | None = None  #: local image folder (files named by id, any case); else ``service``
+    service: str = "skyserver"  #: skyserver | hips2fits | legacysurvey
+    resolver: str | None = None  #: openngc:PATH, simbad or sesame, for names without positions
+    reference: str | None = None  #: labelled store for kNN columns (default: the run's training store)
+    keep_store: str | None = None  #: keep the built store here (else a hidden one is removed)
+    samp: bool = False
+    frame: str = "icrs"
+    equinox: str | None = None
+    id_column: str | None = None
+    name_column: str | None = None
+    ra_column: str | None = None
+    dec_column: str | None = None
+    pixels: int | None = None  #: cutout side (service default when None)
+    scale: float | None = None  #: arcsec per pixel (service default when None)
+    release: int | None = None  #: SDSS data release (skyserver)
+    base_url: str | None = None  #: service mirror
+    crop: int = 224  #: centre crop for a 424 px image, the same fraction otherwise (as the training store)
+    k: int = 10
+    workers: int = 4
+    batch_size: int = 128
+    device: str | None = None
+    overwrite: bool = False
+    http: HttpConfig | None = None  #: retries and timeouts of the cutout downloads
+
+
+@dataclass
+class ClassifyResult:
+    table: Table  #: the user's table plus galcat's columns
+    out: Path
+    store: Path | None  #: the kept store (None when it was a temporary one)
+    class_counts: dict = field(default_factory=dict)  #: predicted class -> rows
+    failures: dict = field(default_factory=dict)  #: reason -> rows
+    examples: dict = field(default_factory=dict)  #: reason -> one example row
+
+    @property
+    def n_classified(self) -> int:
+        return int(np.count_nonzero(np.asarray(self.table["classify_status"]) == OK))
+
+
+def _check_out(cfg: ClassifyConfig) -> Path:
+    from galcat.tables import table_format
+
+    out = Path(cfg.out)
+    table_format(out)  # an unknown extension fails before any download
+    if out.suffix.lower() == ".csv":
+        raise GalcatError(f"{out}: CSV cannot hold the embedding vectors; use .fits, .vot, .ecsv or .parquet")
+    if out.exists() and not cfg.overwrite:
+        raise GalcatError(f"{out}: exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise GalcatError(f"{out.parent}: output folder does not exist")
+    if cfg.keep_store and Path(cfg.keep_store).exists() and not cfg.overwrite:
+        raise GalcatError(f"{cfg.keep_store}: store exists; pass --overwrite to replace it")
+    if cfg.images is None and cfg.service not in SERVICES:
+        raise GalcatError(f"--service {cfg.service!r}: use one of {', '.join(SERVICES)}")
+    if cfg.images is not None and not Path(cfg.images).is_dir():
+        raise GalcatError(f"{cfg.images}: image folder does not exist")
+    if cfg.k < 1:
+        raise GalcatError(f"--k must be at least 1, got {cfg.k}")
+    return out
+
+
+def pixel_source(cfg: ClassifyConfig):
+    """Local images matched by objid (any case), or the chosen cutout service."""
+    from galcat import images
+
+    if cfg.images is not None:
+        return images.LocalArchiveSource(cfg.images, key="objid")
+    options = {"pixels": cfg.pixels, "scale": cfg.scale, "base_url": cfg.base_url, "http": cfg.http}
+    if cfg.service == "skyserver":
+        options["release"] = cfg.release
+    elif cfg.release is not None:
+        raise GalcatError(f"--release applies to --service skyserver, not {cfg.service}")
+    options = {k: v for k, v in options.items() if v is not None}
+    if cfg.service == "hips2fits" and "base_url" in options:
+        options["server"] = options.pop("base_url")
+    cls = {
+        "skyserver": images.SkyServerSource,
+        "hips2fits": images.Hips2FitsSource,
+        "legacysurvey": images.LegacySurveySource,
+    }[cfg.service]
+    return cls(**options)
+
+
+def _model_image_size(run) -> int:
+    fold = run.folds[0]
+    return int(getattr(fold.model, "image_size", None) or getattr(run.config, "image_size", None) or 75)
+
+
+def default_reference(run) -> str | None:
+    """The run's training store, when it is still there and labelled for the model's scheme."""
+    from galcat.store import open_store
+
+    path = getattr(run.config, "store", None)
+    scheme = getattr(run.folds[0], "scheme", None)
+    if not path or not scheme or not Path(path).is_file():
+        return None
+    try:
+        with open_store(path) as store:
+            return str(path) if scheme in store.schemes and (store.label_codes(scheme) >= 0).any() else None
+    except (GalcatError, OSError):
+        return None
+
+
+def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Path, size: int):
+    """Build the store from ``targets[rows]``; returns (stored user rows, per-row failure records)."""
+    from galcat.images.result import failures_path
+    from galcat.store.build import BuildConfig, build_store
+    from galcat.tables import read_table
+
+    source = pixel_source(cfg)
+    listed = failures_path(store_path)
+    listed.unlink(missing_ok=True)
+    config = BuildConfig(
+        name="targets", catalogue=str(cfg.targets), images=cfg.images,
+        service=None if cfg.images else cfg.service, release=getattr(source, "release", None),
+        scale=getattr(source, "scale", None), pixels=getattr(source, "pixels", None),
+        source_options={} if cfg.images else {"source": repr(source)}, crop=cfg.crop, size=size,
+        workers=cfg.workers, overwrite=True,
+    )  # fmt: skip
+    table = targets[rows]
+    try:
+        build_store(table, source, store_path, config)
+    except GalcatError:
+        if store_path.exists() or not listed.exists():
+            raise
+    failed = read_table(listed) if listed.exists() else Table({"row": np.zeros(0, int)})
+    return {int(rows[int(r["row"])]): (str(r["status"]), str(r["error"])) for r in failed}
+
+
+def _status_text(status: str, error: str, local: bool) -> str:
+    kind = "blank cutout" if status == "blank" else ("image not read" if local else "download failed")
+    return f"{kind}: {error}" if error else kind
+
+
+def classify_targets(cfg: ClassifyConfig) -> ClassifyResult:
+    """Run the whole target-list pipeline; write ``cfg.out`` (and send it over SAMP when asked)."""
+    from galcat.catalogues.targets import read_targets, read_user_table
+    from galcat.model import load_run
+    from galcat.outputs.embed import EmbedConfig, embed_catalogue
+    from galcat.store import open_store
+
+    out = _check_out(cfg)
+    if cfg.samp:
+        from galcat.outputs.samp import check_hub
+
+        check_hub()
+    run = load_run(cfg.model)
+    user = read_user_table(cfg.targets)
+    targets = read_targets(
+        cfg.targets, resolver=cfg.resolver, frame=cfg.frame, equinox=cfg.equinox, id_column=cfg.id_column,
+        name_column=cfg.name_column, ra_column=cfg.ra_column, dec_column=cfg.dec_column, table=user,
+    )  # fmt: skip
+    n = len(user)
+    status = np.full(n, "", dtype=object)
+    origin = np.full(n, "", dtype=object)
+    known = ~np.ma.getmaskarray(targets["ra"])
+    if cfg.images is None:
+        for i in np.flatnonzero(~known):
+            status[i] = f"no position: {targets['resolve_note'][i]}"
+    rows = np.arange(n) if cfg.images is not None else np.flatnonzero(known)
+    workdir = None
+    if cfg.keep_store:
+        store_path = Path(cfg.keep_store)
+    else:  # beside the output, so an interrupted run resumes its downloads into the same partial store
+        workdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        store_path = workdir / "targets.h5"
+    annotated, stored_rows, reference, base_columns = None, np.zeros(0, dtype=np.int64), None, set()
+    try:
+        if len(rows):
+            records = _build(cfg, targets, rows, store_path, _model_image_size(run))
+            for row, (st, error) in records.items():
+                status[row] = _status_text(st, error, cfg.images is not None)
+            if store_path.exists():
+                reference = cfg.reference or default_reference(run)
+                annotated = embed_catalogue(
+                    EmbedConfig(model=cfg.model, store=str(store_path), out=None, reference=reference,
+                                k=cfg.k, batch_size=cfg.batch_size, device=cfg.device)
+                )  # fmt: skip
+                with open_store(store_path) as store:
+                    stored_rows = np.asarray(store.catalogue["target_row"], dtype=np.int64) - 1
+                    origin[stored_rows] = [str(s) for s in store.provenance("source")]
+                    base_columns = set(store.catalogue.colnames)
+                status[stored_rows] = OK
+        table = _output_table(user, targets, annotated, base_columns, stored_rows)
+        why = "'ok', or why the row has no prediction"
+        add_columns(table, {
+            "classify_status": Column([str(s) for s in status], description=why),
+            "image_origin": Column([str(s) for s in origin], description="URL or file the pixels came from"),
+        })  # fmt: skip
+        table.meta.update(_meta(cfg, run, reference, targets))
+        from galcat.tables import write_table
+
+        write_table(table, out, overwrite=cfg.overwrite)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if cfg.samp:
+        from galcat.outputs.samp import send_table
+
+        send_table(out, name=out.name)
+    return _result(table, out, cfg, annotated, run)
+
+
+def _output_table(user: Table, targets: Table, annotated, base_columns: set, stored_rows) -> Table:
+    """The user's table with ICRS positions, where they came from, and the model's columns."""
+    table = user.copy(copy_data=True)
+    ra_ucd, dec_ucd = ("pos.eq.ra", "pos.eq.dec") if has_main_position(user) else (
+        "pos.eq.ra;meta.main", "pos.eq.dec;meta.main")  # fmt: skip
+    columns = {}
+    for name, ucd, text in (("ra", ra_ucd, "right ascension"), ("dec", dec_ucd, "declination")):
+        values = np.asarray(targets[name].filled(np.nan), dtype=np.float64)
+        col = MaskedColumn(values, unit=u.deg, mask=np.ma.getmaskarray(targets[name]))
+        col.description = f"ICRS {text} used by galcat"
+        col.meta["ucd"] = ucd
+        columns[f"{name}_icrs"] = col
+    columns["position_source"] = Column(
+        [str(s) for s in targets["position_source"]], description="Where ra_icrs/dec_icrs came from"
+    )
+    add_columns(table, columns)
+    if annotated is not None:
+        new = [c for c in annotated.colnames if c not in base_columns]
+        add_columns(table, {c: annotated[c] for c in new}, stored_rows)
+    return table
+
+
+def _meta(cfg: ClassifyConfig, run, reference, targets: Table) -> dict:
+    from galcat.config import to_dict
+
+    return {
+        "classify_config": to_dict(cfg),
+        "classify_model": str(cfg.model),
+        "classify_folds": len(run.folds),
+        "classify_targets": str(cfg.targets),
+        "classify_source": str(cfg.images) if cfg.images else cfg.service,
+        "classify_reference": str(reference or ""),
+        "classify_resolver": str(cfg.resolver or ""),
+        "n_unresolved": int(targets.meta.get("n_unresolved", 0)),
+    }
+
+
+def _result(table: Table, out: Path, cfg: ClassifyConfig, annotated, run) -> ClassifyResult:
+    from galcat.outputs.columns import sanitize_name
+
+    result = ClassifyResult(table, out, Path(cfg.keep_store) if cfg.keep_store else None)
+    scheme = getattr(run.folds[0], "scheme", None)
+    pred = f"pred_{sanitize_name(scheme or 'class')}"
+    if annotated is not None and pred in annotated.colnames:
+        counts = Counter(str(v) for v in annotated[pred])
+        result.class_counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    for row, text in enumerate(table["classify_status"], start=1):
+        if text != OK:
+            reason = str(text).split(":", 1)[0]
+            result.failures[reason] = result.failures.get(reason, 0) + 1
+            result.examples.setdefault(reason, f"row {row}: {text}")
+    return result
+
+
+def format_summary(result: ClassifyResult) -> list[str]:
+    """Lines the CLI prints: where the table went, counts per predicted class, failures with reasons."""
+    n = len(result.table)
+    lines = [f"wrote {result.out}: {n} rows, {result.n_classified} classified, {n - result.n_classified} not"]
+    if result.class_counts:
+        lines.append("predicted: " + ", ".join(f"{c} {k}" for c, k in result.class_counts.items()))
+    for reason, count in sorted(result.failures.items(), key=lambda kv: -kv[1]):
+        lines.append(f"not classified ({reason}): {count} rows, e.g. {result.examples[reason][:160]}")
+    if result.store is not None:
+        lines.append(f"store kept at {result.store}")
+    return lines
