@@ -80,11 +80,12 @@ def merge_parts(parts: Path, n_rows: int, world: int) -> dict[str, np.ndarray]:
         if part is None:
             raise GalcatError(f"{parts}: part {rank} of {world} is missing; rerun the same command")
         loaded.append(part)
-    rows = np.concatenate([p["__rows__"] for p in loaded])
+    loaded = [p for p in loaded if len(p["__rows__"])]  # a rank with no rows saved no arrays
+    rows = np.concatenate([p["__rows__"] for p in loaded]) if loaded else np.empty(0, np.int64)
     order = np.argsort(rows, kind="stable")
     if not np.array_equal(rows[order], np.arange(n_rows)):
         raise GalcatError(f"{parts}: the parts cover {len(np.unique(rows))} of {n_rows} rows")
-    names = [name for name in loaded[0] if name != "__rows__"]
+    names = [name for name in loaded[0] if name != "__rows__"] if loaded else []
     return {name: np.concatenate([p[name] for p in loaded])[order] for name in names}
 
 
