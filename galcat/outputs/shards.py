@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from galcat.atomic import atomic_path, atomic_write
 from galcat.errors import GalcatError
 from galcat.model.distributed import DistInfo, barrier, cleanup, setup
 
@@ -41,10 +42,8 @@ def _part_path(parts: Path, rank: int, world: int) -> Path:
 
 
 def _save_part(path: Path, rows: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, __rows__=rows, **arrays)
-    tmp.replace(path)
 
 
 def _load_part(path: Path) -> dict[str, np.ndarray] | None:
@@ -68,7 +67,7 @@ def _prepare_parts(parts: Path, manifest: dict, info: DistInfo) -> None:
                 shutil.rmtree(parts)
         parts.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            path.write_text(json.dumps(manifest, sort_keys=True))
+            atomic_write(path, json.dumps(manifest, sort_keys=True))
     barrier(info)
 
 
