@@ -114,7 +114,7 @@ def compare_labels(
     a: np.ndarray, b: np.ndarray, classes, bootstrap: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict:
     """Agreement, per-class agreement, confusion (rows A, columns B) and kappa for paired codes."""
-    from galcat.evaluate.classification import confusion_counts
+    from galcat.metrics.classification import confusion_counts
 
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     both = (a >= 0) & (b >= 0)
@@ -261,7 +261,7 @@ def audit_markdown(result: dict) -> str:
 
 def write_audit(out_dir, result: dict) -> dict[str, Path]:
     """``audit.json``, ``audit.md`` and the confusion figure ``audit.png``."""
-    from galcat.evaluate.classification import row_normalise
+    from galcat.metrics.classification import row_normalise
     from galcat.evaluate.plots import plot_confusion
 
     out = Path(out_dir)
