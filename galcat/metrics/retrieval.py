@@ -44,60 +44,80 @@ def _block_metrics(rel: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.stack([rel[:, 0].astype(np.float64), r_prec, ap_r, ap10], axis=1)
 
 
-def _sq_distances(q: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray) -> np.ndarray:
-    """Squared L2 as faiss computes it (|q|^2 + |r|^2 - 2 q.r via one GEMM), clipped at 0."""
-    d = q @ ref.T
-    d *= -2.0
-    d += ref_sq[None, :]
-    d += np.einsum("ij,ij->i", q, q)[:, None]
-    return np.maximum(d, 0.0, out=d)
+def _rank_blocks(query, reference, q_codes, r_codes, r_per_query, block_size, exclude_self, normalized):
+    """Yield ``(rows, rel)``: for query ``rows`` of one class, whether each of their k nearest
+    references (k = R of that class, at least 10) shares the label, nearest first.
 
-
-def _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self):
-    """Yield ``(first_row, rel)``: relevance flags of each query's k nearest references, in order.
-
-    Why not a k-NN table: only whether each ranked neighbour shares the label matters. Squared
-    distances are >= 0, so their float32 bits order like the floats and ``bits << 1 | relevant``
-    fits a uint32 key that sorts by distance, ties putting non-relevant first (exact, no
-    rounding). Each row keeps the keys under a threshold estimated from a strided sample of the
-    columns (rows whose threshold admits fewer than k fall back to an exact partition), and only
-    those few are sorted. numpy only (BLAS GEMM), so this path does not even import torch.
+    Why not a k-NN table: only the ranks of the relevant references matter. References are
+    sorted by class, so a class-``c`` query's relevant items are one column range, and queries
+    are processed class by class. One GEMM gives the scores (``q.r`` for unit vectors, else
+    ``q.r - |r|^2/2``: larger is nearer). Each row keeps only the scores above a threshold
+    estimated from a strided sample of the columns (an exact partition when the sample
+    over-estimates it, plus a margin of a few float32 steps) and sorts only those, by the
+    distance key ``|q|^2 + 1 - 2 score`` (squared L2 + 1 for unit vectors, always positive),
+    ties putting non-relevant first (see :func:`_rank_rows`). Every pass over a whole block is
+    one GEMM, one comparison and one extraction; the sort is O(k) per row. numpy only.
     """
     m = len(reference)
     order = np.argsort(r_codes, kind="stable")  # same-class references become one column range
     reference = reference[order]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(r_codes, minlength=q_codes.max() + 1))])
     own_column = np.argsort(order)  # where query row i (= reference row i) went
-    ref_sq = np.einsum("ij,ij->i", reference, reference)
-    stride = 8 if m >= 64 * 8 and k * 4 < m else 1
-    sample_k = min(-(-m // stride) - 1, int(np.ceil(k / stride * 1.1 + 3 * np.sqrt(k / stride) + 4)))
-    if stride == 1:
-        sample_k = k - 1
-    rows = rows_per_block(block_size, m)
-    for start in range(0, len(query), rows):
-        d = _sq_distances(query[start : start + rows], reference, ref_sq)
-        n = len(d)
-        if exclude_self:
-            d[np.arange(n), own_column[start : start + n]] = np.inf
-        keys = d.view(np.uint32)
+    half_sq = None if normalized else 0.5 * np.einsum("ij,ij->i", reference, reference)
+    q_offset = np.einsum("ij,ij->i", query, query) + np.float32(1.0)
+    rows_step = rows_per_block(block_size, m)
+    floor = min(PAPER_K, m - int(exclude_self))
+    for code in np.unique(q_codes[r_per_query > 0]):
+        lo, hi = bounds[code], bounds[code + 1]
+        members = np.flatnonzero((q_codes == code) & (r_per_query > 0))
+        k = int(max(r_per_query[members].max(), floor))
+        stride = 16 if m >= 64 * 16 and k * 4 < m else 1
+        width = -(-m // stride)
+        # the sample's expected count above the k-th best score, plus 4 standard deviations
+        sample_k = min(width - 1, int(np.ceil(k / stride + 4 * np.sqrt(k / stride) + 4)))
+        for start in range(0, len(members), rows_step):
+            rows = members[start : start + rows_step]
+            score = query[rows] @ reference.T
+            if half_sq is not None:
+                score -= half_sq
+            if exclude_self:
+                score[np.arange(len(rows)), own_column[rows]] = -np.inf
+            if stride == 1:
+                threshold = np.partition(score, m - k, axis=1)[:, m - k]
+            else:
+                pick = width - 1 - sample_k
+                threshold = np.partition(score[:, ::stride], pick, axis=1)[:, pick]
+            yield rows, _rank_rows(score, threshold, q_offset[rows], lo, hi, k)
+
+
+def _rank_rows(score, threshold, offset, lo, hi, k) -> np.ndarray:
+    """Relevance flags (n, k) of each row's k best scores; columns ``lo:hi`` are the relevant ones.
+
+    Kept items get the key ``bits(offset - 2 score) << 1 | relevant``: the float is positive, so
+    its bits order like it, and equal distances put non-relevant items first.
+    """
+    m = score.shape[1]
+    cut = threshold - 1e-6 * (np.abs(offset) + 2 * np.abs(threshold))
+    inside = score >= cut[:, None]
+    short = np.flatnonzero(np.count_nonzero(inside, axis=1) < k)
+    for i in short:  # the sample over-estimated the k-th best score: exact partition
+        best = np.partition(score[i], m - k)[m - k]
+        inside[i] = score[i] >= best - 1e-6 * (abs(offset[i]) + 2 * abs(best))
+    parts = []
+    for a, b, flag in ((lo, hi, 1), (0, lo, 0), (hi, m, 0)):
+        mask = inside[:, a:b]
+        counts = np.count_nonzero(mask, axis=1)
+        kept = score[:, a:b][mask]
+        keys = (np.repeat(offset, counts) - 2 * kept).view(np.uint32)
         keys <<= 1
-        for i, code in enumerate(q_codes[start : start + n]):
-            if code >= 0:
-                keys[i, bounds[code] : bounds[code + 1]] |= 1
-        threshold = np.partition(keys[:, ::stride], sample_k, axis=1)[:, sample_k] | 1
-        inside = keys <= threshold[:, None]
-        counts = inside.sum(axis=1)
-        for i in np.flatnonzero(counts < k):  # the sample under-estimated the k-th distance
-            inside[i] = keys[i] <= (np.partition(keys[i], k - 1)[k - 1] | 1)
-            counts[i] = np.count_nonzero(inside[i])
-        kept = np.compress(inside.ravel(), keys.ravel())
-        ends = np.cumsum(counts)
-        rel = np.empty((n, k), dtype=bool)
-        for i in range(n):
-            row = kept[ends[i] - counts[i] : ends[i]]
-            row.sort()
-            np.bitwise_and(row[:k], 1, out=rel[i], casting="unsafe")
-        yield start, rel
+        keys |= flag
+        parts.append((keys, np.concatenate([[0], np.cumsum(counts)])))
+    rel = np.empty((len(score), k), dtype=bool)
+    for i in range(len(score)):
+        row = np.concatenate([keys[ends[i] : ends[i + 1]] for keys, ends in parts])
+        row.sort()
+        np.bitwise_and(row[:k], 1, out=rel[i], casting="unsafe")
+    return rel
 
 
 def per_query_retrieval(
@@ -143,34 +163,37 @@ def per_query_retrieval(
     values = np.full((len(query), len(METRIC_KEYS)), np.nan)
     if not used.any():
         return values, used
-    k = int(max(r_per_query.max(), min(PAPER_K, len(reference) - self_count)))
     r_codes = r_codes.astype(np.int32)
     blocks = _relevance_blocks(
-        query, reference, q_codes, r_codes, k, block_size, ref_includes_query, normalize, backend
+        query, reference, q_codes, r_codes, r_per_query, block_size, ref_includes_query, normalize, backend
     )
     from galcat.progress import progress_bar
 
     with progress_bar() as bar:
-        task = bar.add_task("retrieval", total=len(query))
-        for start, rel in blocks:
-            stop = start + len(rel)
-            sel = used[start:stop]
-            if sel.any():
-                values[start:stop][sel] = _block_metrics(rel[sel], r_per_query[start:stop][sel])
-            bar.update(task, completed=stop)
+        task = bar.add_task("retrieval", total=int(used.sum()))
+        for rows, rel in blocks:
+            values[rows] = _block_metrics(rel, r_per_query[rows])
+            bar.advance(task, len(rows))
     return values, used
 
 
-def _relevance_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self, normalize, backend):
+def _relevance_blocks(
+    query, reference, q_codes, r_codes, r_per_query, block_size, exclude_self, normalize, backend
+):
+    """``(query rows, relevance flags of their k nearest references)`` for every used query."""
     if backend in (None, "rank"):
         if normalize:
             query, reference = l2_normalize(query), l2_normalize(reference)
-        yield from _rank_blocks(query, reference, q_codes, r_codes, k, block_size, exclude_self)
+        yield from _rank_blocks(
+            query, reference, q_codes, r_codes, r_per_query, block_size, exclude_self, normalize
+        )
         return
-    for start, _dist, idx in iter_knn_blocks(
-        query, reference, k, block_size, exclude_self, normalize, backend
-    ):
-        yield start, r_codes[idx] == q_codes[start : start + len(idx), None]
+    used = r_per_query > 0
+    k = int(max(r_per_query.max(), min(PAPER_K, len(reference) - int(exclude_self))))
+    blocks = iter_knn_blocks(query, reference, k, block_size, exclude_self, normalize, backend)
+    for start, _dist, idx in blocks:
+        rows = start + np.flatnonzero(used[start : start + len(idx)])
+        yield rows, r_codes[idx[rows - start]] == q_codes[rows, None]
 
 
 def retrieval_metrics(
