@@ -248,11 +248,11 @@ class KnnIndex:
             import faiss
 
             store = faiss.read_index(str(path))
-            kind = "ivf" if isinstance(store, faiss.IndexIVF) else "flat"
-            if kind == "ivf":
-                store.nprobe = int(meta.get("nprobe") or store.nprobe)
+            kind, nprobe = "flat", 0
+            if isinstance(store, faiss.IndexIVF):
+                kind, nprobe = "ivf", int(meta.get("nprobe") or store.nprobe)
             normalize = bool(meta.get("normalize", True))
-            index = cls("faiss", normalize, kind, store, store.d, store.ntotal, store.nprobe)
+            index = cls("faiss", normalize, kind, store, store.d, store.ntotal, nprobe)
         else:  # saved by the torch fallback: already normalised; re-index with what is here now
             vectors = np.load(path, mmap_mode="r")
             index = cls.build(vectors, normalize=False)

@@ -111,30 +111,24 @@ def reference_index(
     if index is None:
         if embeddings is None:
             embeddings, _ = embed_store(run, fold, store_path, store, batch_size, device)
-        index = EmbeddingIndex(embeddings, np.arange(len(store)), store.fingerprint, digest)
+        index = EmbeddingIndex.build(embeddings, np.arange(len(store)), store.fingerprint, digest)
         index.save(store_path, key)
     return index
 
 
 def reference_neighbours(query_embeddings, index: EmbeddingIndex, ref_store, scheme, k, same_store=False):
-    """kNN of every query among the labelled reference rows (galcat.metrics.knn)."""
-    from galcat.metrics.knn import knn
+    """kNN of every query among the labelled reference rows, from the reference's saved index.
 
-    codes = ref_store.label_codes(scheme)[index.ids]
-    labelled = codes >= 0
-    ref_rows = index.ids[labelled]
-    available = len(ref_rows) - (1 if same_store else 0)
+    With ``same_store`` query i is store row i, which is never its own neighbour.
+    """
+    labelled = ref_store.label_codes(scheme) >= 0
+    n_labelled = int(labelled[index.ids].sum())
+    available = n_labelled - (1 if same_store else 0)
     if available < 1:
-        raise GalcatError(f"the reference store has too few labelled objects for kNN ({len(ref_rows)})")
+        raise GalcatError(f"the reference store has too few labelled objects for kNN ({n_labelled})")
     k = min(k, available)
-    want = k + 1 if same_store else k
-    distances, positions = knn(query_embeddings, index.vectors[labelled], want)
-    distances, positions = np.asarray(distances, dtype=np.float32), np.asarray(positions, dtype=np.int64)
-    rows = ref_rows[positions]
-    if same_store:  # the query's own row is its nearest "reference": drop it (or the farthest extra)
-        keep = rows != np.arange(len(rows))[:, None]
-        keep[keep.all(axis=1), -1] = False
-        distances, rows = distances[keep].reshape(-1, k), rows[keep].reshape(-1, k)
+    exclude = np.arange(len(query_embeddings)) if same_store else None
+    distances, rows = index.search(query_embeddings, k, exclude_rows=exclude, allowed_rows=labelled)
     class_names = np.asarray([str(c) for c in ref_store.class_names(scheme)])
     objids = masked_to_str(ref_store.catalogue["objid"])
     return ReferenceNeighbours(distances, class_names[ref_store.label_codes(scheme)[rows]], objids[rows])

@@ -234,7 +234,7 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
     index = reference_index(cfg.model, cfg.fold, run, fold, cfg.index, ref_store, cfg.batch_size, cfg.device)
     same = query_store.fingerprint == ref_store.fingerprint
     if same:
-        query_embedding = index.vectors[np.flatnonzero(index.ids == match.row)[0]]
+        query_embedding = index.vectors_of([match.row])[0]
     else:
         query_embedding = _embed_rows(run, fold, cfg.store, query_store, [match.row], cfg.device)[0]
     scheme = getattr(fold, "scheme", None)

@@ -215,3 +215,38 @@ def test_embed_fits_passes_fitsverify_and_stilts_matches_every_row(tiny, tmp_pat
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(catalogue)
     assert all(r["objid_1"] == r["objid_2"] for r in rows)
+
+
+def test_reference_in_a_read_only_folder_keeps_its_index_in_the_user_cache(tiny, tmp_path, monkeypatch):
+    """Shared read-only data: embed and neighbours finish, and the index goes to $GALCAT_CACHE_DIR/index."""
+    import errno
+
+    import galcat.atomic
+
+    run, store = tiny
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    ref = Path(shutil.copy(store, shared / "ref.h5"))
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GALCAT_CACHE_DIR", str(cache))
+    shared.chmod(0o555)
+    real = galcat.atomic.temp_path_for
+
+    def denied(path):  # root ignores the mode bits: refuse like a read-only mount would
+        if Path(path).parent.resolve() == shared.resolve():
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(galcat.atomic, "temp_path_for", denied)
+    out = tmp_path / "a.ecsv"
+    result = invoke("embed", "--model", run, "--store", store, "--reference", ref, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in shared.iterdir()) == ["ref.h5"]
+    assert len(list((cache / "index").rglob("ref.h5.*.json"))) == 1
+    assert "knn_hubble9" in read_table(out).colnames
+    objid = str(open_store(ref).catalogue["objid"][0])
+    result = invoke("neighbours", "--model", run, "--index", ref, "--query", objid, "--k", 3,
+                    "--out", tmp_path / "grid.png")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    shared.chmod(0o755)

@@ -1,6 +1,11 @@
-"""Embedding index (faiss and numpy agree, saved files invalidate), query lookup, neighbour grid."""
+"""Embedding index (faiss and torch agree, saved files invalidate, read-only folders fall back to
+the user cache), query lookup, neighbour grid."""
 
 from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +14,7 @@ from astropy import units as u
 from astropy.table import Table
 from PIL import Image
 
-import galcat.outputs.index as index_module
+import galcat.atomic
 from galcat.errors import GalcatError
 from galcat.outputs.index import EmbeddingIndex, index_key, model_hash
 from galcat.outputs.neighbours import find_query, parse_position, render_grid
@@ -28,12 +33,10 @@ def vectors():
     return np.random.default_rng(4).normal(size=(50, 12)).astype(np.float32)
 
 
-@pytest.mark.parametrize("backend", ["faiss", "numpy"])
-def test_search_matches_brute_force(vectors, backend, monkeypatch):
-    if backend == "numpy":
-        monkeypatch.setattr(index_module, "faiss", None)
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_search_matches_brute_force(vectors, backend):
     ids = np.arange(100, 150)  # store rows need not start at 0
-    index = EmbeddingIndex(vectors, ids)
+    index = EmbeddingIndex.build(vectors, ids, backend=backend)
     assert index.backend == backend
     query = vectors[:5] + 0.01
     dist, rows = index.search(query, 4)
@@ -49,23 +52,76 @@ def test_search_matches_brute_force(vectors, backend, monkeypatch):
         index.search(query, 60)
 
 
-@pytest.mark.parametrize("backend", ["faiss", "numpy"])
-def test_saved_index_is_reused_and_invalidated(vectors, tmp_path, backend, monkeypatch):
-    if backend == "numpy":
-        monkeypatch.setattr(index_module, "faiss", None)
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_saved_index_is_reused_and_invalidated(vectors, tmp_path, backend):
     store = tmp_path / "ref.h5"
     store.write_bytes(b"")  # the index lives beside the store; its content is not read here
     key = index_key(tmp_path / "run", 0)
-    EmbeddingIndex(vectors, np.arange(50), "fp-1", "model-1").save(store, key)
+    EmbeddingIndex.build(vectors, np.arange(50), "fp-1", "model-1", backend=backend).save(store, key)
     suffix = ".index" if backend == "faiss" else ".npy"
     assert (tmp_path / f"ref.h5.{key}{suffix}").exists() and (tmp_path / f"ref.h5.{key}.ids.npy").exists()
     loaded = EmbeddingIndex.load(store, key, "fp-1", "model-1")
-    assert loaded is not None and np.allclose(loaded.vectors, EmbeddingIndex(vectors, np.arange(50)).vectors)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert loaded is not None and np.allclose(loaded.vectors_of(np.arange(50)), unit, atol=1e-6)
     assert EmbeddingIndex.load(store, key, "fp-2", "model-1") is None  # store content changed
     assert EmbeddingIndex.load(store, key, "fp-1", "model-2") is None  # model weights changed
     assert EmbeddingIndex.load(store, index_key(tmp_path / "run", 1), "fp-1", "model-1") is None
     (tmp_path / f"ref.h5.{key}.ids.npy").write_bytes(b"garbage")  # a damaged index is rebuilt
     assert EmbeddingIndex.load(store, key, "fp-1", "model-1") is None
+
+
+def test_index_kind_is_chosen_by_size_and_recorded(tmp_path):
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(3000, 8)).astype(np.float32)
+    store = tmp_path / "big.h5"
+    for flat_max_rows, kind in ((10_000, "flat"), (2000, "ivf")):
+        index = EmbeddingIndex.build(vectors, np.arange(3000), "fp", "m", flat_max_rows=flat_max_rows)
+        index.save(store, f"k{kind}")
+        meta = json.loads((tmp_path / f"big.h5.k{kind}.json").read_text())
+        assert (meta["backend"], meta["kind"], meta["n"], meta["dim"]) == ("faiss", kind, 3000, 8)
+        assert ("nlist" in meta) == (kind == "ivf")
+        loaded = EmbeddingIndex.load(store, f"k{kind}", "fp", "m")
+        assert loaded.meta == index.meta
+        rows = loaded.search(vectors[:3], 4, exclude_rows=[0, 1, 2])[1]
+        assert not (rows == np.arange(3)[:, None]).any()
+
+
+def _deny_writes_in(folder: Path, monkeypatch) -> None:
+    """Make ``folder`` unwritable: chmod 555, and for root (whom permissions do not stop) every
+    galcat write there fails with EACCES, as it would on a read-only mount."""
+    folder.chmod(0o555)
+    real = galcat.atomic.temp_path_for
+
+    def denied(path):
+        if Path(path).parent.resolve() == folder.resolve():
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(galcat.atomic, "temp_path_for", denied)
+
+
+def test_read_only_store_folder_saves_the_index_in_the_user_cache(vectors, tmp_path, monkeypatch, capsys):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store = shared / "ref.h5"
+    store.write_bytes(b"")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GALCAT_CACHE_DIR", str(cache))
+    _deny_writes_in(shared, monkeypatch)
+    key = index_key(tmp_path / "run", 0)
+    saved = EmbeddingIndex.build(vectors, np.arange(50), "fp-1", "model-1").save(store, key)
+    assert saved is not None and saved.is_relative_to(cache / "index")
+    assert sorted(p.name for p in shared.iterdir()) == ["ref.h5"]  # nothing beside the store
+    loaded = EmbeddingIndex.load(store, key, "fp-1", "model-1")
+    assert loaded is not None and loaded.location == saved
+    # neither place writable: the index is still returned and usable, with a warning
+    cache.mkdir(exist_ok=True)
+    _deny_writes_in(cache / "index" / saved.parent.name, monkeypatch)
+    fresh = EmbeddingIndex.build(vectors, np.arange(50), "fp-2", "model-1")
+    assert fresh.save(store, key) is None
+    assert "not saved" in capsys.readouterr().err
+    assert fresh.search(vectors[:1], 3)[1].shape == (1, 3)
+    shared.chmod(0o755)
 
 
 def test_model_hash_follows_the_weights():
