@@ -7,8 +7,8 @@ native (BLAS, faiss, torch) allocations that tracemalloc cannot see. The parent 
 reference (same-source). PML runs its default k-NN (faiss IndexFlatL2) with k="max_bin_count"
 on the same L2-normalised embeddings.
 
-    python benchmarks/retrieval.py                 # 5k, 20k (both) and 200k (galcat only)
-    python benchmarks/retrieval.py --sizes 5000    # quick
+    python benchmarks/retrieval.py                 # 5k, 20k (both) and the full 200k (galcat only)
+    python benchmarks/retrieval.py --sizes 5000 --big 0   # quick
 
 The last line printed is a JSON summary.
 """
@@ -96,8 +96,8 @@ def main() -> None:
     parser.add_argument(
         "--big-mode",
         choices=("full", "part", "both"),
-        default="both",
-        help="big size: all queries, 10%% of them (time x10 = extrapolated), or part then full",
+        default="full",
+        help="big size: all queries (measured), 10%% of them (time x10 = extrapolated), or part then full",
     )
     args = parser.parse_args()
     if args.worker:
