@@ -43,7 +43,7 @@ def hubble_labels(spec: CatalogueSpec, objids, rule_inputs, labels: str, paper_l
     rule, params = spec.label["rule"], dict(spec.label.get("params", {}))
     meta.update(label_rule=rule, label_params=params)
     if spec.label.get("reconstructed"):
-        meta["label_rule_note"] = "reconstructed: the paper's mapping code is lost (domain.md 1.5)"
+        meta["label_rule_note"] = "reconstructed: the paper's mapping code was never published"
     if rule_inputs is None or any(col is None for col in rule_inputs):
         reason = f"no {'/'.join(spec.label.get('inputs', []))} column in the source"
         n = len(objids)

@@ -61,12 +61,8 @@ def resolve_names(names, resolver) -> Table:
     ``.resolve``. Returns the resolver's Table (name, ra, dec masked if not found, pgc, source).
     """
     if isinstance(resolver, str):
-        try:
-            from galcat.coords import get_resolver
-        except ImportError as exc:
-            raise GalcatError(
-                f"name resolver {resolver!r} unavailable: galcat.coords missing ({exc})"
-            ) from None
+        from galcat.coords import get_resolver
+
         resolver = get_resolver(resolver)
     result = resolver.resolve(list(names))
     if len(result) != len(names):

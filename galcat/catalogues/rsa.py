@@ -19,6 +19,7 @@ from galcat.catalogues.remote import masked_values, resolve_names, vizier_table
 from galcat.catalogues.spec import load_spec
 from galcat.catalogues.standard import assemble, check_unique_ids, source_positions
 from galcat.catalogues.textio import read_delimited, require_column
+from galcat.coords.frames import b1950_to_icrs, parse_sexagesimal
 from galcat.errors import GalcatError, where
 from galcat.schemes.paper import PAPER_LAYOUTS
 
@@ -114,21 +115,5 @@ def _b1950_to_icrs(table, spec, path):
     dec_col = require_column(table, spec.candidates("vizier_dec"), path, "B1950 Dec")
     ra, dec = table[ra_col], table[dec_col]
     if ra.dtype.kind in "US":
-        return _astropy_b1950_to_icrs(ra, dec)
-    try:
-        from galcat.coords.frames import b1950_to_icrs
-    except ImportError:
-        b1950_to_icrs = _astropy_b1950_to_icrs
+        ra, dec = parse_sexagesimal(ra, dec)
     return b1950_to_icrs(np.asarray(ra, float), np.asarray(dec, float))
-
-
-def _astropy_b1950_to_icrs(ra, dec):
-    import astropy.units as u
-    from astropy.coordinates import FK4, SkyCoord
-
-    unit = (u.hourangle, u.deg) if np.asarray(ra).dtype.kind in "US" else (u.deg, u.deg)
-    try:
-        coords = SkyCoord(list(ra), list(dec), unit=unit, frame=FK4(equinox="B1950")).icrs
-    except ValueError as exc:
-        raise GalcatError(f"B1950 positions could not be parsed: {exc}") from None
-    return coords.ra.deg, coords.dec.deg

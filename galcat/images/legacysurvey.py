@@ -10,7 +10,7 @@ from galcat.images.base import UrlSource
 from galcat.net import DiskCache, HttpClient, HttpConfig
 
 LEGACY_NATIVE_SCALE = 0.262  # arcsec / pixel
-LEGACY_MAX_PIXELS = 512  # the service's documented-by-usage limit per side (domain.md §4.4)
+LEGACY_MAX_PIXELS = 512  # about the largest side the viewer's cutout service serves
 
 
 class LegacySurveySource(UrlSource):

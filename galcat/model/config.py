@@ -3,7 +3,7 @@
 Fields left as ``None`` are filled by :func:`resolve_config` from the stage and the device, and
 the resolved values are what ``config.json`` records, so a run can always be repeated exactly.
 
-Why these defaults (the paper's values are in domain.md §2.4):
+Why these defaults (the paper's values are those of its training scripts, e.g. ``myEfigiLSCE.py``):
 
 * The paper fine-tunes every stage from an earlier one with tiny learning rates (Adam 1e-5 for CE,
   SGD 1e-5 momentum 0.05 for LSCE/DML, 300 epochs). From scratch, or in the few epochs a CPU can
@@ -15,9 +15,8 @@ Why these defaults (the paper's values are in domain.md §2.4):
   and early stopping (patience 10, the paper's CE setting) that restores the best weights.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
   (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 6 epochs for ``ce``/``ls-ce``/``votes`` and 3 for
-  ``dml``. Measured on 2 free cores at 64 px: ~80 img/s training, one GZ1 epoch (4,250 training
-  images) ~55-70 s, so on the 5,313-image GZ1 store ``ls-ce`` then ``dml --init`` with
-  ``--folds 1`` take ~10 min (README, "CPU quick recipe", has the measured figures).
+  ``dml``: small enough that ``ls-ce`` then ``dml --init`` on the GZ1 store finish in minutes on
+  two CPU cores (README, "CPU quick recipe", has the measured figures).
 * Accelerator recipe: the paper's resnet50, batch 128 (votes/ce) or 320 (ls-ce/dml, the paper's
   derived batch), 100 epochs bounded by early stopping.
 """

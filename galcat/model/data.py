@@ -1,6 +1,6 @@
 """What training needs from a store: usable rows, labels or vote targets, loaders, augmentation.
 
-The loader and the batch augmentation are engineer E's (``galcat.store.loader`` /
+The loader and the batch augmentation live in the store stage (``galcat.store.loader`` /
 ``galcat.store.augment``, contracts in docs/architecture.md); this module only adapts them.
 """
 

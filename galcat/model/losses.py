@@ -38,12 +38,12 @@ class LabelSmoothingCrossEntropy(nn.Module):
 
 
 def paper_distance():
-    """``LpDistance(normalize_embeddings=True, p=2, power=1)`` (domain.md §2.5)."""
+    """``LpDistance(normalize_embeddings=True, p=2, power=1)``, the distance of the paper's DML code."""
     return distances.LpDistance(normalize_embeddings=True, p=2, power=1)
 
 
 def make_dml_loss(name: str, n_classes: int, embedding_dim: int) -> nn.Module:
-    """The paper's PML loss configuration (domain.md §2.5), every argument by keyword."""
+    """The pytorch-metric-learning losses as the paper's code (``myEfigiDML.py``) built them, by keyword."""
     if name == "contrastive":
         return losses.ContrastiveLoss(pos_margin=0.0, neg_margin=1.5, distance=paper_distance())
     if name == "triplet":

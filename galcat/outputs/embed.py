@@ -30,7 +30,7 @@ class EmbedConfig:
 
 
 def load_fold(run_dir, fold: int):
-    """The trained fold of a run (engineer F's ``load_run``), with a clear error for a bad fold."""
+    """The trained fold of a run (``galcat.model.load_run``), with a clear error for a bad fold."""
     from galcat.model import load_run
 
     run = load_run(run_dir)

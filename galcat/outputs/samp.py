@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
 from galcat.errors import GalcatError
@@ -18,13 +17,9 @@ MTYPE = "table.load.votable"
 
 
 def _samp():
-    """pyvo.samp (astropy.samp's maintained successor) when installed, else astropy.samp."""
-    try:
-        from pyvo import samp
-    except ImportError:  # pragma: no cover - pyvo comes with astroquery
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from astropy import samp
+    """pyvo.samp, astropy.samp's maintained successor (pyvo is a galcat dependency)."""
+    from pyvo import samp
+
     return samp
 
 

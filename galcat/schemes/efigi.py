@@ -1,8 +1,9 @@
 """``efigi_rule_v1``: EFIGI stage T and Bar_Length -> the paper's 9 Hubble classes.
 
 The paper's own EFIGI labels (``efigi_model.csv``) are *not* a function of T and Bar_Length
-(domain.md §1.3): this rule reproduces 53.7 % of them (1676 of the 3122 paper galaxies). It is
-offered as a documented, deterministic alternative; use ``labels="paper"`` for the paper's labels.
+(one T takes several labels there: T=3 is Sb, SBb, SBa, Sa or Sc). This rule reproduces 53.7 %
+of them (1676 of the 3122 paper galaxies). It is offered as a documented, deterministic
+alternative; use ``labels="paper"`` for the paper's labels.
 
 Rule (defaults)::
 

@@ -1,6 +1,6 @@
 """``gz2_rule_v1`` (RECONSTRUCTED): Hart+2016 ``gz2_class`` strings -> the paper's 11 classes.
 
-The paper's GZ2 mapping code and its labelled table are lost (domain.md §1.5). This rule is a
+The paper's GZ2 mapping code and its labelled table (``gz2_hub.csv``) were never published. This rule is a
 reconstruction, consistent with the class shares the paper reports, not a copy of its code:
 
     Er -> E0, Ei -> E3-5, Ec -> E7              (smooth; roundness)

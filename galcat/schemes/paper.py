@@ -1,6 +1,6 @@
 """The paper's frozen label tables, read from a user-given path (never shipped in the repo).
 
-Recognised layouts (domain.md §1.3-1.5):
+Recognised layouts (the files of the paper's code repository):
 
 - ``efigi_model.csv``: ``full_pgc_name`` (PGC0000281), ``hubb`` in HUBBLE9 -> ``hubble9``;
 - ``usethis_rsa2.csv`` / ``usethis_rsa.csv``: ``Galaxy_ID`` (NGC0221), ``New type`` or ``Type``

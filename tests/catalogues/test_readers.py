@@ -53,7 +53,7 @@ def test_efigi_rule_counts(efigi):
 
 
 def test_efigi_rule_agrees_with_paper_labels_on_53_7_percent(efigi, shared_data):
-    """efigi_rule_v1 reproduces 1676 of the 3122 paper labels (53.7 %, domain.md 1.3)."""
+    """efigi_rule_v1 reproduces 1676 of the 3122 paper labels (53.7 %)."""
     paper = read_catalogue(
         "efigi",
         shared_data / "efigi" / "EFIGI_attributes.txt",

@@ -134,7 +134,7 @@ def test_rsa_efigi_overlap_by_pgc_and_by_sky(shared_data):
         f'\nRSA ∩ EFIGI: by PGC number {report["by_id"]}, by sky (5") {report["by_sky"]}, '
         f"both {report['by_both']}, removed {report['removed']}/{report['n_train']}, kept {report['kept']}"
     )
-    # domain.md §2.2: 427 via OpenNGC's direct PGC ids; following OpenNGC 'Dup' rows finds a few more
+    # 427 via OpenNGC's direct PGC ids (the paper removed ~420); following 'Dup' rows finds a few more
     assert 420 <= report["by_id"] <= 435
     assert 420 <= report["by_sky"] <= 435
     assert report["by_both"] >= 420 and report["kept"] == 4458 - report["removed"]

@@ -32,7 +32,7 @@ def test_every_rsa_name_resolves_offline(openngc, shared_data):
     assert set(result["source"]) == {"openngc"}
     with_pgc = int((~result["pgc"].mask).sum())
     print(f"RSA names resolved: {len(result)}/1249, with a PGC id: {with_pgc}")
-    assert with_pgc >= 1219  # domain.md: 1219 via direct entries; following 'Dup' rows adds more
+    assert with_pgc >= 1219  # 1219 via OpenNGC's direct PGC entries; following 'Dup' rows adds more
     assert result["ra"].unit == u.deg and result["ra"].meta["ucd"] == "pos.eq.ra;meta.main"
 
 

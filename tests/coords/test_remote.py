@@ -91,7 +91,7 @@ def test_unreachable_and_slow_servers_fail_fast(httpserver, tmp_path):
 
 def test_sesame_resolver_parses_the_documented_answer_and_caches(httpserver, tmp_path):
     base = httpserver.url_for("/cgi-bin/nph-sesame/")
-    # response format from domain.md §4.5 (astropy parses the first %J line)
+    # Sesame's plain-text answer; astropy's name_resolve parses the first %J line
     body = b"# M87\n%J 187.70593 +12.39112 = 12:30:49.42 +12:23:28.0\n"
     httpserver.expect_request("/cgi-bin/nph-sesame/SNV").respond_with_data(body)
     resolver = get_resolver("sesame", cache_dir=tmp_path, url=base, **FAST)

@@ -42,18 +42,64 @@ def test_label_smoothing_with_zero_epsilon_is_cross_entropy():
     assert LabelSmoothingCrossEntropy(0.0)(logits, labels).item() == pytest.approx(ce.item(), rel=1e-6)
 
 
-def test_paper_pml_settings_are_passed():
-    miner = make_miner("triplet")
-    assert miner.margin == 0.01 and miner.type_of_triplets == "semihard"
-    assert miner.distance.normalize_embeddings and miner.distance.p == 2 and miner.distance.power == 1
-    pair = make_miner("pair")
-    assert (pair.pos_margin, pair.neg_margin) == (0.0, 0.2)
+def _on_circle(degrees):
+    """Unit vectors at these angles: LpDistance(normalize_embeddings=True) sees chord lengths."""
+    rad = np.deg2rad(np.asarray(degrees, dtype=float))
+    return torch.tensor(np.stack([np.cos(rad), np.sin(rad)], axis=1), dtype=torch.float32)
+
+
+def _pairwise(x):
+    return torch.cdist(x, x).numpy()
+
+
+def test_pair_miner_keeps_positives_apart_and_negatives_closer_than_0_2():
+    x = _on_circle([0, 40, 5, 120])  # a0, a1 (same class, 0.68 apart); b 0.087 from a0; c far
+    labels = torch.tensor([0, 0, 1, 2])
+    a1, p, a2, n = make_miner("pair")(x, labels)
+    assert sorted(zip(a1.tolist(), p.tolist(), strict=True)) == [(0, 1), (1, 0)]
+    negatives = sorted(zip(a2.tolist(), n.tolist(), strict=True))
+    assert negatives == [(0, 2), (2, 0)]  # only b is nearer a negative than 0.2 (a1-b is 0.60)
     assert make_miner("none") is None
-    assert make_dml_loss("contrastive", 3, 8).neg_margin == 1.5
-    assert make_dml_loss("triplet", 3, 8).margin == 0.01
-    assert make_dml_loss("proxy-anchor", 3, 8).alpha == 5
-    assert make_dml_loss("normalized-softmax", 3, 8).temperature == 0.05
-    assert make_dml_loss("proxy-nca", 9, 128).proxies.shape == (9, 128)
+
+
+def test_semihard_triplet_miner_keeps_negatives_within_0_01_beyond_the_positive():
+    # anchor 0 deg, positive 30 deg (0.5176 away); negatives 30.5 deg (0.0085 further: semihard),
+    # 35 deg (0.0837 further: too easy) and 20 deg (nearer than the positive: hard)
+    x = _on_circle([0, 30, 30.5, 35, 20])
+    labels = torch.tensor([0, 0, 1, 2, 3])
+    anchors, positives, negatives = make_miner("triplet")(x, labels)
+    mined = set(zip(anchors.tolist(), positives.tolist(), negatives.tolist(), strict=True))
+    assert (0, 1, 2) in mined and (0, 1, 3) not in mined and (0, 1, 4) not in mined
+
+
+def test_contrastive_and_triplet_losses_equal_their_formulas_with_the_papers_margins():
+    x = _on_circle([0, 25, 60, 100, 190, 200])
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    d, same = _pairwise(x), (labels[:, None] == labels[None, :]).numpy()
+    off_diagonal = ~np.eye(len(x), dtype=bool)
+    positive = d[same & off_diagonal]  # pos_margin 0: every positive distance counts
+    negative = np.maximum(1.5 - d[~same], 0)  # neg_margin 1.5
+    expected = positive[positive > 0].mean() + negative[negative > 0].mean()
+    got = make_dml_loss("contrastive", 3, 2)(x, labels).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+
+    triplet_losses = [
+        max(d[a, p] - d[a, n] + 0.01, 0.0)  # margin 0.01
+        for a in range(len(x))
+        for p in range(len(x))
+        for n in range(len(x))
+        if a != p and same[a, p] and not same[a, n]
+    ]
+    positive_losses = [v for v in triplet_losses if v > 0]  # ThresholdReducer(low=0)
+    got = make_dml_loss("triplet", 3, 2)(x, labels).item()
+    assert got == pytest.approx(np.mean(positive_losses), rel=1e-5)
+
+
+def test_proxy_losses_get_one_proxy_per_class_in_the_embedding_space():
+    for name in ("proxy-nca", "proxy-anchor", "normalized-softmax"):
+        loss = make_dml_loss(name, 9, 128)
+        weights = loss.proxies if hasattr(loss, "proxies") else loss.W
+        assert tuple(weights.shape) in {(9, 128), (128, 9)}, name
 
 
 def _clustered(n_per_class=8, dim=16, seed=0):

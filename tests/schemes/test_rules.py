@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from galcat.errors import GalcatError
 from galcat.schemes import HUBBLE9, HUBBLE11, efigi_rule_v1, gz2_rule_v1, read_paper_labels, rsa_rule_v1
 
-# RSA type strings (Sandage & Tammann 1981) as quoted in domain.md 1.4, plus well-known galaxies.
+# RSA type strings (Sandage & Tammann 1981, Revised Shapley-Ames catalogue) of well-known galaxies.
 RSA_CASES = {
     "E2": "E0",  # NGC 221
     "E0": "E0",  # NGC 4486
@@ -144,7 +144,7 @@ def test_paper_tables(shared_data):
 
 
 def test_paper_table_with_duplicate_id_is_rejected(shared_data):
-    """The older usethis_rsa.csv lists IC0764 twice (domain.md 1.4)."""
+    """The older usethis_rsa.csv of the paper's code lists IC0764 twice (once Sc, once Sb)."""
     with pytest.raises(
         GalcatError,
         match=r"usethis_rsa\.csv, row 5, column 'Galaxy_ID': duplicate id 'IC0764' \(first at row 2\)",
