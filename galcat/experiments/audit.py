@@ -261,8 +261,8 @@ def audit_markdown(result: dict) -> str:
 
 def write_audit(out_dir, result: dict) -> dict[str, Path]:
     """``audit.json``, ``audit.md`` and the confusion figure ``audit.png``."""
-    from galcat.metrics.classification import row_normalise
     from galcat.evaluate.plots import plot_confusion
+    from galcat.metrics.classification import row_normalise
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
