@@ -184,23 +184,31 @@ def build(
 @handle_errors
 def info(
     store: Path = typer.Argument(..., help="A store written by `galcat build`."),
-    verify: bool = typer.Option(False, "--verify", help="Re-check every row's pixels (exit 1 on damage)."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Re-check every dataset and row (damage: exit 2, one line naming the rows)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
-    """Counts per class, provenance, shape and config of a store; --verify checks every row.
+    """Counts per class, provenance, shape and config of a store; --verify checks every dataset.
 
     Example: galcat info stores/gz1.h5 --verify
     """
     from galcat.store.verify import format_info, store_info, verify_store
 
-    summary = store_info(store)
-    print(json.dumps(summary, indent=2) if as_json else format_info(summary))
-    if verify:
-        report = verify_store(store)
-        if report.ok:
-            print(f"verify: ok ({report.rows_checked} rows checked)")
-            return
-        for problem in report.problems[:50]:
-            print(f"verify: {problem}")
-        print(f"verify: FAILED ({len(report.problems)} problems, {len(report.bad_rows)} bad rows)")
-        raise typer.Exit(code=1)
+    if not verify:
+        summary = store_info(store)
+        print(json.dumps(summary, indent=2) if as_json else format_info(summary))
+        return
+    report = verify_store(store)  # first: a damaged catalogue must not hide the per-row findings
+    try:
+        summary = store_info(store)
+        print(json.dumps(summary, indent=2) if as_json else format_info(summary))
+    except GalcatError as exc:
+        print(f"info: {exc}")
+    if report.ok:
+        print(f"verify: ok ({report.rows_checked} rows checked)")
+        return
+    for problem in report.problems[:50]:
+        print(f"verify: {problem}")
+    print(f"verify: FAILED ({len(report.problems)} problems, {len(set(report.bad_rows))} bad rows)")
+    raise GalcatError(report.summary(store))

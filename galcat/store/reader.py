@@ -1,11 +1,14 @@
 """Read-only access to a store: lazy, picklable, fast on contiguous rows.
 
 The HDF5 handle is opened on first use and reopened in each process (h5py handles must not
-cross ``fork``), so a :class:`Store` can be handed to DataLoader workers as is.
+cross ``fork``), so a :class:`Store` can be handed to DataLoader workers as is. Every read goes
+through :func:`_damage_is_an_error`: a damaged file (HDF5 read errors, undecodable bytes, bad
+JSON, missing datasets) is a GalcatError naming the store, the dataset and the rows asked for.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from functools import cached_property
@@ -20,6 +23,42 @@ from galcat.errors import GalcatError
 from galcat.store.writer import SCHEMA_VERSION
 
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
+#: what h5py, json and the decoders raise on damaged bytes
+DAMAGE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeDecodeError, AttributeError)
+
+
+def describe_rows(idx) -> str:
+    """``rows 4-7`` / ``row 3`` for an index (slice, int or array) used in error messages."""
+    if isinstance(idx, slice):
+        start, stop = idx.start or 0, idx.stop
+        return f"rows {start}-{stop - 1}" if stop is not None else f"rows {start}-"
+    values = np.atleast_1d(np.asarray(idx))
+    if values.size == 1:
+        return f"row {int(values[0])}"
+    return f"rows {int(values.min())}-{int(values.max())}"
+
+
+def _damage_is_an_error(what: str):
+    """Decorator: damage met while reading ``what`` becomes one GalcatError naming file and rows."""
+
+    def decorate(read):
+        @functools.wraps(read)
+        def guarded(self, *args, **kwargs):
+            try:
+                return read(self, *args, **kwargs)
+            except GalcatError:
+                raise
+            except DAMAGE_ERRORS as exc:
+                rows = f", {describe_rows(args[0])}" if what == "images" and args else ""
+                reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+                raise GalcatError(
+                    f"{self.path}{rows}: {what} unreadable, the store is damaged ({reason}); "
+                    f"`galcat info --verify {self.path}` lists every damaged row"
+                ) from None
+
+        return guarded
+
+    return decorate
 
 
 def _decode(values) -> list[str]:
@@ -36,6 +75,7 @@ class Store:
         self._check()
 
     # -- file handle -------------------------------------------------------------------------
+    @_damage_is_an_error("store header")
     def _check(self) -> None:
         if self.path.name.endswith(".partial"):
             raise GalcatError(f"{self.path}: an unfinished build (.partial); rerun the build to finish it")
@@ -44,7 +84,9 @@ class Store:
         try:
             f = self.file
         except OSError as exc:
-            raise GalcatError(f"{self.path}: not a readable HDF5 store ({exc})") from None
+            raise GalcatError(
+                f"{self.path}: not a readable HDF5 store ({str(exc).splitlines()[0]})"
+            ) from None
         if not f.attrs.get("complete", False) or "images" not in f:
             raise GalcatError(f"{self.path}: not a complete galcat store")
         version = int(f.attrs.get("schema_version", -1))
@@ -84,13 +126,16 @@ class Store:
         return f"Store({str(self.path)!r}, n={len(self)}, image_shape={self.image_shape})"
 
     # -- images ------------------------------------------------------------------------------
+    @_damage_is_an_error("images")
     def __len__(self) -> int:
         return int(self.file["images"].shape[0])
 
     @property
+    @_damage_is_an_error("images")
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.file["images"].shape[1:])
 
+    @_damage_is_an_error("images")
     def read_images(self, idx, dataset: str = "images") -> np.ndarray:
         """uint8 (n,H,W,3) for a slice or an int index array (any order; sorted runs read fastest)."""
         ds = self.file[dataset]
@@ -119,15 +164,18 @@ class Store:
         return out[inverse]
 
     @property
+    @_damage_is_an_error("original images")
     def has_original(self) -> bool:
         return "original" in self.file
 
     # -- tables and labels -------------------------------------------------------------------
     @cached_property
+    @_damage_is_an_error("catalogue")
     def catalogue(self) -> Table:
         return Table.read(self.file, path="catalogue", character_as_bytes=False)
 
     @property
+    @_damage_is_an_error("labels")
     def schemes(self) -> list[str]:
         return sorted(self.file["labels"].keys()) if "labels" in self.file else []
 
@@ -136,13 +184,16 @@ class Store:
             raise GalcatError(f"{self.path}: no label scheme {scheme!r}; the store has {self.schemes}")
         return self.file[f"labels/{scheme}"]
 
+    @_damage_is_an_error("labels")
     def label_codes(self, scheme: str) -> np.ndarray:
         return self._labels(scheme)[:].astype(np.int64)
 
+    @_damage_is_an_error("labels")
     def class_names(self, scheme: str) -> list[str]:
         return list(json.loads(self._labels(scheme).attrs["classes"]))
 
     @property
+    @_damage_is_an_error("targets")
     def target_sets(self) -> list[str]:
         return sorted(self.file["targets"].keys()) if "targets" in self.file else []
 
@@ -151,29 +202,36 @@ class Store:
             raise GalcatError(f"{self.path}: no targets {name!r}; the store has {self.target_sets}")
         return self.file[f"targets/{name}"]
 
+    @_damage_is_an_error("targets")
     def targets(self, name: str = "votes") -> np.ndarray:
         return self._target(name)[:].astype(np.float32)
 
+    @_damage_is_an_error("targets")
     def target_names(self, name: str = "votes") -> list[str]:
         return list(json.loads(self._target(name).attrs["columns"]))
 
+    @_damage_is_an_error("provenance")
     def provenance(self, key: str) -> list[str]:
         return _decode(self.file[f"provenance/{key}"][:])
 
     @property
+    @_damage_is_an_error("checksums/pixels")
     def pixel_checksums(self) -> list[str]:
         return _decode(self.file["checksums/pixels"][:])
 
     # -- identity and config -----------------------------------------------------------------
     @property
+    @_damage_is_an_error("fingerprint")
     def fingerprint(self) -> str:
         return str(self.file.attrs["fingerprint"])
 
     @property
+    @_damage_is_an_error("store attributes")
     def attrs(self) -> dict:
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in self.file.attrs.items()}
 
     @property
+    @_damage_is_an_error("store config")
     def config(self) -> dict:
         return json.loads(self.file.attrs.get("config", "{}"))
 

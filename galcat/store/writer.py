@@ -62,6 +62,32 @@ def pixel_digest(image: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).hexdigest()
 
 
+#: root attribute: sha256 of every dataset other than the pixels (catalogue, labels, targets,
+#: provenance, checksums), so ``--verify`` finds silent damage anywhere in the file
+DATASET_CHECKSUMS_ATTR = "dataset_checksums"
+_PIXEL_DATASETS = ("images", "original")
+
+
+def dataset_digest(ds) -> str:
+    """sha256 over a dataset's dtype, shape and values as stored (variable-length strings included)."""
+    data = ds[()]
+    h = hashlib.sha256(f"{ds.dtype}:{ds.shape}".encode())
+    if isinstance(data, np.ndarray) and data.dtype.kind == "O":
+        for value in data.ravel():
+            h.update(value if isinstance(value, bytes) else str(value).encode("utf-8"))
+            h.update(b"\0")
+    else:
+        h.update(np.ascontiguousarray(data).tobytes())
+    return h.hexdigest()
+
+
+def dataset_checksums(f: h5py.File) -> dict[str, str]:
+    """``{name: dataset_digest}`` for every dataset of an open store except the pixel arrays."""
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return {name: dataset_digest(f[name]) for name in sorted(names) if name not in _PIXEL_DATASETS}
+
+
 def store_fingerprint(pixel_hashes: Iterable[str], n: int, image_shape) -> str:
     """sha256 over the per-row pixel hashes, row count and schema: identifies a store's content."""
     h = hashlib.sha256(f"galcat-store:{SCHEMA_VERSION}:{n}:{tuple(image_shape)}".encode())
@@ -179,6 +205,7 @@ def write_store_file(
         f.attrs["n_images"] = n
         for key, value in (extra_attrs or {}).items():
             f.attrs[key] = value
+        f.attrs[DATASET_CHECKSUMS_ATTR] = json.dumps(dataset_checksums(f), sort_keys=True)
         f.attrs["complete"] = True
     return fingerprint
 

@@ -168,8 +168,9 @@ def test_verify_passes_then_catches_a_corrupted_chunk(store_path):
     assert f"rows {first}-{last}" in report.problems[0] or report.bad_rows[0] >= first
     assert all(first <= r <= last for r in report.bad_rows) and report.bad_rows
     bad = runner.invoke(app, ["info", str(store_path), "--verify"])
-    assert bad.exit_code == 1
-    assert "verify: FAILED" in bad.output
+    assert bad.exit_code == 2
+    assert "verify: FAILED" in bad.stdout and f"{store_path}: damaged store" in bad.stderr
+    assert f"row {report.bad_rows[0]}" in bad.stderr
 
 
 def test_info_prints_counts_and_config(store_path):
