@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "classify",
     "synth",
     "audit",
+    "probe",
+    "reproduce",
 )
 
 for _name in _COMMAND_MODULES:

@@ -11,6 +11,11 @@ _LAZY = {
     "AuditConfig": "galcat.experiments.audit",
     "audit": "galcat.experiments.audit",
     "compare_labels": "galcat.experiments.audit",
+    "ProbeConfig": "galcat.experiments.probe",
+    "probe": "galcat.experiments.probe",
+    "ReproduceConfig": "galcat.experiments.reproduce",
+    "reproduce": "galcat.experiments.reproduce",
+    "paper_values": "galcat.experiments.paper",
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)

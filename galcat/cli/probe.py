@@ -1,0 +1,49 @@
+"""`galcat probe`: a linear or MLP head on a run's frozen trunk, scored like `galcat evaluate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from galcat.cli.app import app, handle_errors
+
+
+@app.command(
+    "probe",
+    epilog="Example: galcat probe --model runs/gz1-lsce --store stores/gz1_64.h5 --test stores/gz1_64.h5 "
+    "--out reports/gz1-probe",
+)
+@handle_errors
+def probe_command(
+    model: Path = typer.Option(..., "--model", help="Run directory (or checkpoint) whose trunk is frozen."),
+    store: Path = typer.Option(..., "--store", help="Labelled store the head trains on."),
+    test: Path = typer.Option(
+        ..., "--test", help="Labelled store to evaluate on (same store: held-out split)."
+    ),
+    out: Path = typer.Option(Path("reports/probe"), "--out", help="Output folder for the report."),
+    head: str = typer.Option("linear", "--head", help="linear or mlp."),
+    features: str = typer.Option("trunk", "--features", help="trunk (pooled ResNet features) or embedding."),
+    scheme: str | None = typer.Option(None, "--scheme", help="Label scheme of --store (default: the run's)."),
+    fold: int = typer.Option(0, "--fold", min=0, help="Which fold's network of the run."),
+    epochs: int = typer.Option(100, "--epochs", min=1, help="Head training epochs."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps (default: auto)."),
+):
+    """Train a small head on frozen features (the paper's DeepGalaxy comparison) and report it."""
+    from galcat.evaluate.report import SUMMARY_COLUMNS
+    from galcat.experiments.probe import ProbeConfig, probe
+
+    cfg = ProbeConfig(
+        model=str(model), store=str(store), test=str(test), out=str(out), head=head, features=features,
+        scheme=scheme, fold=fold, epochs=epochs, bootstrap=bootstrap, device=device,
+    )  # fmt: skip
+    metrics = probe(cfg)
+    summary = metrics["summary"]
+    for key, title in SUMMARY_COLUMNS:
+        if key in summary:
+            print(f"{title:36s} {summary[key]['mean']:.4f}")
+    timing = metrics["probe"]
+    print(
+        f"features {timing['features_s']:.1f} s, head {timing['head_s']:.1f} s; report: {out / 'report.md'}"
+    )
