@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galcat.config import atomic_write_text
+from galcat.atomic import atomic_write
 
 DATA = Path(__file__).with_name("data") / "paper_tables.toml"
 
@@ -262,5 +262,5 @@ def _share_lines(shares: dict) -> list[str]:
 def write_tables(out_dir, cells: list[dict], context: dict) -> dict[str, Path]:
     out = Path(out_dir)
     paths = {"results": write_results(out / "results.ecsv", cells), "tables": out / "tables.md"}
-    atomic_write_text(paths["tables"], tables_markdown(cells, context))
+    atomic_write(paths["tables"], tables_markdown(cells, context))
     return paths

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from galcat.config import atomic_write_text, save_config
+from galcat.atomic import atomic_write
+from galcat.config import json_default, save_config
 from galcat.errors import GalcatError
 from galcat.model.config import LOSSES
 from galcat.progress import console
@@ -190,7 +191,7 @@ def run_cell(cfg: ReproduceConfig, cell: dict) -> dict:
         report=str(Path(report, "report.md").relative_to(cfg.out)),
         seconds=round(time.perf_counter() - started, 1),
     )
-    atomic_write_text(done, json.dumps(record, indent=2, default=str) + "\n")
+    atomic_write(done, json.dumps(record, indent=2, default=json_default) + "\n")
     return record
 
 
