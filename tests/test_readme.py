@@ -28,6 +28,9 @@ RUN = (
     "galcat catalogue efigi --source ../shared/data/efigi/EFIGI_attributes.txt",
     "galcat catalogue rsa --source ../shared/data/rsa/usethis_rsa2.csv",
     "galcat catalogue folder --source ../shared/data/gz1/labels.csv",
+    "galcat catalogue efigi --labels paper --paper-labels ../shared/data/efigi/efigi_model.csv",
+    "galcat audit rsa.vot efigi.ecsv",
+    "galcat audit rsa.vot efigi_paper.ecsv",
 )
 #: prefixes of README commands not run here, and why
 NOT_RUN = {
@@ -43,6 +46,11 @@ NOT_RUN = {
     "galcat embed": "needs a trained run",
     "galcat neighbours": "needs a trained run",
     "python -m pytest": "this is the test suite",
+    "galcat catalogue rsa --source usethis_rsa2.csv": "network (SIMBAD)",
+    "galcat catalogue gz2": "network (the Galaxy Zoo data release)",
+    "galcat reproduce --train efigi=": "needs the stores built from SDSS; GPU-days",
+    "galcat synth": "part of the smoke run below",
+    "galcat reproduce --train expert=": "minutes; tests/experiments/test_reproduce.py runs the same grid at tiny sizes",
     "python3 -m venv": "set-up",
     "pip install": "set-up",
 }
