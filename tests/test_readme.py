@@ -50,7 +50,7 @@ NOT_RUN = {
     "galcat catalogue gz2": "network (the Galaxy Zoo data release)",
     "galcat reproduce --train efigi=": "needs the stores built from SDSS; GPU-days",
     "galcat synth": "part of the smoke run below",
-    "galcat reproduce --train expert=": "minutes; tests/experiments/test_reproduce.py runs the same grid at tiny sizes",
+    "galcat reproduce --train expert=": "minutes; tests/experiments/test_reproduce.py runs it tiny",
     "python3 -m venv": "set-up",
     "pip install": "set-up",
 }
