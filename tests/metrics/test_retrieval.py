@@ -177,3 +177,18 @@ def test_real_gz1_embeddings_match_pml(shared_data):
     query, ref = x[:120], x[120:]
     ours = retrieval_metrics(query, y[:120], ref, y[120:], backend="faiss")
     assert_matches_pml(ours, pml(query, y[:120], ref, y[120:], knn_kind="faiss"))
+
+
+def test_reference_chunks_and_tile_rows_do_not_change_results(monkeypatch):
+    """References split into many column chunks (self-exclusion and the relevant range crossing
+    chunk edges) give the values of one chunk, and PML's."""
+    import galcat.metrics.ranking as ranking
+
+    x, y = clustered(np.random.default_rng(8), 1100)
+    whole, used = per_query_retrieval(x, y)
+    monkeypatch.setattr(ranking, "MAX_BLOCK_ELEMENTS", 3000)
+    monkeypatch.setattr(ranking, "TILE_ROWS", 23)
+    chunked, _ = per_query_retrieval(x, y, block_size=50)
+    assert used.all()
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+    assert_matches_pml(retrieval_metrics(x, y, block_size=50), pml(x, y))
