@@ -78,6 +78,25 @@ def read_catalogue(
     return read_folder(source, images=images, id_column=id_column, label_column=label_column, **extra)
 
 
+def write_catalogue(name: str, out, *, overwrite: bool = False, **options):
+    """Read catalogue ``name`` (``options`` as :func:`read_catalogue`) and write it to ``out``.
+
+    The output format (from the extension) and ``overwrite`` are checked before the catalogue is
+    read, so a typo fails before any download. Returns the table written.
+    """
+    from pathlib import Path
+
+    from galcat.tables import table_format, write_table
+
+    out = Path(out)
+    table_format(out)
+    if out.exists() and not overwrite:
+        raise GalcatError(f"{out}: already exists; pass --overwrite to replace it")
+    table = read_catalogue(name, **options)
+    write_table(table, out, overwrite=overwrite)
+    return table
+
+
 __all__ = [
     "CATALOGUE_NAMES",
     "CatalogueSpec",
@@ -91,4 +110,5 @@ __all__ = [
     "read_rsa",
     "read_targets",
     "vote_columns",
+    "write_catalogue",
 ]

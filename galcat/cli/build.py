@@ -9,10 +9,7 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
-from galcat.errors import GalcatError
-
-#: extensions of tables written by `galcat catalogue` (read with galcat.tables.read_table)
-_TABLE_SUFFIXES = (".fits", ".fit", ".vot", ".xml", ".ecsv", ".parquet", ".h5", ".hdf5")
+from galcat.images.factory import DEFAULT_SERVICE, SERVICES
 
 
 class Dataset(StrEnum):
@@ -23,46 +20,7 @@ class Dataset(StrEnum):
     targets = "targets"
 
 
-class Service(StrEnum):
-    skyserver = "skyserver"
-    hips2fits = "hips2fits"
-
-
-def load_catalogue(
-    name: str, catalogue: Path | None, images: Path | None, id_column, label_column, **reader_options
-):
-    """A galcat catalogue file (by extension) or a raw catalogue read by the named reader."""
-    if name != "targets" and catalogue is not None and catalogue.suffix.lower() in _TABLE_SUFFIXES:
-        from galcat.tables import read_table
-
-        return read_table(catalogue)
-    from galcat.catalogues import read_catalogue
-
-    kwargs = {"source": catalogue, "id_column": id_column, "label_column": label_column, **reader_options}
-    if name == "folder":
-        kwargs["images"] = images
-    return read_catalogue(name, **{k: v for k, v in kwargs.items() if v is not None})
-
-
-def make_source(images: Path | None, service: Service, release, scale, pixels, base_url, table):
-    """The pixel source: a local archive when --images is given, else the chosen web service."""
-    if images is not None:
-        from galcat.images import LocalArchiveSource
-
-        return LocalArchiveSource(images, key=table.meta.get("image_key", "objid"))
-    options = {"scale": scale, "pixels": pixels}
-    options = {k: v for k, v in options.items() if v is not None}
-    if service == Service.hips2fits:
-        from galcat.images import Hips2FitsSource
-
-        if release is not None:
-            raise GalcatError("--release applies to --service skyserver, not hips2fits")
-        return Hips2FitsSource(**options, **({"server": base_url} if base_url else {}))
-    from galcat.images import SkyServerSource
-
-    if release is not None:
-        options["release"] = release
-    return SkyServerSource(**options, **({"base_url": base_url} if base_url else {}))
+Service = StrEnum("Service", {name: name for name in SERVICES})
 
 
 @app.command("build")
@@ -86,7 +44,9 @@ def build(
     release: int | None = typer.Option(None, "--release", help="SDSS data release for SkyServer."),
     scale: float | None = typer.Option(None, "--scale", help="Cutout scale (arcsec/pixel)."),
     pixels: int | None = typer.Option(None, "--pixels", help="Cutout side in pixels."),
-    service: Service = typer.Option(Service.skyserver, "--service", help="Remote pixel service."),
+    service: Service = typer.Option(
+        DEFAULT_SERVICE, "--service", help=f"Cutout service: {', '.join(SERVICES)}."
+    ),
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
     keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
     compression: str = typer.Option(
@@ -121,53 +81,20 @@ def build(
     Example: galcat build efigi --catalogue EFIGI_attributes.txt --resolver simbad --limit 100
     --out stores/efigi.h5
     """
-    from galcat.store.build import BuildConfig, build_store, check_build_config, check_build_paths
+    from galcat.store.api import build_from_config
+    from galcat.store.build import BuildConfig
+    from galcat.store.preprocess import PreprocessConfig
 
-    name = dataset.value
-    out = out or Path("stores") / f"{name}.h5"
-    early = BuildConfig(
-        size=size, crop=crop, limit=limit, workers=workers, compression=compression, pixels=pixels,
-        scale=scale, catalogue=str(catalogue) if catalogue else None, images=str(images) if images else None,
-        exclude=str(exclude) if exclude else None,
-    )  # fmt: skip
-    check_build_config(early)  # option ranges and paths fail before the catalogue is read
-    check_build_paths(out, early)
-    table = load_catalogue(
-        name,
-        catalogue,
-        images,
-        id_column,
-        label_column,
-        labels=labels if labels != "rule" else None,
-        paper_labels=paper_labels,
-        resolver=resolver,
-    )
-    excluded_table = None
-    if exclude is not None:
-        from galcat.tables import read_table
-
-        excluded_table = read_table(exclude)
-    source = make_source(images, service, release, scale, pixels, base_url, table)
     config = BuildConfig(
-        name=name,
-        catalogue=str(catalogue) if catalogue else None,
-        images=str(images) if images else None,
-        service=None if images is not None else service.value,
-        release=getattr(source, "release", release),  # the values actually used, defaults included
-        scale=getattr(source, "scale", scale),
-        pixels=getattr(source, "pixels", pixels),
-        source_options={"source": repr(source)} if images is None else {},
-        crop=crop,
-        size=size,
-        keep_original=keep_original,
-        compression=compression,
-        present_only=present_only,
-        limit=limit,
-        exclude=str(exclude) if exclude else None,
-        workers=workers,
+        name=dataset.value, catalogue=str(catalogue) if catalogue else None,
+        images=str(images) if images else None, service=service.value, release=release, scale=scale,
+        pixels=pixels, preprocess=PreprocessConfig(crop=crop, size=size), labels=labels,
+        paper_labels=str(paper_labels) if paper_labels else None, resolver=resolver, id_column=id_column,
+        label_column=label_column, keep_original=keep_original, compression=compression,
+        present_only=present_only, limit=limit, exclude=str(exclude) if exclude else None, workers=workers,
         overwrite=overwrite,
-    )
-    summary = build_store(table, source, out, config, exclude=excluded_table)
+    )  # fmt: skip
+    summary = build_from_config(config, out, base_url=base_url)
     counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.status_counts.items()))
     print(
         f"wrote {summary.out}: {summary.n_stored} of {summary.n_rows} rows ({counts})"

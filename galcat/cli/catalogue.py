@@ -25,18 +25,11 @@ _OVERWRITE = typer.Option(False, "--overwrite", help="Replace --out if it exists
 
 
 def _run(name: str, out: Path, overwrite: bool, **kwargs) -> None:
-    """Read, write, then print rows, class counts and the masked count."""
-    from galcat.catalogues import class_counts, read_catalogue
+    """Read and write through the API, then print rows, class counts and the masked count."""
+    from galcat.catalogues import class_counts, write_catalogue
     from galcat.progress import console
-    from galcat.tables import table_format, write_table
 
-    table_format(out)  # a bad extension fails before any (network) work
-    if out.exists() and not overwrite:
-        from galcat.errors import GalcatError
-
-        raise GalcatError(f"{out}: already exists; pass --overwrite to replace it")
-    table = read_catalogue(name, **kwargs)
-    write_table(table, out, overwrite=overwrite)
+    table = write_catalogue(name, out, overwrite=overwrite, **kwargs)
     meta = table.meta
     console.print(f"{name}: {len(table)} rows -> {out}  (labels: {meta.get('label_rule')})", soft_wrap=True)
     for scheme in meta.get("label_schemes", {}):

@@ -25,11 +25,10 @@ def crossmatch_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
 ):
     """Cross-match table A with table B and write the matched pairs (with separation in arcsec)."""
-    from galcat.coords.crossmatch import crossmatch_files
+    from galcat.coords.crossmatch import crossmatch_to_file
     from galcat.progress import console
-    from galcat.tables import table_format, write_table
 
-    table_format(out)  # fail on a bad output extension before any work
-    matched = crossmatch_files(table_a, table_b, radius, by=by, key=key, key_b=key_b)
-    write_table(matched, out, overwrite=overwrite)
+    matched = crossmatch_to_file(
+        table_a, table_b, out, overwrite=overwrite, radius=radius, by=by, key=key, key_b=key_b
+    )
     console.print(f"{len(matched)} matched pairs ({table_a.name} x {table_b.name}, by {by}) -> {out}")

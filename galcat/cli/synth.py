@@ -23,14 +23,12 @@ def synth_store_command(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ):
     """Render a labelled synthetic catalogue into an HDF5 store."""
-    from galcat.schemes import SCHEMES
-    from galcat.synth import make_synthetic_store
+    from galcat.synth.catalogue import class_list, make_synthetic_store
 
-    names = SCHEMES.get(classes) or [c.strip() for c in classes.split(",") if c.strip()]
     path = make_synthetic_store(
-        out, names, n_per_class=n_per_class, size=size, seed=seed, overwrite=overwrite
+        out, classes, n_per_class=n_per_class, size=size, seed=seed, overwrite=overwrite
     )
-    print(f"{len(names) * n_per_class} synthetic galaxies -> {path}")
+    print(f"{len(class_list(classes)) * n_per_class} synthetic galaxies -> {path}")
 
 
 @synth_app.command("noise", epilog="Example: galcat synth noise expert.h5 --rate 0.3 --out crowd.h5")

@@ -181,6 +181,33 @@ def crossmatch_files(a, b, radius=DEFAULT_RADIUS, *, by: str = "sky", key: str =
     return crossmatch(read_table(a), read_table(b), radius, by=by, key=key, key_b=key_b)
 
 
+def overlap_methods(a: Table, b: Table, key: str = "pgc") -> tuple[str, ...]:
+    """The methods both tables support: ``id`` when both have a ``key`` column, ``sky`` when both
+    have some finite ``ra``/``dec``."""
+
+    def has_positions(table: Table) -> bool:
+        if "ra" not in table.colnames or "dec" not in table.colnames:
+            return False
+        return bool(np.isfinite(np.ma.filled(np.ma.asarray(table["ra"], dtype=float), np.nan)).any())
+
+    methods = [
+        ("id", key in a.colnames and key in b.colnames),
+        ("sky", has_positions(a) and has_positions(b)),
+    ]
+    return tuple(method for method, usable in methods if usable)
+
+
+def crossmatch_to_file(a, b, out, *, overwrite: bool = False, **options) -> Table:
+    """:func:`crossmatch_files` of ``a`` and ``b`` written to ``out`` (format from its extension,
+    checked before any work); returns the matched pairs."""
+    from galcat.tables import table_format, write_table
+
+    table_format(out)
+    matched = crossmatch_files(a, b, **options)
+    write_table(matched, out, overwrite=overwrite)
+    return matched
+
+
 def exclude_overlap(
     train: Table,
     test: Table,

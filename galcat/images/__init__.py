@@ -7,6 +7,7 @@ the store builder gets only decoded, non-blank images and a list of what failed.
 
 from galcat.errors import NetworkError
 from galcat.images.base import PixelSource, UrlSource
+from galcat.images.factory import SERVICES, make_source, source_settings
 from galcat.images.fetch import FetchRun, fetch_all, fetch_many, write_fetch_report
 from galcat.images.hips2fits import Hips2FitsSource
 from galcat.images.legacysurvey import LegacySurveySource
@@ -17,6 +18,9 @@ from galcat.images.validate import InvalidPayload, decode_image, is_blank
 from galcat.net import DiskCache, HttpClient, HttpConfig, RequestFailed, canonical_url
 
 __all__ = [
+    "SERVICES",
+    "make_source",
+    "source_settings",
     "DiskCache",
     "FetchResult",
     "FetchRun",

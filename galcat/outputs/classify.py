@@ -25,7 +25,6 @@ from galcat.errors import GalcatError
 from galcat.net import HttpConfig
 from galcat.outputs.join import add_columns, has_main_position
 
-SERVICES = ("skyserver", "hips2fits", "legacysurvey")
 OK = "ok"
 
 
@@ -88,6 +87,8 @@ def _check_out(cfg: ClassifyConfig) -> Path:
         raise GalcatError(f"{out.parent}: output folder does not exist")
     if cfg.keep_store and Path(cfg.keep_store).exists() and not cfg.overwrite:
         raise GalcatError(f"{cfg.keep_store}: store exists; pass --overwrite to replace it")
+    from galcat.images import SERVICES
+
     if cfg.images is None and cfg.service not in SERVICES:
         raise GalcatError(f"--service {cfg.service!r}: use one of {', '.join(SERVICES)}")
     if cfg.images is not None and not Path(cfg.images).is_dir():
@@ -99,24 +100,12 @@ def _check_out(cfg: ClassifyConfig) -> Path:
 
 def pixel_source(cfg: ClassifyConfig):
     """Local images matched by objid (any case), or the chosen cutout service."""
-    from galcat import images
+    from galcat.images import make_source
 
-    if cfg.images is not None:
-        return images.LocalArchiveSource(cfg.images, key="objid")
-    options = {"pixels": cfg.pixels, "scale": cfg.scale, "base_url": cfg.base_url, "http": cfg.http}
-    if cfg.service == "skyserver":
-        options["release"] = cfg.release
-    elif cfg.release is not None:
-        raise GalcatError(f"--release applies to --service skyserver, not {cfg.service}")
-    options = {k: v for k, v in options.items() if v is not None}
-    if cfg.service == "hips2fits" and "base_url" in options:
-        options["server"] = options.pop("base_url")
-    cls = {
-        "skyserver": images.SkyServerSource,
-        "hips2fits": images.Hips2FitsSource,
-        "legacysurvey": images.LegacySurveySource,
-    }[cfg.service]
-    return cls(**options)
+    return make_source(
+        cfg.service, cfg.images, release=cfg.release, scale=cfg.scale, pixels=cfg.pixels,
+        base_url=cfg.base_url, http=cfg.http,
+    )  # fmt: skip
 
 
 def _model_image_size(run) -> int:
@@ -141,8 +130,10 @@ def default_reference(run) -> str | None:
 
 def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Path, size: int):
     """Build the store from ``targets[rows]``; returns (stored user rows, per-row failure records)."""
+    from galcat.images import source_settings
     from galcat.images.result import failures_path
     from galcat.store.build import BuildConfig, build_store
+    from galcat.store.preprocess import PreprocessConfig
     from galcat.tables import read_table
 
     source = pixel_source(cfg)
@@ -150,10 +141,8 @@ def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Pa
     listed.unlink(missing_ok=True)
     config = BuildConfig(
         name="targets", catalogue=str(cfg.targets), images=cfg.images,
-        service=None if cfg.images else cfg.service, release=getattr(source, "release", None),
-        scale=getattr(source, "scale", None), pixels=getattr(source, "pixels", None),
-        source_options={} if cfg.images else {"source": repr(source)}, crop=cfg.crop, size=size,
-        workers=cfg.workers, overwrite=True,
+        service=None if cfg.images else cfg.service, **source_settings(source), resolver=cfg.resolver,
+        preprocess=PreprocessConfig(crop=cfg.crop, size=size), workers=cfg.workers, overwrite=True,
     )  # fmt: skip
     table = targets[rows]
     try:

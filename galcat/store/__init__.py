@@ -13,6 +13,7 @@ _LAZY = {
     "BuildConfig": "galcat.store.build",
     "BuildSummary": "galcat.store.build",
     "build_store": "galcat.store.build",
+    "build_from_config": "galcat.store.api",
     "verify_store": "galcat.store.verify",
     "VerifyReport": "galcat.store.verify",
     "store_info": "galcat.store.verify",

@@ -22,18 +22,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
 from galcat.atomic import litter
+from galcat.catalogues.select import select_rows
 from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
 from galcat.images.result import failures_path
 from galcat.paths import check_writable, refuse_overwriting_inputs
 from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
 from galcat.store.partial import OK_STATUSES, PartialBuild, io_error
-from galcat.store.preprocess import as_rgb_uint8, preprocess
+from galcat.store.preprocess import PreprocessConfig, as_rgb_uint8, preprocess
 from galcat.store.recovery import finish_leftover, with_resume_hint, write_failures
 from galcat.store.writer import (
     CHUNK_ROWS,
@@ -58,15 +58,16 @@ class BuildConfig:
     name: str = ""  #: data set name (efigi, rsa, gz2, folder, ...)
     catalogue: str | None = None  #: catalogue file the rows came from (provenance only)
     images: str | None = None  #: local image archive, if any
-    service: str | None = None  #: remote pixel service (skyserver, hips2fits), if any
+    service: str | None = None  #: remote pixel service (skyserver, hips2fits, legacysurvey), if any
     release: int | None = None
     scale: float | None = None
     pixels: int | None = None
-    crop: int = 224
-    crop_reference: int = 424
-    crop_relative: bool = True
-    size: int = 75
-    resample: str = "bilinear"
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)  #: crop and resize
+    labels: str = "rule"  #: how the catalogue reader labelled the rows: rule | paper
+    paper_labels: str | None = None  #: the paper's label table for ``labels="paper"``
+    resolver: str | None = None  #: name resolver that gave the positions, if any
+    id_column: str | None = None  #: reader override of the id column
+    label_column: str | None = None  #: reader override of the label column
     keep_original: bool = False
     present_only: bool = False  #: local archive: build only rows that have an image file
     limit: int | None = None
@@ -80,11 +81,14 @@ class BuildConfig:
     overwrite: bool = False
 
 
-#: ranges of the numeric fields (``--size`` at most 1024: a 100000 px request would reserve terabytes)
-_CONFIG_RANGES = {
+#: ranges of the preprocessing fields (``--size`` at most 1024: 100000 px would reserve terabytes)
+_PREPROCESS_RANGES = {
     "size": {"low": 1, "high": MAX_IMAGE_SIDE, "integer": True},
     "crop": {"low": 0, "high": 100_000, "integer": True},
     "crop_reference": {"low": 1, "integer": True, "option": "crop_reference"},
+}
+#: ranges of the other numeric fields
+_CONFIG_RANGES = {
     "pixels": {"low": 1, "high": 4096, "integer": True, "allow_none": True},
     "scale": {"low": 0, "low_open": True, "allow_none": True},
     "limit": {"low": 1, "integer": True, "allow_none": True},
@@ -97,6 +101,7 @@ _CONFIG_RANGES = {
 
 def check_build_config(config: BuildConfig) -> None:
     """GalcatError naming the option for any value out of range (before any work starts)."""
+    check_numbers(config.preprocess, _PREPROCESS_RANGES)
     check_numbers(config, _CONFIG_RANGES)
     compression_kwargs(config.compression)
 
@@ -143,65 +148,6 @@ def _identity_digest(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def _has_pgc(table: Table) -> bool:
-    return "pgc" in table.colnames
-
-
-def _has_positions(table: Table) -> bool:
-    if "ra" not in table.colnames or "dec" not in table.colnames:
-        return False
-    ra = np.ma.filled(np.ma.asarray(table["ra"], dtype=float), np.nan)
-    return bool(np.isfinite(ra).any())
-
-
-def select_rows(
-    catalogue: Table, config: BuildConfig, exclude: Table | None = None, source=None
-) -> tuple[Table, dict]:
-    """Apply ``present_only``, ``exclude`` (objects in another catalogue), then ``limit``.
-
-    Returns the rows to build and the counts dropped (``not_in_archive``, ``excluded``).
-    """
-    table = catalogue
-    dropped = {"not_in_archive": 0, "excluded": 0, "no_image_file": 0}
-    local = hasattr(source, "find") and hasattr(source, "file_name")
-    if config.present_only and not local:
-        raise GalcatError("--present-only needs a local image archive (--images DIR)")
-    if local:
-        keep = np.array([_has_file(source, i, row) for i, row in enumerate(table)], dtype=bool)
-        if config.present_only:
-            dropped["not_in_archive"] = int((~keep).sum())
-            table = table[keep]
-    if exclude is not None:
-        from galcat.coords.crossmatch import exclude_overlap
-
-        by = tuple(
-            method
-            for method, usable in (("id", _has_pgc), ("sky", _has_positions))
-            if usable(table) and usable(exclude)
-        )
-        if not by:
-            raise GalcatError("--exclude: the catalogues share neither a 'pgc' column nor sky positions")
-        kept, report = exclude_overlap(table, exclude, radius=config.exclude_radius_arcsec * u.arcsec, by=by)
-        dropped["excluded"] = int(report["removed"])
-        table = kept
-    if config.limit is not None:
-        if config.limit < 1:
-            raise GalcatError(f"--limit must be positive, got {config.limit}")
-        table = table[: config.limit]
-    if len(table) == 0:
-        raise GalcatError("no catalogue rows left to build (after --exclude / --limit)")
-    if local and not config.present_only:  # kept: they are reported as failed rows, not dropped
-        dropped["no_image_file"] = sum(not _has_file(source, i, row) for i, row in enumerate(table))
-    return table, dropped
-
-
-def _has_file(source, i: int, row) -> bool:
-    try:
-        return source.find(source.file_name(i, row)) is not None
-    except GalcatError:  # no id in this row: the fetch reports it
-        return False
-
-
 def build_store(
     catalogue: Table, source, out, config: BuildConfig | None = None, exclude: Table | None = None
 ) -> BuildSummary:
@@ -220,7 +166,10 @@ def build_store(
         raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
     part.lock()
     try:
-        table, dropped = select_rows(catalogue, config, exclude, source)
+        table, dropped = select_rows(
+            catalogue, source=source, present_only=config.present_only, exclude=exclude,
+            exclude_radius_arcsec=config.exclude_radius_arcsec, limit=config.limit,
+        )  # fmt: skip
         identity = _identity(table, config)
         if out.exists() and not config.overwrite:
             finished = _finish_leftover(part, identity, start_time)
@@ -230,6 +179,10 @@ def build_store(
         return _build_locked(part, table, source, config, dropped, identity, start_time)
     finally:
         part.unlock()
+
+
+def _image_shape(config: BuildConfig) -> tuple[int, int, int]:
+    return (config.preprocess.size, config.preprocess.size, 3)
 
 
 def check_build_paths(out: Path, config: BuildConfig) -> None:
@@ -252,7 +205,7 @@ def _build_locked(part, table, source, config, dropped, identity, start_time) ->
         part.discard()
     if not part.exists():
         original_shape = _probe_original_shape(source, table) if config.keep_original else None
-        part.create(n, (config.size, config.size, 3), identity, original_shape)
+        part.create(n, _image_shape(config), identity, original_shape)
     try:
         with part:
             records = part.records()
@@ -348,7 +301,7 @@ def _write_row(part: PartialBuild, row: int, res, table: Table, config: BuildCon
             rec.update(status="failed", error="source reported success without pixels")
             return rec
         raw = as_rgb_uint8(res.image)
-        image = preprocess(raw, config)
+        image = preprocess(raw, config.preprocess)
         try:
             part.images[row] = image
         except (OSError, RuntimeError) as exc:
@@ -430,13 +383,13 @@ def _write_final(part, table, records, ok_rows, counts, config, dropped, identit
             **dropped,
         }
         reserve = estimate_store_bytes(
-            table[ok_rows], (config.size, config.size, 3), src.original.shape[1:] if has_original else None
+            table[ok_rows], _image_shape(config), src.original.shape[1:] if has_original else None
         )
         with atomic_destination(part.out, overwrite=True, reserve=reserve) as tmp:
             fingerprint = write_store_file(
                 tmp,
                 table[ok_rows],
-                (config.size, config.size, 3),
+                _image_shape(config),
                 blocks(src.images, True),
                 provenance,
                 to_json(config),

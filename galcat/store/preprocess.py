@@ -62,12 +62,11 @@ def as_rgb_uint8(image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def preprocess(image_uint8, config=None) -> np.ndarray:
+def preprocess(image_uint8, config: PreprocessConfig | dict | None = None) -> np.ndarray:
     """Centre-crop and resize one image to ``(size, size, 3)`` uint8, deterministically.
 
-    ``config`` is any object with the :class:`PreprocessConfig` attributes (e.g. a
-    ``BuildConfig``), a dict of them, or ``None`` for the paper's defaults. The crop offset
-    follows torchvision ``CenterCrop`` (``round((H - crop) / 2)``).
+    ``config`` is a :class:`PreprocessConfig`, a dict of its fields, or ``None`` for the paper's
+    defaults. The crop offset follows torchvision ``CenterCrop`` (``round((H - crop) / 2)``).
     """
     if config is None:
         config = PreprocessConfig()
@@ -75,6 +74,8 @@ def preprocess(image_uint8, config=None) -> np.ndarray:
         config = PreprocessConfig(
             **{k: v for k, v in config.items() if k in PreprocessConfig.__annotations__}
         )
+    elif not isinstance(config, PreprocessConfig):
+        raise TypeError(f"preprocess() takes a PreprocessConfig, not {type(config).__name__}")
     arr = as_rgb_uint8(image_uint8)
     height, width = arr.shape[:2]
     crop = crop_size_for(min(height, width), config)

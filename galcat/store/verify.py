@@ -229,6 +229,7 @@ def _store_info(store) -> dict:
                 "catalogue",
                 "images",
                 "service",
+                "preprocess",
                 "crop",
                 "crop_reference",
                 "crop_relative",

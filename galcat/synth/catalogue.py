@@ -101,18 +101,31 @@ def synthetic_catalogue_and_images(
     return table, images
 
 
+def class_list(classes: Sequence[str] | str) -> list[str]:
+    """A scheme name (``hubble9``, ``hubble11``), a comma-separated list, or a sequence of classes."""
+    if isinstance(classes, str):
+        from galcat.schemes import SCHEMES
+
+        return list(SCHEMES.get(classes) or [c.strip() for c in classes.split(",") if c.strip()])
+    return list(classes)
+
+
 def make_synthetic_store(
     path,
-    classes: Sequence[str] = HUBBLE9,
+    classes: Sequence[str] | str = HUBBLE9,
     n_per_class: int = 20,
     size: int = 75,
     seed: int = 0,
     overwrite: bool = False,
     votes: bool = True,
 ) -> Path:
-    """Render a synthetic catalogue and write it as a galcat HDF5 store (atomically) at ``path``."""
+    """Render a synthetic catalogue and write it as a galcat HDF5 store (atomically) at ``path``.
+
+    ``classes``: see :func:`class_list`.
+    """
     from galcat.store import write_store
 
+    classes = class_list(classes)
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass overwrite=True to replace it")

@@ -10,7 +10,7 @@ from astropy.table import Table
 from helpers.cli import invoke, one_line_error
 
 from galcat.images import HttpConfig, LocalArchiveSource, SkyServerSource
-from galcat.store import BuildConfig, build_store, open_store
+from galcat.store import BuildConfig, PreprocessConfig, build_store, open_store
 from galcat.store.partial import PartialBuild
 
 from .conftest import GOOD_IDS, build_args, digest
@@ -73,7 +73,7 @@ def test_a_rerun_does_not_stop_on_the_same_bad_row(tmp_path, folder):
     from galcat.store.build import _identity
 
     table = read_catalogue("folder", labels, images=images)
-    cfg = BuildConfig(name="folder", crop=0, size=16, workers=2)
+    cfg = BuildConfig(name="folder", workers=2, preprocess=PreprocessConfig(crop=0, size=16))
     part = PartialBuild(out)
     part.create(len(table), (16, 16, 3), _identity(table, cfg))
     with part:
@@ -104,7 +104,11 @@ def test_a_second_build_never_deletes_the_first_ones_partial(tmp_path, folder):
 
     table = read_catalogue("folder", labels, images=images)
     running = PartialBuild(out)
-    running.create(len(table), (16, 16, 3), _identity(table, BuildConfig(name="other", size=16)))
+    running.create(
+        len(table),
+        (16, 16, 3),
+        _identity(table, BuildConfig(name="other", preprocess=PreprocessConfig(size=16))),
+    )
     with running:  # the first build holds its lock while it works
         before = digest(running.path), digest(running.journal)
         line = one_line_error(invoke(*build_args(labels, images, out, "--overwrite")), "another build")
@@ -187,7 +191,7 @@ def test_a_failed_network_build_leaves_nothing_or_says_how_to_resume(tmp_path, f
     source = SkyServerSource(base_url="http://127.0.0.1:9", cache=None, http=fast)  # nothing listens
     out = tmp_path / "net.h5"
     with pytest.raises(Exception, match="no unfinished build was kept") as info:
-        build_store(table, source, out, BuildConfig(size=16, workers=1))
+        build_store(table, source, out, BuildConfig(workers=1, preprocess=PreprocessConfig(size=16)))
     assert type(info.value).__name__ == "NetworkError"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("net")) == []
 
@@ -208,7 +212,7 @@ def test_a_failed_network_build_leaves_nothing_or_says_how_to_resume(tmp_path, f
     from galcat.catalogues import read_catalogue
 
     cat = read_catalogue("folder", labels, images=images)
-    cfg = BuildConfig(name="folder", crop=0, size=16, workers=1, flush_every=1)
+    cfg = BuildConfig(name="folder", workers=1, flush_every=1, preprocess=PreprocessConfig(crop=0, size=16))
     with pytest.raises(Exception, match="rerun the same command to resume") as info:
         build_store(cat, DiesAfterTwo(), out, cfg)
     assert "2 of 16 rows" in str(info.value) and str(PartialBuild(out).path) in str(info.value)

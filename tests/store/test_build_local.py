@@ -11,7 +11,7 @@ from helpers.store_support import local_source, synthetic_catalogue, write_image
 from PIL import Image
 
 from galcat.errors import GalcatError
-from galcat.store import BuildConfig, build_store, open_store, preprocess
+from galcat.store import BuildConfig, PreprocessConfig, build_store, open_store, preprocess
 from galcat.store.partial import PartialBuild
 
 
@@ -25,7 +25,7 @@ def archive(tmp_path):
 def test_build_stores_ok_rows_in_catalogue_order_and_lists_failures(tmp_path, archive):
     table, folder = archive
     out = tmp_path / "stores" / "syn.h5"
-    cfg = BuildConfig(name="synthetic", crop=0, size=32, workers=3)
+    cfg = BuildConfig(name="synthetic", workers=3, preprocess=PreprocessConfig(crop=0, size=32))
     summary = build_store(table, local_source(folder), out, cfg)
     assert (summary.n_rows, summary.n_stored, summary.n_failed) == (30, 28, 2)
     assert summary.status_counts.get("ok", 0) + summary.status_counts.get("cached", 0) == 28
@@ -39,7 +39,7 @@ def test_build_stores_ok_rows_in_catalogue_order_and_lists_failures(tmp_path, ar
         path = folder / f"{expected_ids[row]}.png"
         with Image.open(path) as im:
             raw = np.asarray(im.convert("RGB"))
-        assert np.array_equal(store.read_images(slice(row, row + 1))[0], preprocess(raw, cfg))
+        assert np.array_equal(store.read_images(slice(row, row + 1))[0], preprocess(raw, cfg.preprocess))
         assert store.provenance("sha256")[row] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert expected_ids[row] in store.provenance("source")[row]
     failures = Table.read(summary.failures_path, format="ascii.ecsv")
@@ -48,17 +48,24 @@ def test_build_stores_ok_rows_in_catalogue_order_and_lists_failures(tmp_path, ar
     assert set(failures["status"]) <= {"failed", "blank", "missing"}
     assert not PartialBuild(out).exists() and not PartialBuild(out).journal.exists()
     assert open_store(out).attrs["build_summary"]
-    assert store.config["crop"] == 0 and store.config["size"] == 32
+    assert store.config["preprocess"]["crop"] == 0 and store.config["preprocess"]["size"] == 32
 
 
 def test_build_refuses_existing_store_without_overwrite(tmp_path, archive):
     table, folder = archive
     out = tmp_path / "s.h5"
-    build_store(table[12:17], local_source(folder), out, BuildConfig(size=16))
+    build_store(table[12:17], local_source(folder), out, BuildConfig(preprocess=PreprocessConfig(size=16)))
     with pytest.raises(GalcatError, match="overwrite"):
-        build_store(table[12:18], local_source(folder), out, BuildConfig(size=16))
+        build_store(
+            table[12:18], local_source(folder), out, BuildConfig(preprocess=PreprocessConfig(size=16))
+        )
     assert len(open_store(out)) == 5
-    build_store(table[12:18], local_source(folder), out, BuildConfig(size=16, overwrite=True))
+    build_store(
+        table[12:18],
+        local_source(folder),
+        out,
+        BuildConfig(overwrite=True, preprocess=PreprocessConfig(size=16)),
+    )
     assert len(open_store(out)) == 6
 
 
@@ -68,28 +75,46 @@ def test_resume_with_a_different_config_is_a_clear_error(tmp_path, archive):
     part = PartialBuild(out)
     from galcat.store.build import _identity
 
-    part.create(len(table), (16, 16, 3), _identity(table, BuildConfig(size=16)))
+    part.create(len(table), (16, 16, 3), _identity(table, BuildConfig(preprocess=PreprocessConfig(size=16))))
     with pytest.raises(GalcatError, match="different config"):
-        build_store(table, local_source(folder), out, BuildConfig(size=24))
+        build_store(table, local_source(folder), out, BuildConfig(preprocess=PreprocessConfig(size=24)))
     assert part.exists()  # nothing was thrown away
     # the same config resumes (runtime-only fields such as workers may differ)
-    summary = build_store(table, local_source(folder), out, BuildConfig(size=16, workers=1))
+    summary = build_store(
+        table, local_source(folder), out, BuildConfig(workers=1, preprocess=PreprocessConfig(size=16))
+    )
     assert summary.n_stored == 28 and not part.exists()
 
 
 def test_limit_and_empty_selection(tmp_path, archive):
     table, folder = archive
-    summary = build_store(table, local_source(folder), tmp_path / "l.h5", BuildConfig(size=16, limit=7))
+    summary = build_store(
+        table,
+        local_source(folder),
+        tmp_path / "l.h5",
+        BuildConfig(limit=7, preprocess=PreprocessConfig(size=16)),
+    )
     assert summary.n_rows == 7 and summary.n_stored == 6  # G0004 has no image
     with pytest.raises(GalcatError, match="positive"):
-        build_store(table, local_source(folder), tmp_path / "z.h5", BuildConfig(size=16, limit=0))
+        build_store(
+            table,
+            local_source(folder),
+            tmp_path / "z.h5",
+            BuildConfig(limit=0, preprocess=PreprocessConfig(size=16)),
+        )
 
 
 def test_exclude_removes_objects_of_another_catalogue(tmp_path, archive):
     table, folder = archive
     other = table[[0, 1, 2]]
     other["ra"] = other["ra"] + 1e-4  # within a few arcsec
-    summary = build_store(table, local_source(folder), tmp_path / "x.h5", BuildConfig(size=16), exclude=other)
+    summary = build_store(
+        table,
+        local_source(folder),
+        tmp_path / "x.h5",
+        BuildConfig(preprocess=PreprocessConfig(size=16)),
+        exclude=other,
+    )
     assert summary.excluded == 3
     assert not {"G0000", "G0001", "G0002"} & set(open_store(tmp_path / "x.h5").catalogue["objid"])
 
@@ -97,7 +122,12 @@ def test_exclude_removes_objects_of_another_catalogue(tmp_path, archive):
 def test_keep_original_stores_raw_size_images(tmp_path, archive):
     table, folder = archive
     out = tmp_path / "o.h5"
-    build_store(table[:4], local_source(folder), out, BuildConfig(size=16, keep_original=True))
+    build_store(
+        table[:4],
+        local_source(folder),
+        out,
+        BuildConfig(keep_original=True, preprocess=PreprocessConfig(size=16)),
+    )
     store = open_store(out)
     assert store.has_original and store.file["original"].shape == (4, 60, 60, 3)
     with Image.open(folder / "G0002.png") as im:
@@ -153,7 +183,7 @@ def test_cli_builds_gz2_kaggle_subset(tmp_path, shared_data):
     store = open_store(out)
     assert len(store) == 80 and store.class_names("label") == ["non_spiral", "spiral"]
     assert set(store.label_codes("label")) <= {0, 1}
-    assert store.config["crop"] == 224 and store.config["limit"] == 80
+    assert store.config["preprocess"]["crop"] == 224 and store.config["limit"] == 80
 
 
 def test_cli_builds_the_15_efigi_pngs_with_efigi_labels(tmp_path, shared_data):

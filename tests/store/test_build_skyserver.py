@@ -17,7 +17,7 @@ from helpers.faulty_server import FAULT_KINDS, FaultyImageServer, position_key
 from PIL import Image
 
 from galcat.images import HttpConfig, SkyServerSource
-from galcat.store import BuildConfig, build_store, open_store, preprocess
+from galcat.store import BuildConfig, PreprocessConfig, build_store, open_store, preprocess
 
 N_ROWS = 40
 BLANK_ROWS = (5, 18, 33)
@@ -46,7 +46,13 @@ def sky(shared_data):
 def test_build_from_faulty_skyserver_then_rebuild_from_cache(tmp_path, sky):
     table, keys, images, blank, faults = sky
     cfg = BuildConfig(
-        name="sky", service="skyserver", release=17, scale=0.396, pixels=424, size=32, workers=8
+        name="sky",
+        service="skyserver",
+        release=17,
+        scale=0.396,
+        pixels=424,
+        workers=8,
+        preprocess=PreprocessConfig(size=32),
     )
     with FaultyImageServer(images, faults=faults, blank=blank, slow_seconds=2.5) as server:
 
@@ -67,7 +73,7 @@ def test_build_from_faulty_skyserver_then_rebuild_from_cache(tmp_path, sky):
         for pos, row in enumerate(kept):
             served = images[keys[row]]
             with Image.open(io.BytesIO(served)) as im:
-                expected = preprocess(np.asarray(im.convert("RGB")), cfg)
+                expected = preprocess(np.asarray(im.convert("RGB")), cfg.preprocess)
             assert np.array_equal(stored[pos], expected)
             assert store.provenance("sha256")[pos] == hashlib.sha256(served).hexdigest()
         assert set(store.provenance("status")) == {"ok"}

@@ -61,3 +61,34 @@ def test_build_from_replayed_skyserver(tmp_path, shared_data, httpserver, monkey
     assert list(failures["row"]) == [2, 4] and list(failures["status"]) == ["failed", "blank"]
     info = CliRunner().invoke(app, ["info", str(out)])
     assert "blank=1" in info.output and "failed=1" in info.output
+
+
+def test_build_from_a_replayed_legacy_surveys_viewer(tmp_path, shared_data, httpserver, monkeypatch):
+    """`--service legacysurvey` reaches the same factory as classify: layer and scale in the URL."""
+    monkeypatch.setenv("GALCAT_CACHE_DIR", str(tmp_path / "cache"))
+    jpegs = sorted((shared_data / "gz1" / "images").glob("*.jpeg"))[:3]
+    table = Table()
+    table["objid"] = [p.stem for p in jpegs]
+    table["ra"] = np.arange(10.0, 13.0) * u.deg
+    table["dec"] = np.full(3, -1.5) * u.deg
+    table.write(tmp_path / "cat.ecsv")
+    seen = []
+
+    def cutout(request):
+        query = parse_qs(urlparse(request.url).query)
+        seen.append(query)
+        return Response(jpegs[int(round(float(query["ra"][0]) - 10))].read_bytes(), content_type="image/jpeg")
+
+    httpserver.expect_request("/viewer/cutout.jpg").respond_with_handler(cutout)
+    out = tmp_path / "legacy.h5"
+    result = CliRunner().invoke(
+        app,
+        ["build", "targets", "--catalogue", str(tmp_path / "cat.ecsv"), "--out", str(out), "--size", "32",
+         "--service", "legacysurvey", "--pixels", "423", "--base-url", httpserver.url_for("/").rstrip("/")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 3 and {q["layer"][0] for q in seen} == {"ls-dr10"} and seen[0]["size"] == ["423"]
+    store = open_store(out)
+    assert list(store.catalogue["objid"]) == [p.stem for p in jpegs]
+    assert store.config["service"] == "legacysurvey" and store.config["scale"] == 0.262
+    assert store.config["pixels"] == 423 and "LegacySurveySource" in store.config["source_options"]["source"]

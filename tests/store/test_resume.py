@@ -14,7 +14,7 @@ import pytest
 from helpers.store_support import local_source, synthetic_catalogue, write_image_folder
 
 from galcat.errors import GalcatError
-from galcat.store import BuildConfig, build_store, open_store
+from galcat.store import BuildConfig, PreprocessConfig, build_store, open_store
 from galcat.store.build import DELAY_ENV
 from galcat.store.partial import PartialBuild
 
@@ -24,14 +24,17 @@ CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
 from helpers.store_support import local_source, synthetic_catalogue
-from galcat.store import BuildConfig, build_store
+from galcat.store import BuildConfig, PreprocessConfig, build_store
 build_store(synthetic_catalogue({n}), local_source({folder!r}), {out!r},
-            BuildConfig(name="kill-test", crop=0, size=24, workers=2, flush_every=4))
+            BuildConfig(name="kill-test", workers=2, flush_every=4,
+                        preprocess=PreprocessConfig(crop=0, size=24)))
 """
 
 
 def _config() -> BuildConfig:
-    return BuildConfig(name="kill-test", crop=0, size=24, workers=2, flush_every=4)
+    return BuildConfig(
+        name="kill-test", workers=2, flush_every=4, preprocess=PreprocessConfig(crop=0, size=24)
+    )
 
 
 def _journal_lines(out: Path) -> int:
