@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
+from galcat.errors import GalcatError
 from galcat.images.factory import DEFAULT_SERVICE, SERVICES
 
 
