@@ -278,6 +278,14 @@ def _prepare(x, normalize: bool) -> np.ndarray:
     return l2_normalize(x) if normalize else np.ascontiguousarray(x, dtype=np.float32)
 
 
+def _exact(query, reference, exclude_self, normalize, backend):
+    """A flat (exact) index of ``reference``, the checked query, and the ids each query excludes."""
+    query = as_embeddings(query, "query")
+    reference = as_embeddings(reference, "reference")
+    index = KnnIndex.build(reference, normalize=normalize, backend=backend, kind="flat")
+    return index, query, (np.arange(len(query)) if exclude_self else None)
+
+
 def iter_knn_blocks(
     query,
     reference,
@@ -291,10 +299,7 @@ def iter_knn_blocks(
 
     ``exclude_self`` means query row i is reference row i and must not retrieve itself.
     """
-    query = as_embeddings(query, "query")
-    reference = as_embeddings(reference, "reference")
-    index = KnnIndex.build(reference, normalize=normalize, backend=backend, kind="flat")
-    exclude = np.arange(len(query)) if exclude_self else None
+    index, query, exclude = _exact(query, reference, exclude_self, normalize, backend)
     yield from index.iter_search(query, k, exclude=exclude, block_size=block_size)
 
 
@@ -308,8 +313,5 @@ def knn(
     backend: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest references of every query: ``(distances float32 (n,k), indices int64 (n,k))``."""
-    query = as_embeddings(query, "query")
-    reference = as_embeddings(reference, "reference")
-    index = KnnIndex.build(reference, normalize=normalize, backend=backend, kind="flat")
-    exclude = np.arange(len(query)) if exclude_self else None
+    index, query, exclude = _exact(query, reference, exclude_self, normalize, backend)
     return index.search(query, k, exclude=exclude, block_size=block_size)
