@@ -126,7 +126,9 @@ class KnnIndex:
         if backend == "torch":
             import torch
 
-            store = torch.from_numpy(np.concatenate(list(blocks)) if n > ADD_BLOCK_ROWS else next(blocks))
+            store = torch.empty((n, dim), dtype=torch.float32)
+            for start, block in zip(range(0, n, ADD_BLOCK_ROWS), blocks, strict=True):
+                store[start : start + len(block)] = torch.from_numpy(block)
             return cls("torch", normalize, "flat", store, dim, n)
         import faiss
 
@@ -141,6 +143,8 @@ class KnnIndex:
             index = faiss.IndexFlatL2(dim)
         for block in blocks:
             index.add(block)
+        if kind == "ivf":
+            index.make_direct_map()  # reconstruct() by position
         return cls("faiss", normalize, kind, index, dim, n, nprobe)
 
     def reconstruct(self, positions) -> np.ndarray:
@@ -148,8 +152,6 @@ class KnnIndex:
         positions = np.asarray(positions, dtype=np.int64)
         if self.backend == "torch":
             return self._store[positions].numpy()
-        if self.kind == "ivf":
-            self._store.make_direct_map()
         return self._store.reconstruct_batch(positions)
 
     # ------------------------------------------------------------------ searching
@@ -251,6 +253,7 @@ class KnnIndex:
             kind, nprobe = "flat", 0
             if isinstance(store, faiss.IndexIVF):
                 kind, nprobe = "ivf", int(meta.get("nprobe") or store.nprobe)
+                store.make_direct_map()
             normalize = bool(meta.get("normalize", True))
             index = cls("faiss", normalize, kind, store, store.d, store.ntotal, nprobe)
         else:  # saved by the torch fallback: already normalised; re-index with what is here now

@@ -93,6 +93,7 @@ def test_large_inputs_get_an_ivf_index_and_record_it():
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx, strict=True)])
     assert recall > 0.9
     assert not (approx == np.arange(300)[:, None]).any()
+    np.testing.assert_allclose(ivf.reconstruct([5, 4000]), l2_normalize(x[[5, 4000]]), atol=1e-6)
     assert KnnIndex.build(x, backend="torch", flat_max_rows=5000).meta["kind"] == "flat"  # exact, no faiss
     rare = np.zeros(len(x), dtype=bool)
     rare[::500] = True  # 12 allowed rows: the probed cells hold too few, so every cell is searched
