@@ -36,6 +36,9 @@ def train_command(
     label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="ls-ce epsilon."),
     m_per_class: int | None = typer.Option(None, "--m-per-class", help="MPerClassSampler m."),
     patience: int = typer.Option(10, "--patience", help="Early stopping on validation loss."),
+    bn_images: int = typer.Option(
+        2048, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
     compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the network."),
     weights: Path | None = typer.Option(None, "--weights", help="Trunk weights (state_dict .pt)."),
@@ -57,6 +60,7 @@ def train_command(
         arch=arch, embedding_dim=embedding_dim, image_size=image_size, folds=folds,
         val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr, proxy_lr=proxy_lr,
         optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
+        bn_images=bn_images,
         device=device, compile=compile, weights=str(weights) if weights else None, seed=seed,
         num_workers=num_workers, max_steps=max_steps,
     )  # fmt: skip

@@ -61,6 +61,7 @@ class TrainConfig:
     label_smoothing: float = 0.1  # epsilon of the paper's equations 1-2
     m_per_class: int | None = None  # MPerClassSampler in the loader
     patience: int = 10  # early stopping, epochs without val-loss improvement
+    bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
     device: str = "auto"
     compile: bool = False
@@ -87,6 +88,8 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--folds must be >= 1, got {cfg.folds}")
     if cfg.folds == 1 and not 0.0 < cfg.val_fraction < 1.0:
         raise GalcatError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
+    if cfg.bn_images < 0:
+        raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
     if cfg.embedding_dim < 2:
         raise GalcatError(f"--embedding-dim must be >= 2, got {cfg.embedding_dim}")
 

@@ -29,7 +29,7 @@ from galcat.model.data import TrainingData, make_augment, make_batches, open_tra
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
 from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
-from galcat.model.steps import Objective, run_epoch, validate
+from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, validate
 from galcat.progress import console, progress_bar
 
 #: Config fields that may change between an interrupted run and its resumption.
@@ -228,6 +228,12 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             )
         stats["train_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
+        # the same seeded rows on every rank, so every rank validates identical statistics
+        bn_rows = np.random.default_rng([cfg.seed, k, epoch]).permutation(train_rows)[: cfg.bn_images]
+        bn_loader = make_batches(
+            data, bn_rows, cfg.batch_size, False, epoch_seed, scheme, votes, False, None, cfg.num_workers, pin
+        )
+        recalibrate_batchnorm(model, bn_loader, val_aug, device, cfg.bn_images)
         metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
         stats["val_seconds"] = round(time.perf_counter() - started, 2)
         for sch in schedulers:

@@ -91,6 +91,45 @@ def run_epoch(
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model, loader, augment, device, max_images: int) -> int:
+    """Re-estimate BatchNorm running statistics of the current weights ("precise BN").
+
+    Why: during training BN normalises with batch statistics, while evaluation uses running
+    averages (momentum 0.1) that trail weights which move fast. With few steps per epoch the
+    averages describe an older network, and eval-mode logits collapse onto one class although
+    the same weights separate the classes in train mode. A forward pass in train mode with a
+    cumulative average (``momentum=None``) over ``max_images`` training images gives statistics
+    of the weights being validated and saved. Returns the number of images seen (0: no BN layers).
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or max_images <= 0:
+        return 0
+    was_training = model.training
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    fmt = memory_format(device)
+    seen = 0
+    try:
+        for batch in loader:
+            if seen >= max_images:
+                break
+            x = augment(batch["images"].to(device, non_blocking=True)).contiguous(memory_format=fmt)
+            if x.shape[0] < 2:  # train-mode BN cannot normalise a single sample
+                continue
+            with autocast(device):
+                model(x)
+            seen += x.shape[0]
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
+    return seen
+
+
+@torch.no_grad()
 def validate(model, objective, loader, augment, device, stage: str) -> dict:
     """Validation loss plus the stage's metrics over the whole validation set."""
     model.eval()

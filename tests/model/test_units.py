@@ -262,3 +262,29 @@ def test_user_trunk_weights_load_weights_only_and_must_fit(tmp_path):
     assert torch.equal(model.trunk.conv1.weight, reference.conv1.weight)
     with pytest.raises(GalcatError, match="do not fit a resnet34 trunk"):
         load_trunk_weights(GalaxyNet("resnet34", 8, ["a", "b"]), tmp_path / "r18.pt")
+
+
+def test_batchnorm_recalibration_replaces_stale_running_statistics():
+    """After recalibration, eval-mode BN normalises with the data's own mean and variance."""
+    from galcat.model.steps import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+    bn = model[1]
+    model.eval()
+    bn.running_mean.fill_(50.0)  # statistics of some older network
+    bn.running_var.fill_(1e-3)
+    images = torch.randint(0, 256, (24, 8, 8, 3), dtype=torch.uint8)
+    batches = [{"images": images[i : i + 8]} for i in range(0, 24, 8)]
+
+    def to_float(x):
+        return x.permute(0, 3, 1, 2).float() / 255.0
+
+    seen = recalibrate_batchnorm(model, batches, to_float, torch.device("cpu"), max_images=16)
+    assert seen == 16 and not model.training and bn.momentum == 0.1
+    with torch.no_grad():
+        features = model[0](to_float(images[:16]))
+    assert torch.allclose(bn.running_mean, features.mean((0, 2, 3)), atol=1e-5)
+    # cumulative average of two batches' unbiased variances
+    per_batch = [features[i : i + 8].transpose(0, 1).reshape(4, -1).var(1) for i in (0, 8)]
+    assert torch.allclose(bn.running_var, (per_batch[0] + per_batch[1]) / 2, atol=1e-5)
