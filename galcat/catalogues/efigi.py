@@ -55,13 +55,7 @@ def read_efigi(source=None, labels: str = "rule", paper_labels=None, resolver=No
     if resolver is not None:
         found = resolve_names([f"PGC {int(n)}" for n in pgc], resolver)
         ra, dec = masked_values(found["ra"]), masked_values(found["dec"])
-    meta = {
-        "catalogue": "efigi",
-        "citation": spec.citation,
-        "source": str(path),
-        "cutout": dict(spec.cutout),
-        **result["meta"],
-    }
+    meta = spec.table_meta(path, **result["meta"])
     return assemble(
         table,
         objid=objids,

@@ -74,18 +74,15 @@ def read_folder(source, images=None, id_column=None, label_column=None, ra_colum
         labels, reasons, schemes = [None] * n, ["no label column"] * n, {}
     hubble9 = labels if label_col == "hubble9" else [None] * n
     hubble11 = labels if label_col == "hubble11" else [None] * n
-    meta = {
-        "catalogue": "folder",
-        "citation": spec.citation,
-        "source": str(path),
-        "image_dir": str(image_dir.resolve()),
-        "label_rule": f"column:{label_col}" if label_col else "none (unlabelled)",
-        "label_params": {"id_column": id_col, "label_column": label_col},
-        "galcat_version": __version__,
-        "label_schemes": schemes,
-        "n_missing_images": n_missing,
-        "cutout": dict(spec.cutout),
-    }
+    meta = spec.table_meta(
+        path,
+        image_dir=str(image_dir.resolve()),
+        label_rule=f"column:{label_col}" if label_col else "none (unlabelled)",
+        label_params={"id_column": id_col, "label_column": label_col},
+        galcat_version=__version__,
+        label_schemes=schemes,
+        n_missing_images=n_missing,
+    )
     return assemble(
         table,
         objid=objids,

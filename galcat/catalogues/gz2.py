@@ -55,8 +55,7 @@ def read_gz2(source=None, labels: str = "rule", paper_labels=None, label_column=
     if label_column:
         require_column(table, label_column, source, "gz2_class")
     result = hubble_labels(spec, objids, [table[class_col]] if class_col else None, labels, paper_labels)
-    meta = {"catalogue": "gz2", "citation": spec.citation, "source": str(source), "cutout": dict(spec.cutout)}
-    meta.update(result["meta"])
+    meta = spec.table_meta(source, **result["meta"])
     votes = vote_columns(table.colnames)
     if votes:
         meta["vote_columns"] = votes

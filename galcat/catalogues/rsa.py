@@ -87,8 +87,7 @@ def read_rsa(
             )
         extra["position_source"] = [str(s) for s in found["source"]] if "source" in found.colnames else None
         extra = {k: v for k, v in extra.items() if v is not None}
-    meta = {"catalogue": "rsa", "citation": spec.citation, "source": str(path), "cutout": dict(spec.cutout)}
-    meta.update(result["meta"])
+    meta = spec.table_meta(path, **result["meta"])
     if resolver is not None:
         meta["resolver"] = resolver if isinstance(resolver, str) else type(resolver).__name__
         meta["n_unresolved"] = int(np.isnan(ra).sum())

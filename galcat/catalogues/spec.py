@@ -40,6 +40,11 @@ class CatalogueSpec:
     url: str = ""
     path: Path | None = None
 
+    def table_meta(self, source, **more) -> dict:
+        """The meta every reader's table starts with: catalogue name, citation, source, cutout."""
+        meta = {"catalogue": self.name, "citation": self.citation, "source": str(source)}
+        return {**meta, "cutout": dict(self.cutout), **more}
+
     def candidates(self, key: str) -> list[str]:
         """Column-name candidates for a standard field (a string or a list in the TOML)."""
         value = self.columns.get(key, [])

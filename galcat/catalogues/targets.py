@@ -123,22 +123,19 @@ def read_targets(
         if not np.isfinite(ra[i]) and not names[i].strip() and notes[i] == "":
             notes[i] = "no position and an empty name"
     labels, classes = _labels(user, label_column, path)
-    meta = {
-        "catalogue": "targets",
-        "citation": spec.citation,
-        "source": str(path),
-        "label_rule": f"column:{label_column}" if label_column else "none (unlabelled)",
-        "label_params": {"label_column": label_column} if label_column else {},
-        "galcat_version": __version__,
-        "label_schemes": {label_column: classes} if label_column else {},
-        "target_columns": {"id": id_col, "name": name_col, "ra": ra_col, "dec": dec_col},
-        "frame": str(frame).lower(),
-        "equinox": equinox or "",
-        "n_unresolved": int((~np.isfinite(ra)).sum()),
-        "n_resolved": int(np.count_nonzero(source_of != "input") - (~np.isfinite(ra)).sum()),
-        "resolver": _resolver_label(resolver) if resolved_by else "",
-        "cutout": dict(spec.cutout),
-    }
+    meta = spec.table_meta(
+        path,
+        label_rule=f"column:{label_column}" if label_column else "none (unlabelled)",
+        label_params={"label_column": label_column} if label_column else {},
+        galcat_version=__version__,
+        label_schemes={label_column: classes} if label_column else {},
+        target_columns={"id": id_col, "name": name_col, "ra": ra_col, "dec": dec_col},
+        frame=str(frame).lower(),
+        equinox=equinox or "",
+        n_unresolved=int((~np.isfinite(ra)).sum()),
+        n_resolved=int(np.count_nonzero(source_of != "input") - (~np.isfinite(ra)).sum()),
+        resolver=_resolver_label(resolver) if resolved_by else "",
+    )
     front = {
         "target_row": Column(np.arange(1, n + 1), description="Row in the input target list (1-based)"),
         "position_source": Column([str(s) for s in source_of], description="Where ra/dec came from"),
