@@ -133,10 +133,10 @@ def retrieval_metrics(
 ) -> dict:
     """Mean precision_at_1, r_precision, map_at_r (k = R per query) and map_at_10_v0997.
 
-        R = number of references with the query's label, minus 1 when the query is in the reference
-        set. ``map_at_10_v0997`` is what the paper printed as "MAP@R": PML v0.9.97's
+    R = number of references with the query's label, minus 1 when the query is in the reference
+    set. ``map_at_10_v0997`` is what the paper printed as "MAP@R": PML v0.9.97's
     ``mean_average_precision`` at k=10, normalised by the hits within the top 10.
-        Also returns ``n_queries`` (used) and ``n_lone`` (excluded lone-label queries).
+    Also returns ``n_queries`` (used) and ``n_lone`` (excluded lone-label queries).
     """
     values, used = per_query_retrieval(
         query, query_labels, reference, reference_labels, ref_includes_query, block_size, normalize, backend

@@ -24,6 +24,7 @@ from astropy.table import Column, MaskedColumn, Table
 from galcat.errors import GalcatError
 from galcat.net import HttpConfig
 from galcat.outputs.join import add_columns, has_main_position
+from galcat.tables import DEC_UCD, RA_UCD
 
 OK = "ok"
 
@@ -231,8 +232,8 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult:
 def _output_table(user: Table, targets: Table, annotated, base_columns: set, stored_rows) -> Table:
     """The user's table with ICRS positions, where they came from, and the model's columns."""
     table = user.copy(copy_data=True)
-    ra_ucd, dec_ucd = ("pos.eq.ra", "pos.eq.dec") if has_main_position(user) else (
-        "pos.eq.ra;meta.main", "pos.eq.dec;meta.main")  # fmt: skip
+    main = not has_main_position(user)  # the user's own RA/Dec stay the main position if they have one
+    ra_ucd, dec_ucd = (RA_UCD, DEC_UCD) if main else (RA_UCD.split(";")[0], DEC_UCD.split(";")[0])
     columns = {}
     for name, ucd, text in (("ra", ra_ucd, "right ascension"), ("dec", dec_ucd, "declination")):
         values = np.asarray(targets[name].filled(np.nan), dtype=np.float64)
