@@ -93,3 +93,22 @@ def fake_clock(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(ratelimit, "LIMITERS", LimiterRegistry(clock=clock.now, sleep=clock.sleep))
     return clock
+
+
+@pytest.fixture(scope="session")
+def tiny_folds(tmp_path_factory):
+    """(run dir, synthetic store): like ``tiny`` but with 2 folds, for the fold ensemble."""
+    from galcat.model import TrainConfig, train
+    from galcat.schemes import HUBBLE9
+    from galcat.synth import make_synthetic_store
+
+    base = tmp_path_factory.mktemp("galcat-tiny-folds")
+    run, store = base / "run", base / "synth.h5"
+    make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=1, overwrite=True)
+    train(
+        TrainConfig(
+            store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=2,
+            epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False,
+        )
+    )  # fmt: skip
+    return run, store

@@ -20,7 +20,13 @@ def embed(
         "--reference",
         help="Labelled store for kNN columns (knn_<scheme>, knn_dist, nn_objid, anomaly).",
     ),
-    fold: int = typer.Option(0, "--fold", help="Which fold's model to use."),
+    fold: int | None = typer.Option(
+        None, "--fold", help="Use only this fold's model (default: the mean over every fold of the run)."
+    ),
+    per_fold: bool = typer.Option(False, "--per-fold", help="Also write each fold's prediction columns."),
+    calibrate: bool = typer.Option(
+        True, "--calibrate/--no-calibrate", help="Temperature-scale each fold (T fit on its validation rows)."
+    ),
     k: int = typer.Option(10, "--k", help="Number of nearest references for the kNN columns."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     samp: bool = typer.Option(
@@ -39,6 +45,7 @@ def embed(
     cfg = EmbedConfig(
         model=str(model), store=str(store), out=str(out), reference=str(reference) if reference else None,
         fold=fold, k=k, overwrite=overwrite, samp=samp, batch_size=batch_size, device=device,
+        per_fold=per_fold, calibrate=calibrate,
     )  # fmt: skip
     table = embed_catalogue(cfg)
     new = [

@@ -22,7 +22,15 @@ def evaluate_command(
     scheme: str | None = typer.Option(
         None, "--scheme", help="Query label scheme (default: the model's; hubble11 collapses to hubble9)."
     ),
-    folds: str = typer.Option("all", "--folds", help="'all' or fold numbers, e.g. 0 or 0,2."),
+    folds: str = typer.Option(
+        "all",
+        "--folds",
+        "--fold",
+        help="'all' (their ensemble) or fold numbers, e.g. --fold 0 or --folds 0,2.",
+    ),
+    calibrate: bool = typer.Option(
+        True, "--calibrate/--no-calibrate", help="Temperature-scale each fold (T fit on its validation rows)."
+    ),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."),
     out: Path = typer.Option(Path("reports/evaluate"), "--out", help="Output folder for the report."),
     raw: bool = typer.Option(False, "--raw", help="Retrieve on raw embeddings (default: L2-normalised)."),
@@ -34,7 +42,7 @@ def evaluate_command(
     Example: galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5 --out reports/gz1-dml
     """
     from galcat.evaluate.api import EvaluateConfig, evaluate
-    from galcat.evaluate.report import SUMMARY_COLUMNS
+    from galcat.evaluate.report import SUMMARY_COLUMNS, fold_scalars
 
     cfg = EvaluateConfig(
         model=str(model),
@@ -43,14 +51,31 @@ def evaluate_command(
         scheme=scheme,
         folds=folds,
         bootstrap=bootstrap,
+        calibrate=calibrate,
         out=str(out),
         normalize=not raw,
         batch_size=batch_size,
         device=device,
     )
     metrics = evaluate(cfg)
-    summary = metrics["summary"]
+    summary, combined = metrics["summary"], metrics["combined"]
+    several = len(metrics["folds"]) > 1
+    print(f"{combined['n_query']} query galaxies; folds {', '.join(str(f) for f in combined['folds'])}")
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
-            print(f"{title:36s} {summary[key]['mean']:.4f} ± {summary[key]['std']:.4f}")
+            spread = f" ± {summary[key]['std']:.4f} over folds" if several else ""
+            print(f"{title:36s} {summary[key]['mean']:.4f}{spread}")
+    if several:
+        scalars = fold_scalars(combined)
+        text = ", ".join(
+            f"{title} {scalars[key]:.4f}" for key, title in SUMMARY_COLUMNS[:4] if key in scalars
+        )
+        print(f"{combined['kind']} of {len(combined['folds'])} folds: {text}")
+    calibration = combined.get("calibration")
+    if calibration:
+        before, after = calibration["before"], calibration["after"]
+        print(
+            f"ECE ({calibration['n_bins']} bins) {before['ece']:.4f} -> {after['ece']:.4f}, "
+            f"Brier {before['brier']:.4f} -> {after['brier']:.4f} (before -> after temperature scaling)"
+        )
     print(f"report: {out / 'report.md'}")

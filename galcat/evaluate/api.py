@@ -2,8 +2,10 @@
 
 Per fold: embed (and classify) the query rows with the fold's model, embed the reference rows
 (default: the fold's training rows of the run's store, as the paper used its train split),
-then classification metrics, ROC, retrieval metrics and bootstrap intervals; finally the mean
-and std over folds. Labels are compared by class name in the model's scheme; hubble11 query
+then classification metrics, ROC, retrieval metrics, calibration (ECE, Brier before and after
+temperature scaling) and bootstrap intervals; then the mean and std over folds, and the folds
+combined (their ensemble, or their pooled out-of-fold predictions; galcat.evaluate.combined).
+Labels are compared by class name in the model's scheme; hubble11 query
 labels are collapsed to hubble9 for a hubble9 model (E0/E3-5/E7 -> E).
 """
 
@@ -36,6 +38,7 @@ class EvaluateConfig:
     scheme: str | None = None  # query label scheme; default: the model's, else hubble11 for a hubble9 model
     folds: str = "all"  # "all" or fold numbers "0,2"
     bootstrap: int = 1000  # resamples for the 95% intervals; 0 = none
+    calibrate: bool = True  # temperature-scale each fold (fitted on its validation split)
     out: str = "reports/evaluate"
     normalize: bool = True  # L2-normalise embeddings before retrieval (the training distance)
     block_size: int = 4096
@@ -101,15 +104,17 @@ def _labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> _
 
 
 def _embed(fold, labelled: _Labelled, cfg: EvaluateConfig):
+    """(embeddings, logits or None, probs or None) of the labelled rows, in their order."""
+    from galcat.model.ensemble import align_rows
     from galcat.model.inference import predict
 
     pred = predict(
         fold.model, labelled.path, indices=labelled.rows, batch_size=cfg.batch_size, device=cfg.device
     )
-    order = np.searchsorted(labelled.rows, pred.index)
-    if len(pred.index) != len(labelled.rows) or not np.array_equal(labelled.rows[order], pred.index):
-        raise GalcatError(f"{labelled.path}: predictions do not cover the requested rows")
-    return pred.embeddings, pred.probs, labelled.codes[order]
+    pos = align_rows(np.asarray(pred.index, dtype=np.int64), labelled.rows, labelled.path)
+    logits = None if pred.logits is None else np.asarray(pred.logits, dtype=np.float64)[pos]
+    probs = None if pred.probs is None else np.asarray(pred.probs, dtype=np.float64)[pos]
+    return np.asarray(pred.embeddings, dtype=np.float32)[pos], logits, probs
 
 
 def _own_rows(run, fold, cfg: EvaluateConfig):
@@ -140,6 +145,21 @@ def _reference_for(fold, run, cfg: EvaluateConfig, classes) -> _Labelled:
     return _labelled_rows(store_path, fold.scheme, fold.scheme, classes, rows=fold.train_indices)
 
 
+def predicted_labels(
+    query_emb, query_labels, ref_emb, ref_labels, probs=None, ref_includes_query=False,
+    normalize: bool = True, block_size: int = 4096,
+) -> np.ndarray:  # fmt: skip
+    """Class codes: the argmax of ``probs``, else the nearest reference's label."""
+    if probs is not None:
+        return np.asarray(probs).argmax(axis=1)
+    ref = query_emb if ref_emb is None else ref_emb
+    labels = np.asarray(query_labels if ref_emb is None else ref_labels)
+    _, idx = knn(
+        query_emb, ref, 1, block_size, exclude_self=ref_emb is None or ref_includes_query, normalize=normalize
+    )
+    return labels[idx[:, 0]]
+
+
 def evaluate_arrays(
     query_emb,
     query_labels,
@@ -152,8 +172,10 @@ def evaluate_arrays(
     normalize: bool = True,
     block_size: int = 4096,
     seed: int = 0,
+    y_pred=None,
 ) -> dict:
-    """One fold's metrics from arrays; without ``probs`` the class is the nearest reference's label."""
+    """One fold's metrics from arrays; without ``probs`` the class is the nearest reference's label
+    (``y_pred`` skips that computation when the caller already has the predicted codes)."""
     values, used = per_query_retrieval(
         query_emb, query_labels, ref_emb, ref_labels, ref_includes_query, block_size, normalize
     )
@@ -161,20 +183,10 @@ def evaluate_arrays(
         k: float(np.nanmean(values[:, j])) if used.any() else float("nan") for j, k in enumerate(METRIC_KEYS)
     }
     retrieval.update(n_queries=int(used.sum()), n_lone=int((~used).sum()))
-    if probs is not None:
-        y_pred = np.asarray(probs).argmax(axis=1)
-    else:
-        ref = query_emb if ref_emb is None else ref_emb
-        labels = np.asarray(query_labels if ref_emb is None else ref_labels)
-        _, idx = knn(
-            query_emb,
-            ref,
-            1,
-            block_size,
-            exclude_self=ref_emb is None or ref_includes_query,
-            normalize=normalize,
+    if y_pred is None:
+        y_pred = predicted_labels(
+            query_emb, query_labels, ref_emb, ref_labels, probs, ref_includes_query, normalize, block_size
         )
-        y_pred = labels[idx[:, 0]]
     fold = {
         "classification": classification_metrics(query_labels, y_pred, class_names),
         "classifier": "softmax head" if probs is not None else "1-nearest reference",
@@ -187,71 +199,173 @@ def evaluate_arrays(
     return fold
 
 
-def evaluate(cfg: EvaluateConfig) -> dict:
-    """Evaluate every selected fold, write metrics.json, report.md and figures to ``cfg.out``."""
-    from galcat.model import load_run
+def _plan(run, fold, cfg: EvaluateConfig, classes) -> tuple[_Labelled, _Labelled, bool]:
+    """(query rows, reference rows, whether the queries are the fold's own validation rows)."""
+    own_rows = _own_rows(run, fold, cfg)
+    query = _labelled_rows(cfg.query, cfg.scheme, fold.scheme, classes, rows=own_rows)
+    return query, _reference_for(fold, run, cfg, classes), own_rows is not None
 
-    run = load_run(cfg.model)
-    selected = _select_folds(run, cfg.folds)
-    folds, class_names, query_info = [], None, None
+
+def _shared_reference(plans, classes, scheme) -> _Labelled | None:
+    """For an ensemble: every reference row of every fold, so that each fold embeds them all."""
+    paths = {str(Path(ref.path).resolve()) for _, ref, _ in plans}
+    if len(paths) != 1:
+        return None
+    rows = np.unique(np.concatenate([ref.rows for _, ref, _ in plans]))
+    first = plans[0][1]
+    return _labelled_rows(first.path, first.scheme, scheme, classes, rows=rows)
+
+
+def _common_classes(model, selected) -> list[str]:
+    class_names = None
     for number, fold in selected:
         classes = list(fold.class_names or getattr(fold.model, "class_names", []) or [])
         if not classes:
-            raise GalcatError(f"{cfg.model}: fold {number} has no class names (a votes-stage model?)")
+            raise GalcatError(f"{model}: fold {number} has no class names (a votes-stage model?)")
         if class_names is not None and classes != class_names:
-            raise GalcatError(
-                f"{cfg.model}: fold {number} classes {classes} differ from fold 0 {class_names}"
-            )
+            raise GalcatError(f"{model}: fold {number} classes {classes} differ from fold 0 {class_names}")
         class_names = classes
-        own_rows = _own_rows(run, fold, cfg)
-        query = _labelled_rows(cfg.query, cfg.scheme, fold.scheme, classes, rows=own_rows)
-        reference = _reference_for(fold, run, cfg, classes)
-        q_emb, probs, q_lab = _embed(fold, query, cfg)
-        same = Path(reference.path).resolve() == Path(query.path).resolve() and np.array_equal(
-            reference.rows, query.rows
-        )
-        if same:
-            r_emb, r_lab = None, None
-        else:
-            r_emb, _, r_lab = _embed(fold, reference, cfg)
-        if probs is not None and probs.shape[1] != len(classes):
-            raise GalcatError(
-                f"{cfg.model}: the model outputs {probs.shape[1]} classes but names {len(classes)}"
-            )
-        result = evaluate_arrays(
-            q_emb,
-            q_lab,
-            r_emb,
-            r_lab,
-            classes,
-            probs=probs,
-            bootstrap=cfg.bootstrap,
-            normalize=cfg.normalize,
-            block_size=cfg.block_size,
-            seed=cfg.seed + number,
-        )
-        result.update(
-            fold=number,
-            n_query=int(len(query.rows)),
-            query_rows="the fold's validation rows" if own_rows is not None else "all labelled rows",
-            n_reference=int(len(query.rows) if same else len(reference.rows)),
+    return class_names
+
+
+def _scaled(logits, probs, temperature, n_classes, model):
+    """(unscaled, temperature-scaled) probabilities; both None for a model without a classifier."""
+    from galcat.model.calibration import softmax
+
+    if logits is None:
+        return probs, probs
+    if logits.shape[1] != n_classes:
+        raise GalcatError(f"{model}: the model outputs {logits.shape[1]} classes but names {n_classes}")
+    return softmax(logits), softmax(logits, temperature or 1.0)
+
+
+def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: EvaluateConfig):
+    """(metrics dict, FoldQueries, reference embeddings of ``shared_ref`` or None) of one fold."""
+    from galcat.evaluate.combined import FoldQueries, calibration_block
+
+    query, reference, own = plan
+    q_emb, logits, head_probs = _embed(fold, query, cfg)
+    temperature = calibration.temperature if calibration is not None else None
+    raw, probs = _scaled(logits, head_probs, temperature, len(classes), cfg.model)
+    embedded = shared_ref or reference
+    same = Path(embedded.path).resolve() == Path(query.path).resolve() and np.array_equal(
+        embedded.rows, query.rows
+    )
+    r_emb, r_lab, shared_emb = None, None, None
+    if not same:
+        r_emb, _, _ = _embed(fold, embedded, cfg)
+        r_lab = embedded.codes
+        if shared_ref is not None:  # this fold's own references are a subset of the shared rows
+            shared_emb = r_emb
+            pos = np.searchsorted(shared_ref.rows, reference.rows)
+            r_emb, r_lab = r_emb[pos], shared_ref.codes[pos]
+    y_pred = predicted_labels(q_emb, query.codes, r_emb, r_lab, probs, False, cfg.normalize, cfg.block_size)
+    result = evaluate_arrays(
+        q_emb, query.codes, r_emb, r_lab, classes, probs=probs, bootstrap=cfg.bootstrap,
+        normalize=cfg.normalize, block_size=cfg.block_size, seed=cfg.seed + number, y_pred=y_pred,
+    )  # fmt: skip
+    if probs is not None and logits is not None:
+        result["calibration"] = calibration_block(raw, probs, query.codes, [temperature])
+    result.update(
+        fold=number,
+        n_query=int(len(query.rows)),
+        query_rows="the fold's validation rows" if own else "all labelled rows",
+        n_reference=int(len(query.rows) if same else len(reference.rows)),
+        temperature=temperature,
+    )
+    queries = FoldQueries(number, query.path, query.rows, query.codes, q_emb, y_pred, raw, probs, temperature)
+    return result, queries, shared_emb
+
+
+def _combine(queries, shared_ref, shared_embs, classes, cfg: EvaluateConfig) -> dict:
+    from galcat.evaluate.combined import ensemble_block, ensemble_inputs, pooled_out_of_fold, same_queries
+
+    if len(queries) == 1 or not same_queries(queries):
+        combined = pooled_out_of_fold(queries, classes)
+        if len(queries) == 1:
+            combined["kind"] = "single fold"
+        return combined
+    use_ref = shared_ref is not None and all(e is not None for e in shared_embs)
+    q_emb, r_emb, combined_probs = ensemble_inputs(queries, shared_embs if use_ref else None)
+    labels = queries[0].labels
+    r_lab = shared_ref.codes if use_ref else None
+    probs = combined_probs[0] if combined_probs is not None else None
+    y_pred = predicted_labels(q_emb, labels, r_emb, r_lab, probs, False, cfg.normalize, cfg.block_size)
+    result = evaluate_arrays(
+        q_emb, labels, r_emb, r_lab, classes, probs=probs, bootstrap=cfg.bootstrap, normalize=cfg.normalize,
+        block_size=cfg.block_size, seed=cfg.seed, y_pred=y_pred,
+    )  # fmt: skip
+    result.update(ensemble_block(queries, combined_probs, y_pred, classes))
+    result["n_reference"] = int(len(shared_ref.rows) if use_ref else len(labels))
+    return result
+
+
+def evaluate(cfg: EvaluateConfig) -> dict:
+    """Evaluate every selected fold and their combination; write metrics.json, report.md and
+    figures (confusion, ROC, calibration, confident mistakes) to ``cfg.out``."""
+    from galcat.model import load_run
+    from galcat.model.ensemble import run_calibrations
+
+    run = load_run(cfg.model)
+    selected = _select_folds(run, cfg.folds)
+    class_names = _common_classes(cfg.model, selected)
+    if cfg.calibrate:
+        calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)
+    else:
+        calibrations = [None] * len(selected)
+    plans = [_plan(run, fold, cfg, class_names) for _, fold in selected]
+    same_rows = all(
+        q.path == plans[0][0].path and np.array_equal(q.rows, plans[0][0].rows) for q, _, _ in plans
+    )
+    shared_ref = (
+        _shared_reference(plans, class_names, selected[0][1].scheme) if len(plans) > 1 and same_rows else None
+    )
+    folds, queries, shared_embs = [], [], []
+    for (number, fold), plan, calibration in zip(selected, plans, calibrations, strict=True):
+        result, fold_queries, shared_emb = _evaluate_fold(
+            number, fold, plan, shared_ref, calibration, class_names, cfg
         )
         folds.append(result)
-        query_info = query
+        queries.append(fold_queries)
+        shared_embs.append(shared_emb)
+    combined = _combine(queries, shared_ref, shared_embs, class_names, cfg)
     metrics = {
         "model": Path(cfg.model).name or str(cfg.model),
         "model_path": str(cfg.model),
         "stage": getattr(run.config, "stage", None),
         "query": str(cfg.query),
-        "query_scheme": query_info.scheme,
+        "query_scheme": plans[0][0].scheme,
         "reference": cfg.reference or "each fold's training rows of the run's store",
         "scheme": selected[0][1].scheme,
         "class_names": class_names,
         "folds": folds,
         "summary": summarize_folds(folds),
+        "combined": combined,
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
     }
     out = Path(cfg.out)
     write_report(out, metrics)
+    if combined.get("mistakes"):
+        _plot_mistakes(cfg.query, combined["mistakes"], out / "errors.png", metrics["model"])
     save_config(cfg, out / "evaluate_config.json")
     return metrics
+
+
+def _plot_mistakes(store_path, mistakes: list[dict], path, title: str) -> Path:
+    """``errors.png``: the query images of the most confident mistakes, with their objid."""
+    from galcat.evaluate.plots import plot_mistakes
+    from galcat.outputs.columns import masked_to_str
+    from galcat.store import open_store
+
+    rows = np.array([m["row"] for m in mistakes], dtype=np.int64)
+    order = np.argsort(rows)
+    with open_store(store_path) as store:
+        images = np.empty((len(rows), *store.image_shape), dtype=np.uint8)
+        images[order] = store.read_images(rows[order])
+        objids = masked_to_str(store.catalogue["objid"])[rows]
+    for mistake, objid in zip(mistakes, objids, strict=True):
+        mistake["objid"] = str(objid)
+    captions = [
+        f"{m['objid']}\ntrue {m['true']}\npred {m['predicted']} ({m['probability']:.2f})" for m in mistakes
+    ]
+    return plot_mistakes(images, captions, path, f"{title}: most confident mistakes")

@@ -1,4 +1,4 @@
-"""Figures from plain arrays: annotated confusion heatmap and one-vs-rest ROC curves.
+"""Figures from plain arrays: confusion heatmap, ROC curves, reliability diagram, mistake gallery.
 
 They take arrays and class names only (no model, no store), so reports can be redrawn from
 ``metrics.json`` and the figures can be tested on their own.
@@ -83,6 +83,66 @@ def plot_roc(roc: dict, path, title: str = "ROC (one vs rest)") -> Path:
     ax.set_title(f"{title}\n{subtitle}", fontsize=10)
     ax.legend(loc="lower right", fontsize=8, frameon=True)
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_reliability(before: dict, after: dict, path, title: str = "Reliability", labels=None) -> Path:
+    """Reliability diagram: accuracy against mean confidence per bin, before and after scaling,
+    the diagonal of perfect calibration, and the share of rows per bin underneath.
+
+    ``before`` / ``after`` are :func:`galcat.model.calibration.reliability_bins` dicts plus
+    an ``ece`` key used in the legend.
+    """
+    plt = _pyplot()
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(5.6, 6.4), dpi=130, layout="constrained", sharex=True, height_ratios=(3, 1)
+    )
+    edges = np.asarray(before["edges"])
+    centres = (edges[:-1] + edges[1:]) / 2
+    width = edges[1] - edges[0]
+    names = labels or ("before scaling", "after scaling")
+    for bins, name, colour, marker in (
+        (before, names[0], "tab:red", "s"),
+        (after, names[1], "tab:blue", "o"),
+    ):
+        conf, acc = np.asarray(bins["confidence"], float), np.asarray(bins["accuracy"], float)
+        keep = np.asarray(bins["count"]) > 0
+        ax.plot(
+            conf[keep],
+            acc[keep],
+            marker=marker,
+            lw=1.6,
+            color=colour,
+            label=f"{name} (ECE {bins['ece']:.3f})",
+        )
+        share = np.asarray(bins["count"], float) / max(1, int(np.sum(bins["count"])))
+        offset = -width / 4 if colour == "tab:red" else width / 4
+        hist.bar(centres + offset, share, width=width / 2, color=colour, alpha=0.7)
+    ax.plot([0, 1], [0, 1], ls="--", lw=1, color="grey", label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_ylabel("accuracy in bin")
+    ax.set_title(f"{title}\n{len(centres)} equal-width confidence bins", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    hist.set_xlabel("confidence (top class probability)")
+    hist.set_ylabel("share of rows")
+    return _save(fig, path)
+
+
+def plot_mistakes(images, captions, path, title: str = "Most confident mistakes", columns: int = 4) -> Path:
+    """A gallery of uint8 (n, H, W, 3) images, each with its caption (true/predicted class)."""
+    plt = _pyplot()
+    n = len(images)
+    cols = max(1, min(columns, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.75 * rows), dpi=130, layout="constrained")
+    for ax in np.asarray(axes).ravel():
+        ax.axis("off")
+    for ax, image, caption in zip(np.asarray(axes).ravel(), images, captions, strict=False):
+        ax.imshow(np.asarray(image))
+        ax.set_title(caption, fontsize=7)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 

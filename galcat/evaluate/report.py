@@ -15,7 +15,7 @@ import numpy as np
 
 from galcat.atomic import atomic_write
 from galcat.config import json_default
-from galcat.evaluate.plots import plot_confusion, plot_roc
+from galcat.evaluate.plots import plot_confusion, plot_reliability, plot_roc
 from galcat.metrics.classification import row_normalise
 
 #: (key, column title) of the summary table, in the paper's order.
@@ -55,41 +55,146 @@ def summarize_folds(folds: list[dict]) -> dict:
     return summary
 
 
+def _counts(values: list) -> str:
+    if not values:
+        return "?"
+    return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"
+
+
 def _isnan(value) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
 def _cell(summary: dict, key: str, percent: bool) -> str:
+    """``mean ± std`` over folds; just the value for one fold (a std of one value says nothing)."""
     if key not in summary:
         return "n/a"
     mean, std = summary[key]["mean"], summary[key]["std"]
+    single = summary[key].get("n_folds", 2) < 2
     if percent:
-        return f"{100 * mean:.2f} ± {100 * std:.2f} %"
-    return f"{mean:.4f} ± {std:.4f}"
+        return f"{100 * mean:.2f} %" if single else f"{100 * mean:.2f} ± {100 * std:.2f} %"
+    return f"{mean:.4f}" if single else f"{mean:.4f} ± {std:.4f}"
+
+
+def _value(scalars: dict, key: str, percent: bool) -> str:
+    if key not in scalars or _isnan(scalars[key]):
+        return "n/a"
+    return f"{100 * scalars[key]:.2f} %" if percent else f"{scalars[key]:.4f}"
+
+
+COMBINED_TITLES = {
+    "ensemble": "Ensemble of {k} folds (mean of temperature-scaled probabilities, mean embedding)",
+    "out-of-fold": "Pooled out-of-fold predictions of {k} folds (each row by the fold that held it out)",
+    "single fold": "Fold {folds}",
+}
+
+
+def _combined_markdown(metrics: dict) -> list[str]:
+    combined = metrics.get("combined")
+    if not combined:
+        return []
+    k = len(combined["folds"])
+    folds = ", ".join(str(f) for f in combined["folds"])
+    lines = []
+    if combined["kind"] != "single fold":
+        lines += [f"## {COMBINED_TITLES[combined['kind']].format(k=k, folds=folds)}", ""]
+        scalars = fold_scalars(combined)
+        keys = [key for key, _ in SUMMARY_COLUMNS if key in scalars]
+        lines += ["| " + " | ".join(title for key, title in SUMMARY_COLUMNS if key in scalars) + " |"]
+        lines += ["|" + "---|" * len(keys)]
+        lines += ["| " + " | ".join(_value(scalars, key, key in PERCENT) for key in keys) + " |", ""]
+        lines += [f"- {combined['n_query']} query galaxies"]
+        if "n_reference" in combined:
+            lines += [f"- {combined['n_reference']} reference galaxies (for retrieval)"]
+        unc = combined.get("uncertainty")
+        if unc:
+            lines += [
+                f"- mean normalised entropy {unc['mean_entropy']:.3f}, mean fold agreement "
+                f"{unc['mean_agreement']:.3f}; all folds agree on {100 * unc['unanimous_fraction']:.1f} % of "
+                f"the galaxies (accuracy there {_maybe(unc['accuracy_unanimous'])}, elsewhere "
+                f"{_maybe(unc['accuracy_split'])})"
+            ]
+        lines.append("")
+    cal = combined.get("calibration")
+    if cal:
+        lines += [f"## Calibration ({cal['n_bins']} equal-width bins; temperature scaling per fold)", ""]
+        lines += [
+            "| probabilities | ECE | Brier | NLL | accuracy | mean confidence |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name in ("before", "after"):
+            m = cal[name]
+            lines.append(
+                f"| {name} scaling | {m['ece']:.4f} | {m['brier']:.4f} | {m['nll']:.4f} | "
+                f"{m['accuracy']:.4f} | {m['mean_confidence']:.4f} |"
+            )
+        temps = ", ".join(
+            f"fold {f}: {t:.3f}" if t else f"fold {f}: none (not calibrated)"
+            for f, t in zip(combined["folds"], cal["temperatures"], strict=True)
+        )
+        lines += ["", f"Temperatures (fitted on each fold's validation split): {temps}.", ""]
+        if combined["kind"] != "ensemble" and metrics["folds"][0].get("query_rows", "").startswith(
+            "the fold's"
+        ):
+            lines += [
+                "The queries are the folds' validation rows, on which the temperatures were fitted;",
+                "evaluate on another store for an out-of-sample calibration figure.",
+                "",
+            ]
+    mistakes = combined.get("mistakes") or []
+    if mistakes:
+        lines += ["## Most confident mistakes (`errors.png`)", ""]
+        lines += ["| row | objid | true | predicted | probability |", "|---|---|---|---|---|"]
+        for m in mistakes:
+            cells = [m["row"], m.get("objid", ""), m["true"], m["predicted"], f"{m['probability']:.3f}"]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _maybe(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+PERCENT = ("accuracy", "precision_at_1")
 
 
 def report_markdown(metrics: dict) -> str:
     """The report text: the paper-layout row, per-fold values, intervals and per-class scores."""
     summary = metrics["summary"]
     lines = [f"# Evaluation of {metrics.get('model', 'model')}", ""]
-    lines += [f"- query: `{metrics.get('query')}`", f"- reference: {metrics.get('reference')}"]
+    folds = metrics["folds"]
+    n_query = sorted({f.get("n_query") for f in folds if f.get("n_query") is not None})
+    n_ref = sorted({f.get("n_reference") for f in folds if f.get("n_reference") is not None})
+    lines += [f"- query: `{metrics.get('query')}`: {_counts(n_query)} galaxies per fold"]
+    lines += [f"- reference: {metrics.get('reference')}: {_counts(n_ref)} galaxies per fold"]
     lines += [f"- scheme: {metrics.get('scheme')} ({len(metrics['class_names'])} classes)"]
-    lines += [f"- folds: {', '.join(str(f['fold']) for f in metrics['folds'])} (mean ± std over folds)"]
+    spread = " (mean ± std over folds)" if len(folds) > 1 else ""
+    lines += [f"- folds: {', '.join(str(f['fold']) for f in folds)}{spread}"]
     lines += ['- MAP@R: k = R per query (Musgrave et al. 2020); the paper\'s "MAP@R" was MAP@10 with PML']
     lines += ["  v0.9.97 semantics and is given separately as `map_at_10_v0997`.", ""]
     lines += ["## Summary (layout of the paper's Tables 3-4)", ""]
     head = ["model", "# classes"] + [title for _, title in SUMMARY_COLUMNS]
     row = [str(metrics.get("model")), str(len(metrics["class_names"]))]
-    row += [_cell(summary, key, key == "accuracy" or key == "precision_at_1") for key, _ in SUMMARY_COLUMNS]
+    row += [_cell(summary, key, key in PERCENT) for key, _ in SUMMARY_COLUMNS]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |", ""]
     lines += ["## Per fold", ""]
     keys = [key for key, _ in SUMMARY_COLUMNS if key in summary]
-    lines += ["| fold | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for fold in metrics["folds"]:
+    lines += [
+        "| fold | queries | references | T | " + " | ".join(keys) + " |",
+        "|---|---|---|---|" + "---|" * len(keys),
+    ]
+    for fold in folds:
         scalars = fold_scalars(fold)
         cells = [f"{scalars[k]:.4f}" if k in scalars else "n/a" for k in keys]
-        lines.append(f"| {fold['fold']} | " + " | ".join(cells) + " |")
+        t = f"{fold['temperature']:.3f}" if fold.get("temperature") else "-"
+        lines.append(
+            f"| {fold['fold']} | {fold.get('n_query', '')} | {fold.get('n_reference', '')} | {t} | "
+            + " | ".join(cells)
+            + " |"
+        )
     lines.append("")
+    lines += _combined_markdown(metrics)
     intervals = [(f["fold"], f.get("bootstrap") or {}) for f in metrics["folds"] if f.get("bootstrap")]
     if intervals:
         lines += ["## Bootstrap 95% intervals (test queries resampled, model fixed)", ""]
@@ -97,21 +202,34 @@ def report_markdown(metrics: dict) -> str:
             text = ", ".join(f"{k} [{lo:.4f}, {hi:.4f}]" for k, (lo, hi) in ci.items())
             lines.append(f"- fold {fold}: {text}")
         lines.append("")
-    clf = (metrics["folds"][0].get("classification") or {}) if metrics["folds"] else {}
+    combined = metrics.get("combined") or {}
+    source = combined if combined.get("classification") else (folds[0] if folds else {})
+    clf = source.get("classification") or {}
     if clf.get("per_class"):
-        lines += [f"## Per class (fold {metrics['folds'][0]['fold']})", ""]
+        which = (
+            "fold " + str(folds[0]["fold"])
+            if source is not combined or combined["kind"] == "single fold"
+            else (combined["kind"])
+        )
+        lines += [f"## Per class ({which})", ""]
         lines += ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for name, pc in clf["per_class"].items():
             lines.append(
                 f"| {name} | {pc['precision']:.3f} | {pc['recall']:.3f} | {pc['f1']:.3f} | {pc['support']} |"
             )
         lines.append("")
-    lines += ["Figures: `confusion.png` (rows true, columns predicted, summed over folds), `roc.png`.", ""]
+    figures = ["`confusion.png` (rows true, columns predicted, summed over folds)", "`roc.png`"]
+    if combined.get("calibration"):
+        figures.append("`calibration.png` (reliability diagram before and after temperature scaling)")
+    if combined.get("mistakes"):
+        figures.append("`errors.png` (most confident mistakes)")
+    lines += ["Figures: " + ", ".join(figures) + ".", ""]
     return "\n".join(lines)
 
 
 def write_report(out_dir, metrics: dict) -> dict[str, Path]:
-    """Write metrics.json, report.md, confusion.png and roc.png (when the data allow) to out_dir."""
+    """Write metrics.json, report.md, confusion.png, roc.png and calibration.png (when the data
+    allow) to out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / "metrics.json", "report": out / "report.md"}
@@ -125,6 +243,14 @@ def write_report(out_dir, metrics: dict) -> dict[str, Path]:
     rocs = [f["roc"] for f in metrics["folds"] if f.get("roc") and f["roc"]["per_class"]]
     if rocs:
         paths["roc"] = plot_roc(rocs[0], out / "roc.png", f"{metrics.get('model')}: ROC (one vs rest)")
+    cal = (metrics.get("combined") or {}).get("calibration")
+    if cal:
+        before = {**cal["reliability_before"], "ece": cal["before"]["ece"]}
+        after = {**cal["reliability_after"], "ece": cal["after"]["ece"]}
+        kind = metrics["combined"]["kind"]
+        paths["calibration"] = plot_reliability(
+            before, after, out / "calibration.png", f"{metrics.get('model')}: reliability ({kind})"
+        )
     atomic_write(paths["metrics"], json.dumps(metrics, indent=2, default=json_default) + "\n")
     atomic_write(paths["report"], report_markdown(metrics))
     return paths

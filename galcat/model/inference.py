@@ -14,9 +14,10 @@ from galcat.model.device import autocast, memory_format, resolve_device
 @dataclass
 class Predictions:
     embeddings: np.ndarray  # float32 (n, D)
-    probs: np.ndarray | None  # float32 (n, C) softmax, None without a classifier head
+    probs: np.ndarray | None  # float32 (n, C) softmax of ``logits``, None without a classifier head
     index: np.ndarray  # int64 (n,) store rows, in the order of the other arrays
     votes: np.ndarray | None = None  # float32 (n, 37) for a votes-stage model
+    logits: np.ndarray | None = None  # float32 (n, C) before the softmax (temperature scaling needs them)
 
 
 @torch.no_grad()
@@ -47,23 +48,25 @@ def predict(
     loader = make_batches(
         store_path, indices, batch_size, False, 0, None, False, False, None, num_workers, dev.type == "cuda"
     )
-    embs, probs, votes, rows = [], [], [], []
+    embs, logits, votes, rows = [], [], [], []
     for batch in loader:
         x = augment(batch["images"].to(dev)).contiguous(memory_format=memory_format(dev))
         with autocast(dev):
             out = model(x)
         embs.append(out["embedding"].float().cpu())
         if "logits" in out:
-            probs.append(torch.softmax(out["logits"].float(), dim=1).cpu())
+            logits.append(out["logits"].float().cpu())
         if "votes" in out:
             votes.append(out["votes"].float().cpu())
         rows.append(batch["index"].cpu())
     model.train(was_training)
     model.to("cpu")
     dim = int(getattr(model, "embedding_dim", 0))
+    all_logits = torch.cat(logits) if logits else None
     return Predictions(
         embeddings=torch.cat(embs).numpy() if embs else np.zeros((0, dim), np.float32),
-        probs=torch.cat(probs).numpy() if probs else None,
+        probs=torch.softmax(all_logits, dim=1).numpy() if all_logits is not None else None,
+        logits=all_logits.numpy() if all_logits is not None else None,
         index=torch.cat(rows).numpy().astype(np.int64) if rows else np.zeros(0, np.int64),
         votes=torch.cat(votes).numpy() if votes else None,
     )

@@ -33,6 +33,10 @@ UCDS = {
     "knn_ids": "meta.id.cross",
     "knn_labels": "meta.code.class;src.morph.type",
     "knn_dists": "stat.value;arith.diff",
+    "p_class_std": "stat.stdev;stat.probability",
+    "pred_entropy": "stat.value;stat.probability",
+    "pred_agreement": "stat.value;src.morph.type",
+    "p_fold": "stat.probability",
 }
 
 #: UCDs for the standard catalogue columns (architecture.md, "Standard catalogue table").
@@ -133,11 +137,16 @@ def annotate_outputs(
     scheme: str | None,
     knn: ReferenceNeighbours | None = None,
     model_label: str = "the model",
+    ensemble=None,
+    per_fold: bool = False,
 ) -> Table:
     """Return a copy of ``table`` with embedding, prediction and kNN columns added.
 
     ``embeddings`` (n, D) and ``probs`` (n, C) must be row-aligned with ``table``; the embedding
     is stored L2-normalised because every distance (kNN, index, anomaly score) is measured there.
+    ``ensemble`` (a :class:`galcat.model.ensemble.EnsemblePredictions`) adds the uncertainty
+    columns: ``pred_entropy`` always, ``p_<class>_std`` and ``pred_agreement`` for several folds,
+    and with ``per_fold`` each fold's prediction.
     """
     n = len(table)
     embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -156,6 +165,8 @@ def annotate_outputs(
     class_names = [str(c) for c in class_names] if class_names is not None else []
     if probs is not None:
         _add_prediction_columns(out, np.asarray(probs, dtype=np.float32), class_names, scheme, model_label)
+        if ensemble is not None and ensemble.fold_probs is not None:
+            _add_uncertainty_columns(out, ensemble, class_names, scheme, per_fold)
     if knn is not None:
         _add_knn_columns(out, knn, scheme)
     return out
@@ -188,6 +199,64 @@ def _add_prediction_columns(out: Table, probs: np.ndarray, class_names, scheme, 
             probs[:, index],
             ucd=UCDS["p_class"],
             description=f"Probability of class '{cls}' ({scheme or 'class'} scheme)",
+        )
+
+
+def _add_uncertainty_columns(out: Table, ensemble, class_names, scheme, per_fold: bool) -> None:
+    folds = list(ensemble.folds)
+    k = len(folds)
+    label = scheme or "class"
+    _set(
+        out,
+        "pred_entropy",
+        np.asarray(ensemble.entropy, dtype=np.float32),
+        ucd=UCDS["pred_entropy"],
+        description=f"Entropy of the class probabilities / ln({len(class_names)}): 0 certain, 1 uniform",
+    )
+    if k > 1:
+        names = class_column_names(class_names)
+        for index, (cls, colname) in enumerate(zip(class_names, names, strict=True)):
+            _set(
+                out,
+                f"{colname}_std",
+                np.asarray(ensemble.probs_std[:, index], dtype=np.float32),
+                ucd=UCDS["p_class_std"],
+                description=f"Standard deviation over the {k} folds of the probability of class '{cls}'",
+            )
+        _set(
+            out,
+            "pred_agreement",
+            np.asarray(ensemble.agreement, dtype=np.float32),
+            ucd=UCDS["pred_agreement"],
+            description=f"Fraction of the {k} fold models whose top {label} class is the ensemble's",
+        )
+    if not per_fold:
+        return
+    scheme_name = sanitize_name(label)
+    classes = np.asarray(class_names, dtype=str)
+    for position, number in enumerate(folds):
+        probs = np.asarray(ensemble.fold_probs[position], dtype=np.float32)
+        best = probs.argmax(axis=1)
+        _set(
+            out,
+            f"pred_{scheme_name}_fold{number}",
+            classes[best],
+            ucd=UCDS["pred"],
+            description=f"Predicted {label} class of fold {number}'s model",
+        )
+        _set(
+            out,
+            f"pred_prob_fold{number}",
+            probs[np.arange(len(out)), best],
+            ucd=UCDS["pred_prob"],
+            description=f"Probability of fold {number}'s predicted class (temperature-scaled)",
+        )
+        _set(
+            out,
+            f"p_fold{number}",
+            probs,
+            ucd=UCDS["p_fold"],
+            description=f"Fold {number}'s class probabilities in the order {', '.join(class_names)}",
         )
 
 

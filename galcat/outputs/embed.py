@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +22,14 @@ class EmbedConfig:
     store: str
     out: str | None = None
     reference: str | None = None
-    fold: int = 0
+    fold: int | None = None  # None: every fold of the run (their ensemble)
     k: int = 10
     overwrite: bool = False
     samp: bool = False
     batch_size: int = 128
     device: str | None = None
+    per_fold: bool = False  # also write each fold's prediction
+    calibrate: bool = True  # temperature-scale each fold (fitted on its validation split)
 
 
 def load_fold(run_dir, fold: int):
@@ -81,36 +84,36 @@ def _image_size(run, fold, store) -> int:
     return int(size) if size else int(store.image_shape[0])
 
 
-def embed_store(run, fold, store_path, store, batch_size=128, device=None):
-    """(embeddings (N,D), probs (N,C) or None) in store row order, whatever order the batches came in."""
-    from galcat.model.inference import predict
+def embed_store(run, selected, store_path, store, batch_size=128, device=None, temperatures=None):
+    """The selected ``[(number, fold)]``'s predictions for every store row, in store row order
+    (:class:`galcat.model.ensemble.EnsemblePredictions`; one fold is an ensemble of one)."""
+    from galcat.model.ensemble import predict_ensemble
 
-    pred = predict(
-        fold.model, str(store_path), indices=None, batch_size=batch_size, device=device,
-        image_size=_image_size(run, fold, store),
+    return predict_ensemble(
+        selected, str(store_path), np.arange(len(store), dtype=np.int64), temperatures, batch_size, device,
+        image_size=_image_size(run, selected[0][1], store),
     )  # fmt: skip
-    index = np.asarray(pred.index, dtype=np.int64)
-    if len(index) != len(store) or not np.array_equal(np.sort(index), np.arange(len(store))):
-        raise GalcatError(f"{store_path}: predictions cover {len(np.unique(index))} of {len(store)} rows")
-    order = np.argsort(index, kind="stable")
-    embeddings = np.asarray(pred.embeddings, dtype=np.float32)[order]
-    probs = None if pred.probs is None else np.asarray(pred.probs, dtype=np.float32)[order]
-    return embeddings, probs
 
 
-def reference_index(
-    run_dir, fold_number, run, fold, store_path, store, batch_size=128, device=None, embeddings=None
-):
-    """The saved embedding index of a store for this model, rebuilt when stale.
+def _selection_key(selected):
+    """Index key part and model digest of a fold selection (one fold keeps its historic key)."""
+    if len(selected) == 1:
+        return selected[0][0], model_hash(selected[0][1].model)
+    digests = "|".join(model_hash(fold.model) for _, fold in selected)
+    return ",".join(str(n) for n, _ in selected), hashlib.sha256(digests.encode()).hexdigest()
+
+
+def reference_index(run_dir, selected, run, store_path, store, batch_size=128, device=None, embeddings=None):
+    """The saved embedding index of a store for these folds (their mean embedding), rebuilt when stale.
 
     ``embeddings`` (store row order) skips the forward pass when the caller already has them.
     """
-    key = index_key(run_dir, fold_number)
-    digest = model_hash(fold.model)
+    fold_key, digest = _selection_key(selected)
+    key = index_key(run_dir, fold_key)
     index = EmbeddingIndex.load(store_path, key, store.fingerprint, digest)
     if index is None:
         if embeddings is None:
-            embeddings, _ = embed_store(run, fold, store_path, store, batch_size, device)
+            embeddings = embed_store(run, selected, store_path, store, batch_size, device).embeddings
         index = EmbeddingIndex.build(embeddings, np.arange(len(store)), store.fingerprint, digest)
         index.save(store_path, key)
     return index
@@ -134,6 +137,13 @@ def reference_neighbours(query_embeddings, index: EmbeddingIndex, ref_store, sch
     return ReferenceNeighbours(distances, class_names[ref_store.label_codes(scheme)[rows]], objids[rows])
 
 
+def _check_same_classes(run_dir, selected) -> None:
+    first = list(selected[0][1].class_names or [])
+    for number, fold in selected[1:]:
+        if list(fold.class_names or []) != first:
+            raise GalcatError(f"{run_dir}: fold {number} classes {fold.class_names} differ from {first}")
+
+
 def embed_catalogue(cfg: EmbedConfig) -> Table:
     """The store's catalogue with embedding/prediction (and kNN) columns; written to ``cfg.out``."""
     out = Path(cfg.out) if cfg.out else None
@@ -153,27 +163,43 @@ def embed_catalogue(cfg: EmbedConfig) -> Table:
         from galcat.outputs.samp import check_hub
 
         check_hub()
-    run, fold = load_fold(cfg.model, cfg.fold)
+    from galcat.model import load_run
+    from galcat.model.ensemble import run_calibrations, select_folds
+
+    run = load_run(cfg.model)
+    selected = select_folds(run, cfg.fold)
+    fold = selected[0][1]
+    _check_same_classes(cfg.model, selected)
     store = open_checked_store(cfg.store, fold, need_labels=False)
     ref_store = open_checked_store(cfg.reference, fold, need_labels=True) if cfg.reference else None
-    embeddings, probs = embed_store(run, fold, cfg.store, store, cfg.batch_size, cfg.device)
+    temperatures = None
+    if cfg.calibrate:
+        calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)
+        temperatures = [c.temperature if c is not None else None for c in calibrations]
+    ensemble = embed_store(run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures)
+    embeddings = ensemble.embeddings
     neighbours = None
     if ref_store is not None:
         same = ref_store.fingerprint == store.fingerprint
         index = reference_index(
-            cfg.model, cfg.fold, run, fold, cfg.reference, ref_store, cfg.batch_size, cfg.device,
+            cfg.model, selected, run, cfg.reference, ref_store, cfg.batch_size, cfg.device,
             embeddings=embeddings if same else None,
         )  # fmt: skip
         neighbours = reference_neighbours(embeddings, index, ref_store, fold.scheme, cfg.k, same_store=same)
-    label = f"run {Path(cfg.model).name} fold {cfg.fold}"
+    numbers = [n for n, _ in selected]
+    label = f"run {Path(cfg.model).name} " + (
+        f"fold {numbers[0]}" if len(numbers) == 1 else f"(mean of {len(numbers)} folds)"
+    )
     table = annotate_outputs(
-        store.catalogue, embeddings, probs, getattr(fold, "class_names", None), getattr(fold, "scheme", None),
-        knn=neighbours, model_label=label,
+        store.catalogue, embeddings, ensemble.probs, getattr(fold, "class_names", None),
+        getattr(fold, "scheme", None), knn=neighbours, model_label=label, ensemble=ensemble,
+        per_fold=cfg.per_fold,
     )  # fmt: skip
     table.meta.update(
         {
             "embed_model": str(cfg.model),
-            "embed_fold": int(cfg.fold),
+            "embed_folds": ",".join(str(n) for n in numbers),
+            "embed_temperatures": ",".join(f"{t:.4f}" for t in ensemble.temperatures),
             "embed_store": str(cfg.store),
             "embed_reference": str(cfg.reference or ""),
             "embed_k": int(neighbours.distances.shape[1]) if neighbours is not None else 0,

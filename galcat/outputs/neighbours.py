@@ -231,7 +231,9 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
     ref_store = open_checked_store(cfg.index, fold, need_labels=False)
     query_store = open_checked_store(cfg.store, fold, need_labels=False) if cfg.store else ref_store
     match = find_query(query_store.catalogue, cfg.query, cfg.resolver, cfg.radius_arcsec)
-    index = reference_index(cfg.model, cfg.fold, run, fold, cfg.index, ref_store, cfg.batch_size, cfg.device)
+    index = reference_index(
+        cfg.model, [(cfg.fold, fold)], run, cfg.index, ref_store, cfg.batch_size, cfg.device
+    )
     same = query_store.fingerprint == ref_store.fingerprint
     if same:
         query_embedding = index.vectors_of([match.row])[0]

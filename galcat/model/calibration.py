@@ -1,0 +1,190 @@
+"""Temperature scaling and the calibration measures reported with it (ECE, Brier, NLL).
+
+A network's softmax is usually over- or under-confident. Temperature scaling (Guo et al. 2017,
+"On Calibration of Modern Neural Networks", ICML) divides every logit by one scalar T > 0,
+fitted by minimising the negative log-likelihood on held-out rows; the argmax, and so the
+accuracy, is unchanged. galcat fits T on each fold's validation split and saves it beside the
+fold's checkpoint as ``fold{k}/calibration.json``, so every later prediction uses the same T.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from galcat.atomic import atomic_write
+from galcat.errors import GalcatError
+
+#: Equal-width confidence bins of the expected calibration error (Guo et al. 2017 use 15).
+N_BINS = 15
+#: Temperatures outside this range mean the fit ran away (e.g. perfectly separated rows).
+T_BOUNDS = (0.05, 20.0)
+CALIBRATION_FILE = "calibration.json"
+
+
+def softmax(logits, temperature: float = 1.0) -> np.ndarray:
+    """Row softmax of ``logits / temperature`` in float64 (stable for large logits)."""
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _check(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
+        raise GalcatError(f"probabilities {probs.shape} and labels {labels.shape} do not match")
+    if len(labels) and (labels.min() < 0 or labels.max() >= probs.shape[1]):
+        raise GalcatError(f"labels must be class codes 0..{probs.shape[1] - 1}")
+    return probs, labels
+
+
+def negative_log_likelihood(probs, labels) -> float:
+    """Mean -log p(true class), probabilities clipped at 1e-12."""
+    probs, labels = _check(probs, labels)
+    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+
+def brier_score(probs, labels) -> float:
+    """Multi-class Brier score (Brier 1950): mean over rows of sum_c (p_c - [y = c])^2, in [0, 2]."""
+    probs, labels = _check(probs, labels)
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(len(labels)), labels] = 1.0
+    return float(((probs - onehot) ** 2).sum(axis=1).mean())
+
+
+def reliability_bins(probs, labels, n_bins: int = N_BINS) -> dict:
+    """Per confidence bin (0, 1/n], (1/n, 2/n], ...: row count, mean confidence, accuracy.
+
+    Confidence is the top probability; accuracy the fraction of those rows whose top class is
+    the true one. Empty bins report 0 rows and NaN confidence/accuracy.
+    """
+    probs, labels = _check(probs, labels)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    which = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.bincount(which, weights=confidence, minlength=n_bins) / count
+        acc = np.bincount(which, weights=correct.astype(np.float64), minlength=n_bins) / count
+    return {
+        "edges": np.linspace(0.0, 1.0, n_bins + 1).tolist(),
+        "count": count.tolist(),
+        "confidence": conf.tolist(),
+        "accuracy": acc.tolist(),
+    }
+
+
+def expected_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
+    """ECE = sum over bins of (rows in bin / rows) * |accuracy - mean confidence| (equal-width bins)."""
+    bins = reliability_bins(probs, labels, n_bins)
+    count = np.asarray(bins["count"], dtype=np.float64)
+    if count.sum() == 0:
+        return float("nan")
+    gap = np.abs(np.nan_to_num(np.asarray(bins["accuracy"]) - np.asarray(bins["confidence"])))
+    return float((count * gap).sum() / count.sum())
+
+
+def calibration_measures(probs, labels, n_bins: int = N_BINS) -> dict:
+    """ECE, Brier, NLL, accuracy and mean confidence of one set of probabilities."""
+    probs, labels = _check(probs, labels)
+    return {
+        "ece": expected_calibration_error(probs, labels, n_bins),
+        "brier": brier_score(probs, labels),
+        "nll": negative_log_likelihood(probs, labels),
+        "accuracy": float((probs.argmax(axis=1) == labels).mean()) if len(labels) else float("nan"),
+        "mean_confidence": float(probs.max(axis=1).mean()) if len(labels) else float("nan"),
+        "n": int(len(labels)),
+    }
+
+
+def fit_temperature(logits, labels) -> float:
+    """The T minimising the NLL of ``softmax(logits / T)`` (LBFGS over log T, clipped to T_BOUNDS)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    _check(logits, labels)
+    if len(labels) == 0:
+        raise GalcatError("temperature scaling needs at least one labelled validation row")
+    z = torch.as_tensor(logits)
+    y = torch.as_tensor(labels)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([log_t], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    t = float(log_t.detach().exp())
+    if not np.isfinite(t):
+        t = T_BOUNDS[1]
+    return float(np.clip(t, *T_BOUNDS))
+
+
+@dataclass
+class Calibration:
+    """One fold's temperature and what it did on the rows it was fitted on."""
+
+    temperature: float
+    n_rows: int
+    nll_before: float
+    nll_after: float
+    ece_before: float
+    ece_after: float
+    checkpoint_sha256: str = ""
+    fitted_on: str = "the fold's validation split"
+
+
+def calibrate(logits, labels, checkpoint_sha256: str = "") -> Calibration:
+    """Fit T on (logits, labels) and record NLL/ECE before and after."""
+    t = fit_temperature(logits, labels)
+    before, after = softmax(logits), softmax(logits, t)
+    return Calibration(
+        temperature=t,
+        n_rows=int(len(labels)),
+        nll_before=negative_log_likelihood(before, labels),
+        nll_after=negative_log_likelihood(after, labels),
+        ece_before=expected_calibration_error(before, labels),
+        ece_after=expected_calibration_error(after, labels),
+        checkpoint_sha256=checkpoint_sha256,
+    )
+
+
+def file_sha256(path) -> str:
+    """sha256 of a file's bytes (ties a calibration to the checkpoint it was fitted for)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_calibration(path, calibration: Calibration) -> Path:
+    path = Path(path)
+    atomic_write(path, json.dumps(asdict(calibration), indent=2) + "\n")
+    return path
+
+
+def load_calibration(path, checkpoint_sha256: str | None = None) -> Calibration | None:
+    """The saved calibration, or None when absent or fitted for another checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        calibration = Calibration(**{k: data[k] for k in Calibration.__dataclass_fields__ if k in data})
+    except (ValueError, TypeError) as exc:
+        raise GalcatError(f"{path}: not a galcat calibration file ({exc}); delete it to refit") from None
+    if checkpoint_sha256 and calibration.checkpoint_sha256 != checkpoint_sha256:
+        return None
+    if not T_BOUNDS[0] <= calibration.temperature <= T_BOUNDS[1]:
+        raise GalcatError(f"{path}: temperature {calibration.temperature} outside {T_BOUNDS}")
+    return calibration

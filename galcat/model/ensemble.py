@@ -1,0 +1,213 @@
+"""The k fold models of a run as one predictor: averaged, temperature-scaled probabilities with
+their spread, and the mean embedding.
+
+A k-fold run leaves k networks that each saw a different 80 % of the data. Averaging their
+calibrated probabilities is a cheap deep ensemble (Lakshminarayanan et al. 2017): it is usually
+better calibrated and more accurate than one fold, and the disagreement between folds (the
+per-class standard deviation, the fraction of folds that agree with the ensemble) flags the
+galaxies whose prediction should not be trusted. ``galcat embed`` and ``galcat evaluate`` use
+this module whenever more than one fold is selected; one fold is the k = 1 case of the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from galcat.errors import GalcatError
+from galcat.model.calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    calibrate,
+    file_sha256,
+    load_calibration,
+    save_calibration,
+    softmax,
+)
+
+
+@dataclass
+class EnsemblePredictions:
+    """Predictions of the selected folds for the requested rows (in the caller's order)."""
+
+    index: np.ndarray  # int64 (n,) store rows
+    embeddings: np.ndarray  # float32 (n, D): mean of the folds' L2-normalised embeddings, L2-normalised
+    folds: list[int]  # fold numbers, in the order of the fold axis below
+    temperatures: list[float]  # 1.0 for a fold without calibration
+    probs: np.ndarray | None = None  # (n, C) mean over folds of the temperature-scaled probabilities
+    probs_std: np.ndarray | None = None  # (n, C) standard deviation over folds (ddof 0)
+    entropy: np.ndarray | None = None  # (n,) normalised entropy of ``probs`` in [0, 1]
+    agreement: np.ndarray | None = None  # (n,) fraction of folds whose top class is the ensemble's
+    fold_probs: np.ndarray | None = None  # (k, n, C) temperature-scaled probabilities per fold
+    raw_probs: np.ndarray | None = None  # (n, C) mean over folds of the unscaled probabilities
+    fold_embeddings: np.ndarray | None = None  # (k, n, D) raw per-fold embeddings
+
+
+def normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm along the last axis (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def mean_embedding(fold_embeddings: np.ndarray) -> np.ndarray:
+    """(k, n, D) -> (n, D): each fold's embedding L2-normalised, averaged, then L2-normalised."""
+    return normalise_rows(normalise_rows(fold_embeddings).mean(axis=0))
+
+
+def normalised_entropy(probs: np.ndarray) -> np.ndarray:
+    """-sum p log p / log C per row: 0 when one class has all the probability, 1 when uniform."""
+    probs = np.asarray(probs, dtype=np.float64)
+    n_classes = probs.shape[1]
+    if n_classes < 2:
+        return np.zeros(len(probs), dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(probs > 0, probs * np.log(probs), 0.0)
+    return np.clip(-terms.sum(axis=1) / np.log(n_classes), 0.0, 1.0).astype(np.float32)
+
+
+def combine(fold_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(k, n, C) per-fold probabilities -> mean (n, C), std (n, C), normalised entropy of the
+    mean (n,), and the fraction of folds whose argmax equals the mean's argmax (n,)."""
+    p = np.asarray(fold_probs, dtype=np.float64)
+    if p.ndim != 3 or p.shape[0] < 1:
+        raise GalcatError(f"fold probabilities must be (folds, rows, classes), got {p.shape}")
+    mean = p.mean(axis=0)
+    std = p.std(axis=0)
+    winner = mean.argmax(axis=1)
+    agreement = (p.argmax(axis=2) == winner[None, :]).mean(axis=0)
+    return (
+        mean.astype(np.float32),
+        std.astype(np.float32),
+        normalised_entropy(mean),
+        agreement.astype(np.float32),
+    )
+
+
+def select_folds(run, fold: int | None) -> list[tuple[int, object]]:
+    """``[(number, FoldModel)]``: every fold when ``fold`` is None, else that one."""
+    if fold is None:
+        return list(enumerate(run.folds))
+    if not 0 <= fold < len(run.folds):
+        raise GalcatError(f"{run.path}: run has {len(run.folds)} fold(s); --fold {fold} does not exist")
+    return [(fold, run.folds[fold])]
+
+
+def _fold_dir(fold) -> Path | None:
+    return Path(fold.path).parent if getattr(fold, "path", None) else None
+
+
+def fold_calibration(run, number: int, fold, batch_size: int = 128, device=None, refit: bool = False):
+    """The fold's saved temperature; fitted on its validation split (and saved) when missing.
+
+    Returns None when the fold cannot be calibrated: no classifier, no validation rows, or the
+    run's training store is gone or changed since training.
+    """
+    if not getattr(fold, "class_names", None) or len(getattr(fold, "val_indices", ())) == 0:
+        return None
+    fold_dir = _fold_dir(fold)
+    sha = file_sha256(fold.path) if fold_dir is not None and Path(fold.path).is_file() else ""
+    path = fold_dir / CALIBRATION_FILE if fold_dir is not None else None
+    if path is not None and not refit:
+        saved = load_calibration(path, sha)
+        if saved is not None:
+            return saved
+    store_path = getattr(run.config, "store", "") or ""
+    if not store_path or not Path(store_path).is_file():
+        return None
+    from galcat.model.inference import predict
+    from galcat.store import open_store
+
+    with open_store(store_path) as store:
+        if fold.store_fingerprint and store.fingerprint != fold.store_fingerprint:
+            return None
+        codes = np.asarray(store.label_codes(fold.scheme), dtype=np.int64) if fold.scheme else None
+    if codes is None:
+        return None
+    rows = np.asarray(fold.val_indices, dtype=np.int64)
+    pred = predict(fold.model, store_path, indices=rows, batch_size=batch_size, device=device)
+    if pred.logits is None:
+        return None
+    labels = codes[pred.index]
+    keep = labels >= 0
+    calibration = calibrate(pred.logits[keep], labels[keep], checkpoint_sha256=sha)
+    if path is not None:
+        save_calibration(path, calibration)
+    return calibration
+
+
+def run_calibrations(run, selected, batch_size=128, device=None, refit=False) -> list[Calibration | None]:
+    """:func:`fold_calibration` for every selected ``(number, fold)``."""
+    return [fold_calibration(run, n, f, batch_size, device, refit) for n, f in selected]
+
+
+def align_rows(pred_index: np.ndarray, rows: np.ndarray, where: str) -> np.ndarray:
+    """Positions in the prediction arrays of each requested row (whatever order predict used)."""
+    order = np.argsort(pred_index, kind="stable")
+    pos = np.searchsorted(pred_index[order], rows)
+    pos = np.clip(pos, 0, max(len(order) - 1, 0))
+    if len(pred_index) != len(rows) or not np.array_equal(pred_index[order][pos], rows):
+        raise GalcatError(f"{where}: predictions do not cover the requested rows")
+    return order[pos]
+
+
+def predict_ensemble(
+    selected,
+    store_path,
+    indices=None,
+    temperatures=None,
+    batch_size: int = 128,
+    device=None,
+    image_size: int | None = None,
+    keep_folds: bool = False,
+) -> EnsemblePredictions:
+    """Run every selected fold over the store rows and combine them.
+
+    ``temperatures`` (one per fold, None = 1) scale each fold's logits before the softmax;
+    ``raw_probs`` keeps the unscaled mean for before/after comparisons. ``keep_folds`` keeps
+    the per-fold embeddings as well (they are large).
+    """
+    from galcat.model.inference import predict
+
+    if not selected:
+        raise GalcatError("no fold selected")
+    if indices is None:
+        from galcat.store import open_store
+
+        with open_store(store_path) as store:
+            indices = np.arange(len(store), dtype=np.int64)
+    rows = np.asarray(indices, dtype=np.int64)
+    temps = [float(t) if t else 1.0 for t in (temperatures or [None] * len(selected))]
+    embeddings, scaled, raw = [], [], []
+    for (number, fold), t in zip(selected, temps, strict=True):
+        pred = predict(
+            fold.model, str(store_path), indices=rows, batch_size=batch_size, device=device,
+            image_size=image_size,
+        )  # fmt: skip
+        pos = align_rows(np.asarray(pred.index, dtype=np.int64), rows, f"{store_path} (fold {number})")
+        embeddings.append(np.asarray(pred.embeddings, dtype=np.float32)[pos])
+        if pred.logits is not None:
+            logits = np.asarray(pred.logits, dtype=np.float64)[pos]
+            scaled.append(softmax(logits, t))
+            raw.append(softmax(logits))
+        elif pred.probs is not None:  # a classifier without logits cannot be temperature-scaled
+            scaled.append(np.asarray(pred.probs, dtype=np.float64)[pos])
+            raw.append(scaled[-1])
+    fold_embeddings = np.stack(embeddings)
+    result = EnsemblePredictions(
+        index=rows,
+        embeddings=mean_embedding(fold_embeddings),
+        folds=[int(n) for n, _ in selected],
+        temperatures=temps,
+        fold_embeddings=fold_embeddings if keep_folds else None,
+    )
+    if scaled and len(scaled) != len(selected):
+        raise GalcatError("some selected folds have a classifier and some do not; select one kind")
+    if scaled:
+        fold_probs = np.stack(scaled)
+        result.probs, result.probs_std, result.entropy, result.agreement = combine(fold_probs)
+        result.fold_probs = fold_probs.astype(np.float32)
+        result.raw_probs = np.stack(raw).mean(axis=0).astype(np.float32)
+    return result

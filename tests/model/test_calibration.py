@@ -1,0 +1,112 @@
+"""Temperature scaling, ECE, Brier and fold averaging against hand computations (no network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from galcat.errors import GalcatError
+from galcat.model.calibration import (
+    Calibration,
+    brier_score,
+    calibrate,
+    expected_calibration_error,
+    fit_temperature,
+    load_calibration,
+    negative_log_likelihood,
+    reliability_bins,
+    save_calibration,
+    softmax,
+)
+from galcat.model.ensemble import combine, mean_embedding, normalised_entropy
+
+# Four rows, two classes. Top-class confidences 0.9, 0.9, 0.6, 0.55; rows 0, 2 right, 1, 3 wrong.
+PROBS = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.55, 0.45]])
+LABELS = np.array([0, 1, 1, 1])
+
+
+def test_ece_and_brier_match_a_hand_computation():
+    # 15 bins of width 1/15: 0.9 -> bin (0.8667, 0.9333]; 0.6 -> (0.5333, 0.6]; 0.55 -> same bin.
+    # bin 0.9: 2 rows, accuracy 0.5, confidence 0.9 -> |gap| 0.4, weight 2/4
+    # bin 0.6: 2 rows (0.6 right, 0.55 wrong), accuracy 0.5, confidence 0.575 -> gap 0.075, weight 2/4
+    assert expected_calibration_error(PROBS, LABELS) == pytest.approx(0.5 * 0.4 + 0.5 * 0.075)
+    bins = reliability_bins(PROBS, LABELS)
+    assert sum(bins["count"]) == 4 and bins["count"][13] == 2 and bins["count"][8] == 2
+    # Brier: sum_c (p_c - y_c)^2 per row: 0.02, 1.62, 0.32, 0.605 -> mean 0.64125
+    assert brier_score(PROBS, LABELS) == pytest.approx((0.02 + 1.62 + 0.32 + 0.605) / 4)
+    assert negative_log_likelihood(PROBS, LABELS) == pytest.approx(-np.mean(np.log([0.9, 0.1, 0.6, 0.45])))
+    # A perfectly calibrated confidence (accuracy = confidence in every bin) has ECE 0.
+    probs = np.array([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5]])
+    assert expected_calibration_error(probs, np.array([0, 0, 1])) == pytest.approx(0.0)
+    with pytest.raises(GalcatError, match="class codes"):
+        brier_score(PROBS, np.array([0, 1, 2, 0]))
+
+
+def _overconfident(n, seed):
+    """Labels drawn from softmax(z) but the model reports 4 z: overconfident by T = 4."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 5)) * 1.5
+    p = softmax(z)
+    labels = np.array([rng.choice(5, p=row) for row in p])
+    return 4.0 * z, labels
+
+
+def test_temperature_scaling_lowers_nll_on_a_held_out_split_and_keeps_the_argmax():
+    fit_logits, fit_labels = _overconfident(600, seed=1)
+    test_logits, test_labels = _overconfident(600, seed=2)
+    t = fit_temperature(fit_logits, fit_labels)
+    assert 3.0 < t < 5.5  # recovers the true over-confidence factor 4
+    before, after = softmax(test_logits), softmax(test_logits, t)
+    assert negative_log_likelihood(after, test_labels) < 0.8 * negative_log_likelihood(before, test_labels)
+    assert expected_calibration_error(after, test_labels) < expected_calibration_error(before, test_labels)
+    assert brier_score(after, test_labels) < brier_score(before, test_labels)
+    np.testing.assert_array_equal(after.argmax(axis=1), before.argmax(axis=1))
+    # Under-confident logits get T < 1.
+    assert fit_temperature(fit_logits / 16.0, fit_labels) < 0.5
+
+
+def test_calibration_file_round_trip_and_staleness(tmp_path):
+    logits, labels = _overconfident(200, seed=3)
+    cal = calibrate(logits, labels, checkpoint_sha256="abc")
+    assert cal.nll_after < cal.nll_before and cal.n_rows == 200
+    path = save_calibration(tmp_path / "fold0" / "calibration.json", cal)
+    assert load_calibration(path, "abc") == cal
+    assert load_calibration(path, "another checkpoint") is None
+    assert load_calibration(tmp_path / "missing.json") is None
+    path.write_text("{not json")
+    with pytest.raises(GalcatError, match="calibration"):
+        load_calibration(path)
+    save_calibration(path, Calibration(99.0, 1, 0, 0, 0, 0))
+    with pytest.raises(GalcatError, match="outside"):
+        load_calibration(path)
+
+
+def test_fold_averaging_matches_a_hand_computation():
+    # 3 folds, 2 rows, 3 classes.
+    folds = np.array(
+        [
+            [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3]],
+            [[0.5, 0.4, 0.1], [0.1, 0.3, 0.6]],
+            [[0.3, 0.6, 0.1], [0.3, 0.4, 0.3]],
+        ]
+    )
+    mean, std, entropy, agreement = combine(folds)
+    np.testing.assert_allclose(mean, [[0.5, 0.4, 0.1], [0.2, 0.4, 0.4]], atol=1e-6)
+    # population std of (0.7, 0.5, 0.3) = sqrt(((0.2)^2 + 0 + (0.2)^2) / 3)
+    assert std[0, 0] == pytest.approx(np.sqrt(0.08 / 3), abs=1e-6)
+    assert std[0, 2] == pytest.approx(0.0, abs=1e-7)
+    h0 = -(0.5 * np.log(0.5) + 0.4 * np.log(0.4) + 0.1 * np.log(0.1)) / np.log(3)
+    assert entropy[0] == pytest.approx(h0, abs=1e-6)
+    # row 0: ensemble argmax 0; fold argmaxes 0, 0, 1 -> 2/3 agree.
+    # row 1: mean (0.2, 0.4, 0.4): argmax picks the first maximum, class 1; folds 1, 2, 1 -> 2/3.
+    np.testing.assert_allclose(agreement, [2 / 3, 2 / 3], atol=1e-6)
+    one_hot = np.array([[[1.0, 0.0, 0.0]], [[1.0, 0.0, 0.0]]])
+    m, s, h, a = combine(one_hot)
+    assert h[0] == 0.0 and a[0] == 1.0 and s.max() == 0.0
+    assert normalised_entropy(np.full((1, 4), 0.25))[0] == pytest.approx(1.0)
+
+
+def test_mean_embedding_is_the_normalised_mean_of_normalised_folds():
+    folds = np.array([[[3.0, 4.0]], [[0.0, 2.0]]])  # unit vectors (0.6, 0.8) and (0, 1)
+    expected = np.array([0.3, 0.9]) / np.linalg.norm([0.3, 0.9])
+    np.testing.assert_allclose(mean_embedding(folds)[0], expected, atol=1e-6)
