@@ -354,7 +354,6 @@ def evaluate(cfg: EvaluateConfig) -> dict:
 def _plot_mistakes(store_path, mistakes: list[dict], path, title: str) -> Path:
     """``errors.png``: the query images of the most confident mistakes, with their objid."""
     from galcat.evaluate.plots import plot_mistakes
-    from galcat.outputs.columns import masked_to_str
     from galcat.store import open_store
 
     rows = np.array([m["row"] for m in mistakes], dtype=np.int64)
@@ -362,7 +361,7 @@ def _plot_mistakes(store_path, mistakes: list[dict], path, title: str) -> Path:
     with open_store(store_path) as store:
         images = np.empty((len(rows), *store.image_shape), dtype=np.uint8)
         images[order] = store.read_images(rows[order])
-        objids = masked_to_str(store.catalogue["objid"])[rows]
+        objids = np.ma.filled(np.ma.asarray(store.catalogue["objid"]).astype(str), "")[rows]
     for mistake, objid in zip(mistakes, objids, strict=True):
         mistake["objid"] = str(objid)
     captions = [
