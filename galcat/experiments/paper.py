@@ -74,16 +74,20 @@ def _paper_columns(row: dict | None) -> dict:
 def cell_row(cell: dict) -> dict:
     """One results row: the cell's identity, our means and stds, the paper's published values."""
     summary = cell.get("summary") or {}
-    row = {
-        key: cell.get(key) for key in ("train", "test", "classes", "stage", "loss", "miner", "init", "folds")
-    }
+    keys = ("train", "test", "classes", "stage", "loss", "miner", "init", "trunk", "folds")
+    row = {key: cell.get(key) for key in keys}
     for key, _ in METRICS:
         stats = summary.get(key) or {}
         row[key] = stats.get("mean")
         row[f"{key}_std"] = stats.get("std")
     row["val_map_at_r"] = cell.get("val_map_at_r")
     row["best_miner"] = bool(cell.get("best_miner"))
-    row.update(_paper_columns(paper_row(cell["train"], cell["classes"], cell["stage"], cell.get("loss"))))
+    # the paper's probe (DeepGalaxy) froze a trunk trained for another task: our --init trunk
+    other_task = cell["stage"] != "probe" or Path(str(cell.get("run"))).name == "probe-init"
+    published = (
+        paper_row(cell["train"], cell["classes"], cell["stage"], cell.get("loss")) if other_task else None
+    )
+    row.update(_paper_columns(published))
     row.update(seconds=cell.get("seconds"), run=cell.get("run"), report=cell.get("report"))
     return row
 
@@ -194,7 +198,8 @@ def _cell_row(r: dict) -> list[str]:
     return [
         r["train"], str(r["classes"]), _stage(r), r["loss"] or "-", r["miner"] or "-",
         "yes" if r["best_miner"] else "", *(_fmt(r[k], k in PERCENT) for k, _ in METRICS),
-        _fmt(r["val_map_at_r"]), f"{r['seconds']:.0f}" if r["seconds"] else "—",
+        _paper(r["paper_map_at_1"] if r["paper_map_at_1"] is not None else r["paper_accuracy"], 2),
+        _paper(r["paper_map"]), _fmt(r["val_map_at_r"]), f"{r['seconds']:.0f}" if r["seconds"] else "—",
         f"[report]({r['report']})" if r["report"] else "—",
     ]  # fmt: skip
 
@@ -219,7 +224,7 @@ def tables_markdown(cells: list[dict], context: dict) -> str:
     lines += [_md(_table4_row(r)) for r in rows if r["stage"] == "ls-ce" or r["best_miner"]]
     lines += ["", "## Every cell (probe: a head on a frozen trunk, the paper's DeepGalaxy test)", ""]
     lines += _header(["train", "# classes", "stage", "loss", "miner", "best", *(t for _, t in METRICS),
-                      "val MAP@R", "s", "report"])  # fmt: skip
+                      "paper MAP@1 (acc.)", 'paper "MAP@R"', "val MAP@R", "s", "report"])  # fmt: skip
     lines += [_md(_cell_row(r)) for r in rows]
     lines += _audit_lines(context.get("audits") or [])
     lines += _share_lines(context.get("shares") or {})

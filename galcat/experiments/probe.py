@@ -152,13 +152,13 @@ def probe(cfg: ProbeConfig) -> dict:
     extractor = FrozenFeatures(fold.model, cfg.features).eval()
     for p in extractor.parameters():
         p.requires_grad_(False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     train_x = _features(extractor, train, cfg)
     test_x = _features(extractor, test, cfg)
-    features_s = time.perf_counter() - started
-    started = time.perf_counter()
+    features_s, features_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
     predict_probs, losses = fit_head(train_x, train.codes, len(classes), cfg)
-    head_s = time.perf_counter() - started
+    head_s, head_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     result = evaluate_arrays(
         test_x, test.codes, train_x, train.codes, classes, probs=predict_probs(test_x),
         bootstrap=cfg.bootstrap, seed=cfg.seed,
@@ -183,11 +183,13 @@ def probe(cfg: ProbeConfig) -> dict:
         "probe": {
             "features_s": round(features_s, 2),
             "head_s": round(head_s, 2),
+            "features_cpu_s": round(features_cpu_s, 2),
+            "head_cpu_s": round(head_cpu_s, 2),
             "feature_dim": int(train_x.shape[1]),
             "n_train": int(len(train.rows)),
             "final_loss": losses[-1] if losses else None,
             "source_stage": run.config.stage,
-        },  # fmt: skip
+        },
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
     }
     out = Path(cfg.out)

@@ -122,3 +122,14 @@ def test_bad_options_are_one_line_errors(tmp_path, monkeypatch, args, message):
     result = invoke("reproduce", *args, "--out", tmp_path / "o")
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_paper_probe_value_only_for_a_trunk_from_another_task():
+    from galcat.experiments.paper import cell_row
+
+    base = {"train": "efigi", "classes": 9, "stage": "probe", "summary": {}}
+    other = cell_row({**base, "run": "out/cells/efigi-9/probe-init", "trunk": "runs/gz2-votes"})
+    own = cell_row({**base, "run": "out/cells/efigi-9/probe-ls-ce", "trunk": "out/cells/efigi-9/ls-ce"})
+    assert other["paper_accuracy"] == 18.33 and own["paper_accuracy"] is None  # DeepGalaxy, Section IV
+    dml = cell_row({**base, "stage": "dml", "loss": "normalized-softmax", "miner": "pair", "run": "x"})
+    assert (dml["paper_map_at_1"], dml["paper_map"], dml["paper_miner"]) == (30.05, 0.3889, "triplet")
