@@ -43,6 +43,7 @@ NOT_RUN = {
     "galcat train": "minutes of training",
     "torchrun": "multi-GPU",
     "galcat evaluate": "needs a trained run",
+    "galcat probe": "needs a trained run",
     "galcat embed": "needs a trained run",
     "galcat neighbours": "needs a trained run",
     "python -m pytest": "this is the test suite",

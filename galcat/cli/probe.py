@@ -45,5 +45,6 @@ def probe_command(
             print(f"{title:36s} {summary[key]['mean']:.4f}")
     timing = metrics["probe"]
     print(
-        f"features {timing['features_s']:.1f} s, head {timing['head_s']:.1f} s; report: {out / 'report.md'}"
+        f"features {timing['features_s']:.1f} s (CPU {timing['features_cpu_s']:.1f} s), "
+        f"head {timing['head_s']:.1f} s (CPU {timing['head_cpu_s']:.1f} s); report: {out / 'report.md'}"
     )
