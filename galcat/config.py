@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,5 +66,53 @@ def save_config(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_config(cls: type[T], path: str | os.PathLike) -> T:
-    """Load a dataclass config saved by :func:`save_config`."""
-    return from_dict(cls, json.loads(Path(path).read_text()))
+    """Load a dataclass config saved by :func:`save_config`, checked against the dataclass schema.
+
+    Not JSON, not a JSON object, a missing required field or a value of the wrong type is a
+    GalcatError naming the file and the field (value ranges are the config's own checks).
+    """
+    from galcat.errors import GalcatError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise GalcatError(
+            f"{path}: not a readable JSON config ({' '.join(str(exc).split())[:160]})"
+        ) from None
+    if not isinstance(data, dict):
+        raise GalcatError(f"{path}: a config must be a JSON object, not a {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if f.name not in data:
+            if required:
+                raise GalcatError(f"{path}: config field {f.name!r} is missing")
+            continue
+        if not _fits(data[f.name], hints.get(f.name, Any)):
+            raise GalcatError(
+                f"{path}: config field {f.name!r} = {data[f.name]!r} is not of type {hints.get(f.name)}"
+            )
+    return from_dict(cls, data)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """True when a JSON value matches a dataclass field annotation (str, int, float, bool, lists,
+    dicts, and ``X | None``); ints are accepted for floats, bools never for numbers."""
+    if hint is Any:
+        return True
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint) or hint
+    if origin is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        return isinstance(value, list)
+    if isinstance(origin, type):
+        return isinstance(value, origin)
+    return True

@@ -199,6 +199,34 @@ def evaluate_arrays(
     return fold
 
 
+#: the files an evaluation writes into ``--out`` (besides figures), checked against the inputs
+REPORT_FILES = ("metrics.json", "report.md", "evaluate_config.json", "confusion.png", "roc.png")
+
+
+def check_evaluate_config(cfg: EvaluateConfig) -> None:
+    """Ranges of the numeric options, and no report file that is one of the inputs, before any work."""
+    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.ranges import check_numbers
+
+    check_numbers(
+        cfg,
+        {
+            "bootstrap": {"low": 0, "high": 1_000_000, "integer": True},
+            "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
+            "block_size": {"low": 1, "integer": True, "option": "block_size"},
+            "seed": {"low": 0, "integer": True},
+        },
+    )
+    out = Path(cfg.out)
+    outputs = {"--out": out, **{f"--out ({name})": out / name for name in REPORT_FILES}}
+    model = Path(cfg.model)
+    inputs = {"--model": model, "--query": cfg.query, "--reference": cfg.reference}
+    if model.is_dir():
+        inputs["--model (config.json)"] = model / "config.json"
+    refuse_overwriting_inputs(outputs, inputs)
+    check_writable(out)
+
+
 def _plan(run, fold, cfg: EvaluateConfig, classes) -> tuple[_Labelled, _Labelled, bool]:
     """(query rows, reference rows, whether the queries are the fold's own validation rows)."""
     own_rows = _own_rows(run, fold, cfg)
@@ -306,6 +334,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     from galcat.model import load_run
     from galcat.model.ensemble import run_calibrations
 
+    check_evaluate_config(cfg)
     run = load_run(cfg.model)
     selected = _select_folds(run, cfg.folds)
     class_names = _common_classes(cfg.model, selected)

@@ -27,6 +27,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from galcat.errors import GalcatError
+from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
 
 STAGES = ("votes", "ce", "ls-ce", "dml")
 ARCHS = ("resnet18", "resnet34", "resnet50")
@@ -75,6 +76,29 @@ class TrainConfig:
     progress: bool | None = None  # None: rich bar when stderr is a terminal
 
 
+#: ranges of the numeric fields (the same for options, Python calls and a run's config.json)
+_RANGES = {
+    "embedding_dim": {"low": 2, "high": 65536, "integer": True},
+    "image_size": {"low": 8, "high": MAX_IMAGE_SIDE, "integer": True, "allow_none": True},
+    "folds": {"low": 1, "high": 100, "integer": True},
+    "val_fraction": {"low": 0, "high": 1, "low_open": True},
+    "epochs": {"low": 1, "high": 100_000, "integer": True, "allow_none": True},
+    "batch_size": {"low": 1, "high": 1 << 20, "integer": True, "allow_none": True},
+    "lr": {"low": 0, "high": 10, "low_open": True, "allow_none": True},
+    "proxy_lr": {"low": 0, "high": 100, "low_open": True, "allow_none": True},
+    "momentum": {"low": 0, "high": 1},
+    "weight_decay": {"low": 0, "high": 1},
+    "label_smoothing": {"low": 0, "high": 1},
+    "m_per_class": {"low": 1, "integer": True, "allow_none": True},
+    "patience": {"low": 1, "integer": True},
+    "plateau_patience": {"low": 1, "integer": True, "option": "plateau_patience"},
+    "seed": {"low": 0, "high": 2**32 - 1, "integer": True},
+    "num_workers": {"low": 0, "high": 256, "integer": True},
+    "max_steps": {"low": 1, "integer": True, "allow_none": True},
+    "max_angle": {"low": 0, "high": 180, "option": "max_angle"},
+}
+
+
 def _check(cfg: TrainConfig) -> None:
     choices = {"stage": STAGES, "loss": LOSSES, "miner": MINERS}
     for name, allowed in choices.items():
@@ -90,8 +114,15 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
     if cfg.bn_images < 0:
         raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
-    if cfg.embedding_dim < 2:
-        raise GalcatError(f"--embedding-dim must be >= 2, got {cfg.embedding_dim}")
+    check_numbers(cfg, _RANGES)
+    if cfg.val_fraction >= 1.0:
+        raise GalcatError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
+
+
+def check_train_config(cfg: TrainConfig) -> TrainConfig:
+    """GalcatError naming the option for a bad choice or a value out of range; returns ``cfg``."""
+    _check(cfg)
+    return cfg
 
 
 def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int) -> TrainConfig:

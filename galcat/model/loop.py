@@ -20,11 +20,11 @@ import torch
 
 from galcat import __version__
 from galcat.atomic import atomic_write
-from galcat.config import save_config, to_dict
+from galcat.config import load_config, save_config, to_dict
 from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
-from galcat.model.config import TrainConfig, resolve_config
+from galcat.model.config import TrainConfig, check_train_config, resolve_config
 from galcat.model.data import TrainingData, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
@@ -46,6 +46,10 @@ class TrainResult:
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Train every fold of ``cfg`` and write ``cfg.out`` (see docs/architecture.md)."""
+    check_train_config(cfg)  # bad values fail before the store is opened
+    _check_train_paths(cfg)
+    # config.json records absolute paths, so the run can be evaluated or embedded from anywhere
+    cfg = dataclasses.replace(cfg, **_absolute_paths(cfg))
     device = resolve_device(cfg.device)
     info = D.setup(device)
     device = D.device_for(device, info)
@@ -69,11 +73,30 @@ def train(cfg: TrainConfig) -> TrainResult:
         D.cleanup(info)
 
 
+def _check_train_paths(cfg: TrainConfig) -> None:
+    """The run directory must not hold the checkpoint it starts from (training would replace it)."""
+    from galcat.paths import check_writable, is_within, refuse_overwriting_inputs
+
+    refuse_overwriting_inputs({"--out": cfg.out}, {"--store": cfg.store, "--init": cfg.init})
+    if cfg.init and is_within(cfg.init, cfg.out):
+        raise GalcatError(
+            f"{cfg.out}: --out holds the --init checkpoint ({cfg.init}); training would overwrite it, "
+            "choose a new run directory"
+        )
+    check_writable(cfg.out)
+
+
+def _absolute_paths(cfg: TrainConfig) -> dict:
+    paths = {"store": cfg.store, "init": cfg.init, "weights": cfg.weights}
+    return {k: str(Path(v).expanduser().resolve()) for k, v in paths.items() if v and "://" not in str(v)}
+
+
 def _write_or_check_config(cfg: TrainConfig, out: Path) -> None:
     """A run directory belongs to one config; resuming with another one is a user error."""
     path = out / "config.json"
     if path.exists():
-        old = json.loads(path.read_text())
+        saved = load_config(TrainConfig, path)  # runs saved before paths were absolute: resolve them
+        old = to_dict(dataclasses.replace(saved, **_absolute_paths(saved)))
         new = to_dict(cfg)
         diff = [k for k in new if k not in RESUME_FREE and old.get(k) != new[k]]
         if diff:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from torch import nn
 from galcat.config import load_config
 from galcat.errors import GalcatError
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path
-from galcat.model.config import TrainConfig
+from galcat.model.config import TrainConfig, check_train_config
 from galcat.model.networks import build_network
 
 
@@ -44,8 +45,15 @@ def load_fold_model(checkpoint: str | Path) -> FoldModel:
     """Rebuild a network from a galcat checkpoint (``weights_only=True``)."""
     path = Path(checkpoint)
     payload = load_checkpoint(path)
-    model = build_network(payload)
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model = build_network(payload)
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, ValueError, KeyError) as exc:  # wrong architecture or class count
+        detail = " ".join(str(exc).split())[:240]
+        raise GalcatError(
+            f"{path}: the weights do not fit a {payload['arch']} with {len(payload['class_names'])} "
+            f"classes and a {payload['embedding_dim']}-d embedding ({detail})"
+        ) from None
     model.stage = payload.get("stage")
     model.eval()
     metrics = payload.get("val_metrics")
@@ -63,6 +71,26 @@ def load_fold_model(checkpoint: str | Path) -> FoldModel:
     )
 
 
+def load_run_config(path: Path) -> TrainConfig:
+    """A run's ``config.json``, checked (schema, choices, ranges), with its store path resolved.
+
+    A relative store path (runs saved before paths were stored absolute) is tried against the
+    run directory first, then the working directory, so evaluate and embed work from anywhere.
+    """
+    cfg = load_config(TrainConfig, path)
+    try:
+        check_train_config(cfg)
+    except GalcatError as exc:
+        raise GalcatError(f"{path}: {exc}") from None
+    store = Path(cfg.store) if cfg.store else None
+    if store is not None and not store.is_absolute():
+        for base in (path.parent, Path.cwd()):
+            if (base / store).exists():
+                cfg = dataclasses.replace(cfg, store=str((base / store).resolve()))
+                break
+    return cfg
+
+
 def load_run(run_dir: str | Path) -> Run:
     """Load ``config.json`` and every fold's best checkpoint of a run directory.
 
@@ -72,16 +100,14 @@ def load_run(run_dir: str | Path) -> Run:
     if path.is_file():
         fold = load_fold_model(path)
         cfg_path = path.parent.parent / "config.json"
-        cfg = (
-            load_config(TrainConfig, cfg_path)
-            if cfg_path.exists()
-            else TrainConfig(store="", stage=fold.stage)
-        )
+        cfg = load_run_config(cfg_path) if cfg_path.exists() else TrainConfig(store="", stage=fold.stage)
         return Run(path=path, config=cfg, folds=[fold])
+    if not path.exists():
+        raise GalcatError(f"{path}: run directory not found")
     cfg_path = path / "config.json"
     if not cfg_path.exists():
         raise GalcatError(f"{path}: not a galcat run directory (no config.json)")
-    cfg = load_config(TrainConfig, cfg_path)
+    cfg = load_run_config(cfg_path)
     fold_dirs = sorted((p for p in path.glob("fold*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
     folds = [
         load_fold_model(resolve_checkpoint_path(d / "best.pt")) for d in fold_dirs if (d / "best.pt").exists()
@@ -89,5 +115,8 @@ def load_run(run_dir: str | Path) -> Run:
     if not folds:
         raise GalcatError(f"{path}: run has no trained fold yet (no fold*/best.pt)")
     summary_path = path / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    try:
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise GalcatError(f"{summary_path}: not a readable JSON summary ({exc})") from None
     return Run(path=path, config=cfg, folds=folds, summary=summary)

@@ -96,7 +96,36 @@ def _check_out(cfg: ClassifyConfig) -> Path:
         raise GalcatError(f"{cfg.images}: image folder does not exist")
     if cfg.k < 1:
         raise GalcatError(f"--k must be at least 1, got {cfg.k}")
+    _check_paths_and_ranges(cfg, out)
     return out
+
+
+def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path) -> None:
+    """Outputs (table, kept store) that are none of the inputs, writable; option ranges."""
+    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.ranges import check_numbers
+
+    check_numbers(
+        cfg,
+        {
+            "k": {"low": 1, "high": 100_000, "integer": True},
+            "workers": {"low": 1, "high": 256, "integer": True},
+            "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
+            "pixels": {"low": 1, "high": 4096, "integer": True, "allow_none": True},
+            "scale": {"low": 0, "low_open": True, "allow_none": True},
+        },
+    )
+    model = Path(cfg.model)
+    inputs = {
+        "--targets": cfg.targets,
+        "--model": model,
+        "--reference": cfg.reference,
+        "--images": cfg.images,
+    }
+    if model.is_dir():
+        inputs["--model (config.json)"] = model / "config.json"
+    refuse_overwriting_inputs({"--out": out, "--keep-store": cfg.keep_store}, inputs)
+    check_writable(out)
 
 
 def pixel_source(cfg: ClassifyConfig):

@@ -144,9 +144,34 @@ def _check_same_classes(run_dir, selected) -> None:
             raise GalcatError(f"{run_dir}: fold {number} classes {fold.class_names} differ from {first}")
 
 
+def check_embed_config(cfg: EmbedConfig) -> None:
+    """Option ranges, and an output that is none of the inputs (even with --overwrite), before any work."""
+    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.ranges import check_numbers
+
+    check_numbers(
+        cfg,
+        {
+            "k": {"low": 1, "high": 100_000, "integer": True},
+            "fold": {"low": 0, "integer": True, "allow_none": True},
+            "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
+        },
+    )
+    if not cfg.out:
+        return
+    model = Path(cfg.model)
+    inputs = {"--store": cfg.store, "--reference": cfg.reference, "--model": model}
+    if model.is_dir():
+        inputs["--model (config.json)"] = model / "config.json"
+        inputs.update({f"--model ({p.parent.name}/{p.name})": p for p in model.glob("fold*/*.pt")})
+    refuse_overwriting_inputs({"--out": cfg.out}, inputs)
+    check_writable(cfg.out)
+
+
 def embed_catalogue(cfg: EmbedConfig) -> Table:
     """The store's catalogue with embedding/prediction (and kNN) columns; written to ``cfg.out``."""
     out = Path(cfg.out) if cfg.out else None
+    check_embed_config(cfg)
     if out is not None and out.exists() and not cfg.overwrite:
         raise GalcatError(f"{out}: exists; pass --overwrite to replace it")
     if out is not None:

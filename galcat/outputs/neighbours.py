@@ -224,9 +224,22 @@ class NeighboursConfig:
 def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
     """Look the query up, embed it (or reuse the index), search, and save the grid to ``cfg.out``."""
     from galcat.outputs.embed import load_fold, open_checked_store, reference_index
+    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.ranges import check_numbers
 
-    if cfg.k < 1:
-        raise GalcatError(f"--k must be at least 1, got {cfg.k}")
+    check_numbers(
+        cfg,
+        {
+            "k": {"low": 1, "high": 10_000, "integer": True},
+            "fold": {"low": 0, "integer": True},
+            "radius_arcsec": {"low": 0, "low_open": True, "high": 3600 * 180, "option": "--radius"},
+        },
+    )
+    if cfg.out:
+        refuse_overwriting_inputs(
+            {"--out": cfg.out}, {"--index": cfg.index, "--store": cfg.store, "--model": cfg.model}
+        )
+        check_writable(cfg.out)
     run, fold = load_fold(cfg.model, cfg.fold)
     ref_store = open_checked_store(cfg.index, fold, need_labels=False)
     query_store = open_checked_store(cfg.store, fold, need_labels=False) if cfg.store else ref_store
