@@ -18,7 +18,7 @@ from helpers.cli import invoke, one_line_error
 
 from galcat.catalogues import read_catalogue
 from galcat.images import LocalArchiveSource
-from galcat.store import BuildConfig, build_store
+from galcat.store import BuildConfig, PreprocessConfig, build_store
 
 from .conftest import digest
 
@@ -211,7 +211,12 @@ def _tiny_folder_store(tmp_path, shared_data, labels_text: str | None = None):
     images = shared_data / "gz1" / "images"
     table = read_catalogue("folder", csv, images=images)
     out = tmp_path / "gz1.h5"
-    build_store(table, LocalArchiveSource(images), out, BuildConfig(name="folder", size=32, workers=2))
+    build_store(
+        table,
+        LocalArchiveSource(images),
+        out,
+        BuildConfig(name="folder", workers=2, preprocess=PreprocessConfig(size=32)),
+    )
     return out
 
 
