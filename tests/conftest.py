@@ -55,23 +55,28 @@ def require_tool():
     return _require
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """(run dir, synthetic store): a real resnet18 'ce' run at 32 px, 1 epoch, trained once per session."""
+def _tiny_run(tmp_path_factory, name: str, folds: int, seed: int):
+    """A real resnet18 'ce' run at 32 px, 1 epoch, on 6 synthetic galaxies of each Hubble class."""
     from galcat.model import TrainConfig, train
     from galcat.schemes import HUBBLE9
     from galcat.synth import make_synthetic_store
 
-    base = tmp_path_factory.mktemp("galcat-tiny-run")
+    base = tmp_path_factory.mktemp(name)
     run, store = base / "run", base / "synth.h5"
-    make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=0, overwrite=True)
+    make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=seed, overwrite=True)
     train(
         TrainConfig(
-            store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=1,
+            store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=folds,
             epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False,
         )
     )  # fmt: skip
     return run, store
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """(run dir, synthetic store): a one-fold run, trained once per session."""
+    return _tiny_run(tmp_path_factory, "galcat-tiny-run", folds=1, seed=0)
 
 
 @pytest.fixture(autouse=True)
@@ -98,17 +103,4 @@ def fake_clock(monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_folds(tmp_path_factory):
     """(run dir, synthetic store): like ``tiny`` but with 2 folds, for the fold ensemble."""
-    from galcat.model import TrainConfig, train
-    from galcat.schemes import HUBBLE9
-    from galcat.synth import make_synthetic_store
-
-    base = tmp_path_factory.mktemp("galcat-tiny-folds")
-    run, store = base / "run", base / "synth.h5"
-    make_synthetic_store(store, HUBBLE9, n_per_class=6, size=32, seed=1, overwrite=True)
-    train(
-        TrainConfig(
-            store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=2,
-            epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False,
-        )
-    )  # fmt: skip
-    return run, store
+    return _tiny_run(tmp_path_factory, "galcat-tiny-folds", folds=2, seed=1)

@@ -373,19 +373,27 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
     }
     out = Path(cfg.out)
+    images = _mistake_images(cfg.query, combined.get("mistakes") or [])  # also names their objids
     write_report(out, metrics)
-    if combined.get("mistakes"):
-        _plot_mistakes(cfg.query, combined["mistakes"], out / "errors.png", metrics["model"])
+    if len(images):
+        from galcat.evaluate.plots import plot_mistakes
+
+        captions = [
+            f"{m['objid']}\ntrue {m['true']}\npred {m['predicted']} ({m['probability']:.2f})"
+            for m in combined["mistakes"]
+        ]
+        plot_mistakes(images, captions, out / "errors.png", f"{metrics['model']}: most confident mistakes")
     save_config(cfg, out / "evaluate_config.json")
     return metrics
 
 
-def _plot_mistakes(store_path, mistakes: list[dict], path, title: str) -> Path:
-    """``errors.png``: the query images of the most confident mistakes, with their objid."""
-    from galcat.evaluate.plots import plot_mistakes
+def _mistake_images(store_path, mistakes: list[dict]) -> np.ndarray:
+    """The query images of the mistakes (uint8 (n, H, W, 3)); adds each mistake's ``objid``."""
     from galcat.store import open_store
 
     rows = np.array([m["row"] for m in mistakes], dtype=np.int64)
+    if not len(rows):
+        return np.zeros((0, 1, 1, 3), dtype=np.uint8)
     order = np.argsort(rows)
     with open_store(store_path) as store:
         images = np.empty((len(rows), *store.image_shape), dtype=np.uint8)
@@ -393,7 +401,4 @@ def _plot_mistakes(store_path, mistakes: list[dict], path, title: str) -> Path:
         objids = np.ma.filled(np.ma.asarray(store.catalogue["objid"]).astype(str), "")[rows]
     for mistake, objid in zip(mistakes, objids, strict=True):
         mistake["objid"] = str(objid)
-    captions = [
-        f"{m['objid']}\ntrue {m['true']}\npred {m['predicted']} ({m['probability']:.2f})" for m in mistakes
-    ]
-    return plot_mistakes(images, captions, path, f"{title}: most confident mistakes")
+    return images

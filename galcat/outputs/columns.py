@@ -206,30 +206,23 @@ def _add_uncertainty_columns(out: Table, ensemble, class_names, scheme, per_fold
     folds = list(ensemble.folds)
     k = len(folds)
     label = scheme or "class"
-    _set(
-        out,
-        "pred_entropy",
-        np.asarray(ensemble.entropy, dtype=np.float32),
-        ucd=UCDS["pred_entropy"],
-        description=f"Entropy of the class probabilities / ln({len(class_names)}): 0 certain, 1 uniform",
-    )
+    columns = [
+        ("pred_entropy", ensemble.entropy, "pred_entropy",
+         f"Entropy of the class probabilities / ln({len(class_names)}): 0 certain, 1 uniform"),
+    ]  # fmt: skip
     if k > 1:
         names = class_column_names(class_names)
-        for index, (cls, colname) in enumerate(zip(class_names, names, strict=True)):
-            _set(
-                out,
-                f"{colname}_std",
-                np.asarray(ensemble.probs_std[:, index], dtype=np.float32),
-                ucd=UCDS["p_class_std"],
-                description=f"Standard deviation over the {k} folds of the probability of class '{cls}'",
-            )
-        _set(
-            out,
-            "pred_agreement",
-            np.asarray(ensemble.agreement, dtype=np.float32),
-            ucd=UCDS["pred_agreement"],
-            description=f"Fraction of the {k} fold models whose top {label} class is the ensemble's",
-        )
+        columns += [
+            (f"{colname}_std", ensemble.probs_std[:, index], "p_class_std",
+             f"Standard deviation over the {k} folds of the probability of class '{cls}'")
+            for index, (cls, colname) in enumerate(zip(class_names, names, strict=True))
+        ]  # fmt: skip
+        columns.append(
+            ("pred_agreement", ensemble.agreement, "pred_agreement",
+             f"Fraction of the {k} fold models whose top {label} class is the ensemble's")
+        )  # fmt: skip
+    for name, values, ucd_key, description in columns:
+        _set(out, name, np.asarray(values, dtype=np.float32), ucd=UCDS[ucd_key], description=description)
     if not per_fold:
         return
     scheme_name = sanitize_name(label)

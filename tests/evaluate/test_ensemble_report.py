@@ -48,6 +48,7 @@ def test_ensemble_on_another_store(tiny_folds, other_store, tmp_path):
     assert {"precision_at_1", "map_at_r"} <= set(combined["retrieval"])
     mistakes = combined["mistakes"]
     assert mistakes and all(m["true"] != m["predicted"] for m in mistakes)
+    assert all(m["objid"].startswith("SYN") for m in mistakes)
     assert [m["probability"] for m in mistakes] == sorted((m["probability"] for m in mistakes), reverse=True)
     for name in ("calibration.png", "errors.png", "confusion.png"):
         with Image.open(out / name) as image:
@@ -55,6 +56,7 @@ def test_ensemble_on_another_store(tiny_folds, other_store, tmp_path):
     report = (out / "report.md").read_text()
     assert "Ensemble of 2 folds" in report and "27 galaxies per fold" in report
     assert "| after scaling |" in report and "`errors.png`" in report
+    assert f"| {mistakes[0]['row']} | {mistakes[0]['objid']} |" in report
     assert "ECE" in printed and "ensemble" in printed
 
 
