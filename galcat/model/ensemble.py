@@ -116,13 +116,13 @@ def fold_calibration(run, number: int, fold, batch_size: int = 128, device=None,
             return saved
     store_path = getattr(run.config, "store", "") or ""
     if not store_path or not Path(store_path).is_file():
-        return None
+        return _uncalibrated(number, f"its training store {store_path!r} is not found")
     from galcat.model.inference import predict
     from galcat.store import open_store
 
     with open_store(store_path) as store:
         if fold.store_fingerprint and store.fingerprint != fold.store_fingerprint:
-            return None
+            return _uncalibrated(number, f"{store_path} changed since training")
         codes = np.asarray(store.label_codes(fold.scheme), dtype=np.int64) if fold.scheme else None
     if codes is None:
         return None
@@ -136,6 +136,13 @@ def fold_calibration(run, number: int, fold, batch_size: int = 128, device=None,
     if path is not None:
         save_calibration(path, calibration)
     return calibration
+
+
+def _uncalibrated(number: int, why: str) -> None:
+    from galcat.progress import console
+
+    console.print(f"fold {number}: no temperature scaling (T = 1): {why}")
+    return None
 
 
 def run_calibrations(run, selected, batch_size=128, device=None, refit=False) -> list[Calibration | None]:

@@ -55,7 +55,8 @@ def test_columns_are_the_fold_average_with_spread_entropy_and_agreement(embedded
     np.testing.assert_allclose(np.asarray(table["p_E_std"]), std[:, 0], atol=1e-6)
     np.testing.assert_allclose(np.asarray(table["pred_entropy"]), entropy, atol=1e-6)
     np.testing.assert_allclose(np.asarray(table["pred_agreement"]), agreement, atol=1e-6)
-    assert set(np.unique(np.asarray(table["pred_agreement"]))) <= {0.5, 1.0}
+    # two folds: both, one or neither (the mean's top class can be neither fold's top) agree
+    assert set(np.unique(np.asarray(table["pred_agreement"]))) <= {0.0, 0.5, 1.0}
     best = np.asarray(classes)[mean.argmax(axis=1)]
     assert list(table["pred_hubble9"]) == list(best)
     fold0 = np.asarray(classes)[folds[0].argmax(axis=1)]
@@ -120,3 +121,20 @@ def test_new_columns_carry_ucds_and_descriptions_and_pass_fitsverify_and_stilts(
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
     assert "pred_agreement" in stats and str(len(table)) in stats
+
+
+def test_a_run_whose_store_is_gone_is_used_uncalibrated_with_a_notice(tiny_folds, tmp_path, capsys):
+    import shutil
+
+    from galcat.model import load_run
+    from galcat.model.ensemble import run_calibrations, select_folds
+
+    run, _ = tiny_folds
+    moved = tmp_path / "run"
+    shutil.copytree(run, moved, ignore=shutil.ignore_patterns("calibration.json"))
+    config = json.loads((moved / "config.json").read_text())
+    config["store"] = str(tmp_path / "gone.h5")
+    (moved / "config.json").write_text(json.dumps(config))
+    loaded = load_run(moved)
+    assert run_calibrations(loaded, select_folds(loaded, None)) == [None, None]
+    assert "gone.h5" in capsys.readouterr().err and not list(moved.glob("fold*/calibration.json"))
