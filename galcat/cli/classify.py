@@ -20,6 +20,9 @@ def classify(
     images: Path | None = typer.Option(
         None, "--images", help="Local image folder (files named by id, any case); else --service."
     ),
+    image_pattern: str = typer.Option(
+        "{key}", "--image-pattern", help="Image file name of an id, e.g. '{key}_tgt' (extension optional)."
+    ),
     service: str = typer.Option(
         "skyserver", "--service", help="Cutout service: skyserver, hips2fits or legacysurvey."
     ),
@@ -58,6 +61,7 @@ def classify(
 
     cfg = ClassifyConfig(
         model=str(model), targets=str(targets), out=str(out), images=str(images) if images else None,
+        image_pattern=image_pattern,
         service=service, resolver=resolver, reference=str(reference) if reference else None,
         keep_store=str(keep_store) if keep_store else None, samp=samp, frame=frame, equinox=equinox,
         id_column=id_column, name_column=name_column, ra_column=ra_column, dec_column=dec_column,

@@ -33,19 +33,21 @@ def make_source(
     images: str | os.PathLike | None = None,
     *,
     image_key: str = "objid",
+    image_pattern: str = "{key}",
     release: int | None = None,
     scale: float | None = None,
     pixels: int | None = None,
     base_url: str | None = None,
     http: HttpConfig | None = None,
 ) -> PixelSource:
-    """A :class:`LocalArchiveSource` of ``images`` (files named by ``image_key``), or a cutout service.
+    """A :class:`LocalArchiveSource` of ``images`` (files named ``image_pattern`` of the
+    ``image_key`` column, e.g. ``"{key}_tgt"``), or a cutout service.
 
     ``service``: one of :data:`SERVICES` (default skyserver); ``release`` is SkyServer's SDSS data
     release and an error for the others. Options left as None keep the service's defaults.
     """
     if images is not None:
-        return LocalArchiveSource(images, key=image_key)
+        return LocalArchiveSource(images, pattern=image_pattern, key=image_key)
     service = service or DEFAULT_SERVICE
     if service not in SERVICES:
         raise GalcatError(f"--service {service!r}: use one of {', '.join(SERVICES)}")

@@ -37,6 +37,7 @@ class ClassifyConfig:
     targets: str  #: the user's target list (CSV/TSV, FITS, VOTable, ECSV, Parquet)
     out: str  #: output table (.fits, .vot, .ecsv, .parquet)
     images: str | None = None  #: local image folder (files named by id, any case); else ``service``
+    image_pattern: str = "{key}"  #: file name of an id in ``images`` (extension optional), e.g. "{key}_tgt"
     service: str = "skyserver"  #: skyserver | hips2fits | legacysurvey
     resolver: str | None = None  #: openngc:PATH, simbad or sesame, for names without positions
     reference: str | None = None  #: labelled store for kNN columns (default: the run's training store)
@@ -133,8 +134,8 @@ def pixel_source(cfg: ClassifyConfig):
     from galcat.images import make_source
 
     return make_source(
-        cfg.service, cfg.images, release=cfg.release, scale=cfg.scale, pixels=cfg.pixels,
-        base_url=cfg.base_url, http=cfg.http,
+        cfg.service, cfg.images, image_pattern=cfg.image_pattern, release=cfg.release, scale=cfg.scale,
+        pixels=cfg.pixels, base_url=cfg.base_url, http=cfg.http,
     )  # fmt: skip
 
 

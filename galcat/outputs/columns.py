@@ -295,27 +295,17 @@ def _add_knn_columns(out: Table, knn: ReferenceNeighbours, scheme) -> None:
         description=f"Mean embedding-space distance to the {k} nearest references (high = unusual)",
     )
     # all k neighbours, nearest first: ids and labels as comma-separated text (TOPCAT-friendly)
-    _set(
-        out,
-        "knn_ids",
-        np.array([",".join(map(str, row)) for row in knn.objids], dtype=str),
-        ucd=UCDS["knn_ids"],
-        description=f"objids of the {k} nearest reference objects, nearest first, comma-separated",
-    )
-    _set(
-        out,
-        "knn_labels",
-        np.array([",".join(map(str, row)) for row in knn.labels], dtype=str),
-        ucd=UCDS["knn_labels"],
-        description=f"{scheme or 'class'} classes of the {k} nearest references, nearest first",
-    )
-    _set(
-        out,
-        "knn_dists",
-        knn.distances.astype(np.float32),
-        ucd=UCDS["knn_dists"],
-        description=f"Embedding-space L2 distances to the {k} nearest references, nearest first",
-    )
+    joined = {"knn_ids": knn.objids, "knn_labels": knn.labels}
+    texts = {"knn_ids": "objids", "knn_labels": f"{scheme or 'class'} classes", "knn_dists": "distances"}
+    for column, text in texts.items():
+        if column in joined:
+            values = np.array([",".join(map(str, row)) for row in joined[column]], dtype=str)
+        else:
+            values = knn.distances.astype(np.float32)
+        _set(
+            out, column, values, ucd=UCDS[column],
+            description=f"{text.capitalize()} of the {k} nearest references (embedding), nearest first",
+        )  # fmt: skip
 
 
 def masked_to_str(values) -> np.ndarray:
