@@ -12,7 +12,6 @@ order plus galcat's columns. A row that could not be classified keeps masked pre
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,8 +218,9 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult:
     workdir = None
     if cfg.keep_store:
         store_path = Path(cfg.keep_store)
-    else:  # beside the output, so an interrupted run resumes its downloads into the same partial store
-        workdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    else:  # a fixed folder beside the output: an interrupted run resumes its partial store there
+        workdir = out.parent / f".{out.name}.galcat-work"
+        workdir.mkdir(exist_ok=True)
         store_path = workdir / "targets.h5"
     annotated, stored_rows, reference, base_columns = None, np.zeros(0, dtype=np.int64), None, set()
     try:
@@ -249,9 +249,12 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult:
         from galcat.tables import write_table
 
         write_table(table, out, overwrite=cfg.overwrite)
-    finally:
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    except BaseException:
+        if workdir is not None and not any(workdir.glob("*.partial*")):
+            shutil.rmtree(workdir, ignore_errors=True)  # nothing to resume
+        raise
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
     if cfg.samp:
         from galcat.outputs.samp import send_table
 

@@ -82,6 +82,7 @@ def test_classify_through_a_faulty_skyserver(sky_targets, tiny, tmp_path, monkey
             10,
         )
 
+        assert not list(tmp_path.glob(".classified.fits.galcat-work*"))  # the temporary store is gone
         again = classify_targets(_config(path, tmp_path / "again.fits", run, server.url))
         assert len(server.log) == n_requests  # everything came from the cache
         assert list(again.table["classify_status"]) == list(result.table["classify_status"])
