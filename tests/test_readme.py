@@ -4,8 +4,9 @@ The commands are read from the README's ``bash`` blocks, so editing a documented
 keeping it working fails here. They run from a folder whose ``../shared/data`` is the real data
 folder, as they would from a checkout beside it, with a real TOPCAT on a private SAMP hub for the
 ``--samp`` line. ``NOT_RUN`` lists every command that is not run, with the reason: the network
-(cutout services, VizieR, SIMBAD, package index), the test suite itself, and the two measured
-full-size runs whose small versions (the quick demo, the tour) run here.
+(cutout services, VizieR, SIMBAD, package index), the test suite itself, and the long runs whose
+small versions run here or in their own tests (the full demo, the measured CPU recipe, the smoke
+grid of ``galcat reproduce``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ NOT_RUN = {
     "galcat build gz2": "network: SDSS SkyServer cutouts",
     "galcat train --store stores/gz2h.h5": "needs the network-built GZ2 store",
     "galcat reproduce --train efigi=": "needs the network-built stores (and GPU-days)",
+    "galcat reproduce --train expert=": "the smoke grid (24 cells, over 7 min under load); "
+    "tests/experiments/test_reproduce.py runs the same grid tiny",
 }
 
 

@@ -48,3 +48,11 @@ def test_bad_choices_are_one_clear_error():
         make_source("legacysurvey", release=17)
     with pytest.raises(GalcatError, match="does not exist"):
         make_source("skyserver", "/nonexistent/folder")
+
+
+def test_an_image_pattern_names_the_files_of_an_id(tmp_path):
+    """Archives like the Galaxy Zoo Mergers targets name files '<SDSSID>_tgt.png'."""
+    (tmp_path / "587722984435351614_TGT.PNG").write_bytes(b"")
+    source = make_source(None, tmp_path, image_pattern="{key}_tgt")
+    row = {"objid": "587722984435351614"}
+    assert source.find(source.file_name(0, row)).name == "587722984435351614_TGT.PNG"
