@@ -18,10 +18,20 @@ from galcat.errors import GalcatError
 
 
 def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
-    """Write atomically (temp file + rename) so an interrupted save never leaves a torn file."""
+    """Write atomically (temp file + rename) so an interrupted save never leaves a torn file.
+
+    A full disk or an I/O error (torch reports them as RuntimeError) is a GalcatError naming the
+    file; the previous checkpoint is untouched, so rerunning the same command resumes.
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except (OSError, RuntimeError) as exc:
+        raise GalcatError(
+            f"{path}: saving the checkpoint failed ({_first_line(exc)}); free space (or fix the device) "
+            "and rerun the same command to resume"
+        ) from None
     return path
 
 

@@ -98,6 +98,10 @@ class SmallDisk:
 
     def run(self, args) -> subprocess.CompletedProcess:
         """The galcat CLI in a subprocess (its own file-size limit when there is no mount)."""
+        return self.python("from galcat.cli import main; main()", *args)
+
+    def python(self, code: str, *args) -> subprocess.CompletedProcess:
+        """``python -c code args`` in a subprocess (its own file-size limit when there is no mount)."""
         limit = None if self.mounted or self.kb >= 1 << 20 else self.kb * 1024
 
         def preexec():
@@ -107,7 +111,7 @@ class SmallDisk:
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         return subprocess.run(
-            [sys.executable, "-c", "from galcat.cli import main; main()", *map(str, args)],
+            [sys.executable, "-c", code, *map(str, args)],
             capture_output=True, text=True, timeout=300, preexec_fn=preexec, env=env,
         )  # fmt: skip
 

@@ -220,3 +220,21 @@ def test_a_failed_network_build_leaves_nothing_or_says_how_to_resume(tmp_path, f
     summary = build_store(cat, LocalArchiveSource(images), out, cfg)  # resumes
     assert summary.resumed_rows == 2 and summary.n_stored == 13
     np.testing.assert_array_equal(open_store(out).read_images(slice(0, 1)).shape, (1, 16, 16, 3))
+
+
+def test_a_checkpoint_save_on_a_full_disk_is_a_galcat_error(small_disk):
+    """torch reports a full disk as RuntimeError; the save names the file and leaves no temp file."""
+    disk = small_disk(64)
+    code = (
+        "import sys, torch\n"
+        "from galcat.errors import GalcatError\n"
+        "from galcat.model.checkpoint import save_checkpoint\n"
+        "try:\n"
+        "    save_checkpoint({'w': torch.zeros(200_000)}, sys.argv[1])\n"
+        "except GalcatError as exc:\n"
+        "    print('GalcatError:', exc)\n"
+    )
+    done = disk.python(code, disk.path / "best.pt")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("GalcatError:") and "best.pt" in done.stdout and "rerun" in done.stdout
+    assert list(disk.path.iterdir()) == []
