@@ -48,6 +48,8 @@ def embed(
         per_fold=per_fold, calibrate=calibrate,
     )  # fmt: skip
     table = embed_catalogue(cfg)
+    if table is None:  # a torchrun rank other than 0; rank 0 writes the output
+        return
     new = [
         c
         for c in table.colnames

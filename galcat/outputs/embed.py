@@ -12,6 +12,7 @@ from astropy.table import Table
 from galcat.errors import GalcatError
 from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs, masked_to_str
 from galcat.outputs.index import EmbeddingIndex, index_key, model_hash
+from galcat.outputs.shards import finish as finish_shards
 
 
 @dataclass
@@ -84,15 +85,53 @@ def _image_size(run, fold, store) -> int:
     return int(size) if size else int(store.image_shape[0])
 
 
-def embed_store(run, selected, store_path, store, batch_size=128, device=None, temperatures=None):
+def embed_store(run, selected, store_path, store, batch_size=128, device=None, temperatures=None, out=None):
     """The selected ``[(number, fold)]``'s predictions for every store row, in store row order
-    (:class:`galcat.model.ensemble.EnsemblePredictions`; one fold is an ensemble of one)."""
-    from galcat.model.ensemble import predict_ensemble
+    (:class:`galcat.model.ensemble.EnsemblePredictions`; one fold is an ensemble of one).
 
-    return predict_ensemble(
-        selected, str(store_path), np.arange(len(store), dtype=np.int64), temperatures, batch_size, device,
-        image_size=_image_size(run, selected[0][1], store),
-    )  # fmt: skip
+    Under ``torchrun`` the rows are shared out between the ranks (:mod:`galcat.outputs.shards`,
+    part files beside ``out``); rank 0 gets the merged predictions and every other rank ``None``.
+    """
+    from galcat.model.ensemble import predict_ensemble
+    from galcat.outputs.shards import sharded_compute
+
+    size = _image_size(run, selected[0][1], store)
+
+    def compute(rows):
+        return _ensemble_arrays(
+            predict_ensemble(
+                selected, str(store_path), rows, temperatures, batch_size, device, image_size=size
+            )
+        )
+
+    manifest = {
+        "store": store.fingerprint, "model": str(Path(run.path).resolve()), "image_size": size,
+        "folds": [int(n) for n, _ in selected], "temperatures": [t or 1.0 for t in (temperatures or [])],
+    }  # fmt: skip
+    arrays = sharded_compute(len(store), compute, out, manifest)
+    if arrays is None:
+        return None
+    return _ensemble_from_arrays(arrays, selected, temperatures)
+
+
+#: EnsemblePredictions fields with a fold axis first (k, n, ...); part files keep rows first
+_FOLD_AXIS_FIELDS = ("fold_probs", "fold_embeddings")
+
+
+def _ensemble_arrays(pred) -> dict[str, np.ndarray]:
+    arrays = {}
+    for name, value in vars(pred).items():
+        if isinstance(value, np.ndarray):
+            arrays[name] = np.moveaxis(value, 0, 1) if name in _FOLD_AXIS_FIELDS else value
+    return arrays
+
+
+def _ensemble_from_arrays(arrays: dict[str, np.ndarray], selected, temperatures):
+    from galcat.model.ensemble import EnsemblePredictions
+
+    fields = {name: np.moveaxis(v, 1, 0) if name in _FOLD_AXIS_FIELDS else v for name, v in arrays.items()}
+    temps = [float(t) if t else 1.0 for t in (temperatures or [None] * len(selected))]
+    return EnsemblePredictions(folds=[int(n) for n, _ in selected], temperatures=temps, **fields)
 
 
 def _selection_key(selected):
@@ -201,7 +240,9 @@ def embed_catalogue(cfg: EmbedConfig) -> Table:
     if cfg.calibrate:
         calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)
         temperatures = [c.temperature if c is not None else None for c in calibrations]
-    ensemble = embed_store(run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures)
+    ensemble = embed_store(run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures, out)
+    if ensemble is None:  # a torchrun rank other than 0: rank 0 merges the parts and writes the output
+        return None
     embeddings = ensemble.embeddings
     neighbours = None
     if ref_store is not None:
@@ -234,6 +275,7 @@ def embed_catalogue(cfg: EmbedConfig) -> Table:
         from galcat.tables import write_table
 
         write_table(table, out, overwrite=cfg.overwrite)
+        finish_shards(out)
         if cfg.samp:
             from galcat.outputs.samp import send_table
 

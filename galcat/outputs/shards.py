@@ -98,8 +98,11 @@ def sharded_compute(
     """``compute(rows)`` over all rows: directly in one process, or sharded across torchrun's ranks.
 
     Returns the merged arrays (row order) on rank 0 and ``None`` on the other ranks, which then have
-    nothing left to do. ``manifest`` (JSON-able: store fingerprint, model, options) identifies the run.
+    nothing left to do. ``manifest`` (JSON-able: store fingerprint, model, options) identifies the run;
+    ``out`` is the output the parts are kept beside (``None``: never sharded).
     """
+    if out is None:  # nothing to write parts beside: one process does all the rows
+        return compute(np.arange(n_rows, dtype=np.int64))
     info = setup(device or torch.device("cpu"))
     if not info.enabled:
         return compute(np.arange(n_rows, dtype=np.int64))

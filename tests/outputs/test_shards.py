@@ -86,3 +86,23 @@ def test_two_ranks_equal_one_process_and_a_killed_rank_is_redone_alone(tmp_path)
                                  tmp_path / "single", {})  # fmt: skip
         np.testing.assert_array_equal(merged["double"], single["double"])
         np.testing.assert_array_equal(merged["vec"], single["vec"])
+
+
+def test_galcat_embed_under_torchrun_equals_one_process(tiny, tmp_path):
+    from astropy.table import Table
+
+    run, store = tiny
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GALCAT_PROGRESS": "0"}
+    args = ["embed", "--model", str(run), "--store", str(store), "--batch-size", "16"]
+    one = subprocess.run([sys.executable, "-m", "galcat", *args, "--out", str(tmp_path / "one.fits")],
+                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert one.returncode == 0, one.stderr[-2000:]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    two = subprocess.run([*torchrun, "-m", "galcat", *args, "--out", str(tmp_path / "two.fits")],
+                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = Table.read(tmp_path / "one.fits"), Table.read(tmp_path / "two.fits")
+    assert a.colnames == b.colnames and list(a["objid"]) == list(b["objid"])
+    np.testing.assert_allclose(a["embedding"], b["embedding"], atol=1e-6)
+    assert list(a["pred_hubble9"]) == list(b["pred_hubble9"])
+    assert not parts_dir_for(tmp_path / "two.fits").exists()
