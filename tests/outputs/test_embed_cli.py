@@ -61,7 +61,9 @@ def test_rows_follow_the_prediction_index_not_batch_order(tiny, tmp_path, monkey
     def shuffled_predict(*args, **kwargs):
         pred = real_predict(*args, **kwargs)
         order = np.random.default_rng(0).permutation(len(pred.index))
-        pred.embeddings, pred.probs, pred.index = pred.embeddings[order], pred.probs[order], pred.index[order]
+        for name in ("embeddings", "probs", "logits", "index"):
+            if getattr(pred, name, None) is not None:
+                setattr(pred, name, getattr(pred, name)[order])
         return pred
 
     first = embed_module.embed_catalogue(embed_module.EmbedConfig(model=str(run), store=str(store)))
