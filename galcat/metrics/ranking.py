@@ -43,7 +43,8 @@ def rank_blocks(query, reference, q_codes, r_codes, r_per_query, block_size, exc
     offset = np.einsum("ij,ij->i", query, query) + np.float32(1.0)
     engine = _Engine(ref_t, shift, own, offset)
     floor = min(10, m - int(exclude_self))
-    with ThreadPoolExecutor(min(len(os.sched_getaffinity(0)), MAX_THREADS)) as pool:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with ThreadPoolExecutor(min(cpus, MAX_THREADS)) as pool:
         engine.pool = pool
         for code in np.unique(q_codes[r_per_query > 0]):
             members = np.flatnonzero((q_codes == code) & (r_per_query > 0))
