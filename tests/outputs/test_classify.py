@@ -180,3 +180,21 @@ def test_classify_samp_sends_to_topcat(topcat_hub, shared_data, tiny, tmp_path, 
     result = invoke("classify", "--model", run, "--targets", path, "--images", folder, "--out", out, "--samp")
     assert result.exit_code == 0, result.output
     assert "sent" in result.output and out.exists()
+
+
+def test_a_k_fold_run_adds_the_ensemble_uncertainty_columns(shared_data, tiny_folds, tmp_path):
+    """Classify predicts with the same fold ensemble as embed: spread, entropy and agreement per row."""
+    path, folder, rows = merger_folder(shared_data, tmp_path)
+    run, _ = tiny_folds
+    out = tmp_path / "mergers.parquet"
+    result = classify_targets(
+        ClassifyConfig(model=str(run), targets=str(path), out=str(out), images=str(folder), k=3)
+    )
+    table = read_table(out)
+    assert result.n_classified == len(rows) and len(table) == len(rows) + 1
+    for column in ("pred_entropy", "pred_agreement", "p_E_std", "knn_dists"):
+        assert column in table.colnames, column
+        assert np.ma.getmaskarray(table[column])[-1].all() and not np.ma.getmaskarray(table[column])[0].any()
+    agreement = np.asarray(table["pred_agreement"][:-1], dtype=float)
+    assert set(np.round(agreement, 3)) <= {0.5, 1.0}  # two folds: they agree or they split
+    assert "2" in str(table.meta.get("classify_folds"))
