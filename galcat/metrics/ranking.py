@@ -66,10 +66,17 @@ class _Engine:
         self.ref_t, self.shift, self.own, self.offset = ref_t, shift, own, offset
         self.sample_t = np.ascontiguousarray(ref_t[:, ::STRIDE])
         self.pool = None
+        self.tile_buffer = np.empty(0, dtype=np.float32)  # reused: no fresh pages for every tile
 
-    def scores(self, rows, q, c0, c1, sample=False):
+    def scores(self, rows, q, c0, c1, sample=False, reuse=False):
         """Scores of ``rows`` against reference columns c0:c1 (or the sampled columns)."""
-        score = q @ (self.sample_t if sample else self.ref_t[:, c0:c1])
+        out = None
+        if reuse:
+            size = len(rows) * (c1 - c0)
+            if self.tile_buffer.size < size:
+                self.tile_buffer = np.empty(size, dtype=np.float32)
+            out = self.tile_buffer[:size].reshape(len(rows), c1 - c0)
+        score = np.matmul(q, self.sample_t if sample else self.ref_t[:, c0:c1], out=out)
         if self.shift is not None:
             score += self.shift[::STRIDE] if sample else self.shift[c0:c1]
         if self.own is not None and not sample:
@@ -86,7 +93,10 @@ class _Engine:
             pick = width - 1 - min(width - 1, int(k / STRIDE + 4 * np.sqrt(k / STRIDE) + 5))
             threshold = np.partition(sample, pick, axis=1)[:, pick]
             cols = max(1, MAX_BLOCK_ELEMENTS // len(rows))
-            tiles = ((c0, self.scores(rows, q, c0, c0 + cols)) for c0 in range(0, m, cols))
+            # each tile is consumed before the next one is computed, so they share one buffer
+            tiles = (
+                (c0, self.scores(rows, q, c0, min(c0 + cols, m), reuse=True)) for c0 in range(0, m, cols)
+            )
         else:
             score = self.scores(rows, q, 0, m)
             threshold = np.partition(score, m - k, axis=1)[:, m - k]
