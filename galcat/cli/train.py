@@ -35,7 +35,28 @@ def train_command(
     optimizer: str | None = typer.Option(None, "--optimizer", help="adam | sgd (default per stage)."),
     label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="ls-ce epsilon."),
     m_per_class: int | None = typer.Option(None, "--m-per-class", help="MPerClassSampler m."),
-    patience: int = typer.Option(10, "--patience", help="Early stopping on validation loss."),
+    patience: int = typer.Option(
+        10, "--patience", help="Early stopping: epochs without a better --select-by."
+    ),
+    select_by: str | None = typer.Option(
+        None,
+        "--select-by",
+        help="Best epoch by macro_f1|accuracy|map_at_r|precision_at_1|val_loss|rmse "
+        "(default: macro_f1 for ce/ls-ce, map_at_r for dml, rmse for votes).",
+    ),
+    schedule: str = typer.Option("onecycle", "--schedule", help="onecycle (warm-up + cosine) | plateau."),
+    balance: str = typer.Option(
+        "sampler", "--balance", help="Class imbalance: sampler (balanced batches) | loss (weights) | none."
+    ),
+    balance_power: float = typer.Option(
+        0.5, "--balance-power", help="Class weight n_c^-power: 0 natural, 0.5 square root, 1 equal classes."
+    ),
+    flips: bool | None = typer.Option(
+        None, "--flips/--no-flips", help="Random flips (default: on, off for a handed scheme such as GZ1)."
+    ),
+    rot90: bool = typer.Option(True, "--rot90/--no-rot90", help="Random 90-degree rotations."),
+    max_angle: float = typer.Option(0.0, "--max-angle", help="Extra random rotation, degrees (0: none)."),
+    knn_k: int = typer.Option(10, "--knn-k", help="dml contrastive/triplet: neighbours in the k-NN vote."),
     bn_images: int = typer.Option(
         2048, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
     ),
@@ -60,7 +81,8 @@ def train_command(
         arch=arch, embedding_dim=embedding_dim, image_size=image_size, folds=folds,
         val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr, proxy_lr=proxy_lr,
         optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
-        bn_images=bn_images,
+        bn_images=bn_images, select_by=select_by, schedule=schedule, balance=balance,
+        balance_power=balance_power, flips=flips, rot90=rot90, max_angle=max_angle, knn_k=knn_k,
         device=device, compile=compile, weights=str(weights) if weights else None, seed=seed,
         num_workers=num_workers, max_steps=max_steps,
     )  # fmt: skip

@@ -11,12 +11,19 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
   ``--init`` fine-tunes), Adam 1e-4 for the ``dml`` trunk, and SGD(momentum 0.9) for the proxies
   at 1e-2 (the paper gives proxies their own SGD, 10x the trunk rate). ``votes`` keeps the
   paper's SGD(lr 0.1, momentum 0.9) but at 0.01, which is stable without warm-up.
-* ReduceLROnPlateau(patience 3, threshold 1e-4, factor 0.1) on validation loss, as the paper,
-  and early stopping (patience 10, the paper's CE setting) that restores the best weights.
+* Schedule: OneCycle (warm-up then cosine decay, stepped per batch) up to those rates; the paper's
+  ReduceLROnPlateau(patience 3, factor 0.1) on validation loss stays available (``plateau``).
+* The best epoch, and early stopping (patience 10, the paper's CE setting), follow a validation
+  metric of the stage: macro F1 for ``ce``/``ls-ce`` (GZ1 is 70 % ellipticals: loss and accuracy
+  favour a model that never predicts a rare class), MAP@R for ``dml``, RMSE for ``votes``.
+* Class imbalance: class-balanced batches, each row drawn with weight ``n_class ** -0.5`` (the
+  square-root rule: rare classes are seen often without repeating their few images endlessly).
+* Flips are off for a handed scheme (GZ1's ``spiral_cw`` / ``spiral_acw``): a mirror image swaps
+  the label. 90-degree rotations keep handedness and stay on.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
-  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 6 epochs for ``ce``/``ls-ce``/``votes`` and 3 for
-  ``dml``: small enough that ``ls-ce`` then ``dml --init`` on the GZ1 store finish in minutes on
-  two CPU cores (README, "CPU quick recipe", has the measured figures).
+  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 12 epochs for ``ce``/``ls-ce``, 6 for ``votes``
+  and 4 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
+  two free CPU cores (README, "CPU quick recipe", has the measured figures).
 * Accelerator recipe: the paper's resnet50, batch 128 (votes/ce) or 320 (ls-ce/dml, the paper's
   derived batch), 100 epochs bounded by early stopping.
 """
@@ -30,6 +37,13 @@ from galcat.errors import GalcatError
 from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
 
 STAGES = ("votes", "ce", "ls-ce", "dml")
+SCHEDULES = ("onecycle", "plateau")
+BALANCES = ("sampler", "loss", "none")
+#: selection metrics and whether larger is better
+SELECT_BY = {
+    "macro_f1": True, "accuracy": True, "map_at_r": True, "precision_at_1": True, "r_precision": True,
+    "val_loss": False, "rmse": False,
+}  # fmt: skip
 ARCHS = ("resnet18", "resnet34", "resnet50")
 LOSSES = ("contrastive", "triplet", "proxy-nca", "proxy-anchor", "normalized-softmax")
 MINERS = ("pair", "triplet", "none")
@@ -61,7 +75,12 @@ class TrainConfig:
     weight_decay: float = 5e-5
     label_smoothing: float = 0.1  # epsilon of the paper's equations 1-2
     m_per_class: int | None = None  # MPerClassSampler in the loader
-    patience: int = 10  # early stopping, epochs without val-loss improvement
+    patience: int = 10  # early stopping: epochs without improvement of the selection metric
+    select_by: str | None = None  # default: macro_f1 (ce, ls-ce), map_at_r (dml), rmse (votes)
+    schedule: str = "onecycle"  # onecycle (warm-up + cosine, per step) | plateau (the paper's)
+    balance: str = "sampler"  # class imbalance: sampler (class-balanced batches) | loss | none
+    balance_power: float = 0.5  # class weight n_c ** -power: 0 natural frequencies, 1 equal classes
+    knn_k: int = 10  # contrastive / triplet: neighbours in the distance-weighted vote
     bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
     device: str = "auto"
@@ -70,7 +89,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     max_steps: int | None = None  # cap on batches per epoch (smoke tests, benchmarks)
-    flips: bool = True
+    flips: bool | None = None  # default: on, unless the scheme is handed (a flip changes its labels)
     rot90: bool = True
     max_angle: float = 0.0
     progress: bool | None = None  # None: rich bar when stderr is a terminal
@@ -100,7 +119,7 @@ _RANGES = {
 
 
 def _check(cfg: TrainConfig) -> None:
-    choices = {"stage": STAGES, "loss": LOSSES, "miner": MINERS}
+    choices = {"stage": STAGES, "loss": LOSSES, "miner": MINERS, "schedule": SCHEDULES, "balance": BALANCES}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise GalcatError(f"--{name} {getattr(cfg, name)!r} is not one of {', '.join(allowed)}")
@@ -112,6 +131,14 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--folds must be >= 1, got {cfg.folds}")
     if cfg.folds == 1 and not 0.0 < cfg.val_fraction < 1.0:
         raise GalcatError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
+    if cfg.select_by is not None and cfg.select_by not in SELECT_BY:
+        raise GalcatError(f"--select-by {cfg.select_by!r} is not one of {', '.join(SELECT_BY)}")
+    if cfg.stage == "votes" and cfg.select_by not in (None, "rmse", "val_loss"):
+        raise GalcatError(f"--select-by {cfg.select_by}: --stage votes has only rmse and val_loss")
+    if not 0.0 <= cfg.balance_power <= 1.0:
+        raise GalcatError(f"--balance-power must be in [0, 1], got {cfg.balance_power}")
+    if cfg.knn_k < 1:
+        raise GalcatError(f"--knn-k must be >= 1, got {cfg.knn_k}")
     if cfg.bn_images < 0:
         raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
     check_numbers(cfg, _RANGES)
@@ -125,9 +152,19 @@ def check_train_config(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
-def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int) -> TrainConfig:
-    """Fill the ``None`` fields from the stage and device type ('cpu', 'cuda', 'mps')."""
+def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int, mirror_pairs=()) -> TrainConfig:
+    """Fill the ``None`` fields from the stage, the device type ('cpu', 'cuda', 'mps') and the scheme.
+
+    ``mirror_pairs``: class pairs that a reflection exchanges (``galcat.schemes.mirror_pairs``);
+    flips default to off for such a scheme, and asking for them is an error.
+    """
     _check(cfg)
+    if mirror_pairs and cfg.flips:
+        names = ", ".join("/".join(p) for p in mirror_pairs)
+        raise GalcatError(
+            f"--flips: scheme {cfg.scheme!r} is handed ({names}); a flip would change the label. "
+            "Use --no-flips (rotations keep handedness)"
+        )
     accel = device_type != "cpu"
     finetune = cfg.init is not None
     values: dict = {}
@@ -136,7 +173,7 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int) ->
     if cfg.image_size is None:
         values["image_size"] = int(store_image_size)
     if cfg.epochs is None:
-        values["epochs"] = 100 if accel else (3 if cfg.stage == "dml" else 6)
+        values["epochs"] = 100 if accel else {"dml": 4, "votes": 6}.get(cfg.stage, 12)
     if cfg.batch_size is None:
         values["batch_size"] = (320 if cfg.stage in ("ls-ce", "dml") else 128) if accel else 64
     if cfg.optimizer is None:
@@ -150,4 +187,8 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int) ->
             values["lr"] = 1e-4 if finetune else 1e-3
     if cfg.proxy_lr is None:
         values["proxy_lr"] = 1e-2
+    if cfg.flips is None:
+        values["flips"] = not mirror_pairs
+    if cfg.select_by is None:
+        values["select_by"] = {"votes": "rmse", "dml": "map_at_r"}.get(cfg.stage, "macro_f1")
     return dataclasses.replace(cfg, **values)

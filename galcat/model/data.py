@@ -6,7 +6,7 @@ The loader and the batch augmentation live in the store stage (``galcat.store.lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,10 +25,12 @@ class TrainingData:
     n_votes: int
     fingerprint: str
     image_size: int
+    mirror_pairs: list = field(default_factory=list)  # class pairs a reflection exchanges
 
 
 def open_training_data(store_path: str, stage: str, scheme: str | None) -> TrainingData:
     """Read labels/targets once and drop rows that cannot be used (label -1, NaN votes)."""
+    from galcat.schemes.handedness import mirror_pairs
     from galcat.store import open_store
 
     store = open_store(store_path)
@@ -41,6 +43,7 @@ def open_training_data(store_path: str, stage: str, scheme: str | None) -> Train
                 f"{store_path}: no label scheme {scheme!r} in the store (has: {', '.join(schemes) or 'none'})"
             )
         class_names = list(store.class_names(scheme)) if scheme is not None else []
+        declared = store.file[f"labels/{scheme}"].attrs.get("mirror_pairs") if scheme is not None else None
         n = len(store)
         if stage == "votes":
             try:
@@ -73,6 +76,7 @@ def open_training_data(store_path: str, stage: str, scheme: str | None) -> Train
             n_votes=n_votes,
             fingerprint=str(store.fingerprint),
             image_size=int(store.image_shape[0]),
+            mirror_pairs=mirror_pairs(class_names, declared) if scheme is not None else [],
         )
     finally:
         close = getattr(store, "close", None)
@@ -92,10 +96,11 @@ def make_batches(
     m_per_class: int | None = None,
     num_workers: int = 0,
     pin_memory: bool = False,
+    balance_power: float = 0.0,
 ):
     """An iterable of batch dicts (``images`` uint8 BHWC, ``labels``, ``targets``, ``index``).
 
-    ``pin_memory`` (CUDA only) uses E's optional loader argument of the same name.
+    ``balance_power`` > 0 (with ``shuffle``) draws class-balanced batches (``galcat.store.loader``).
     """
     from galcat.store.loader import make_loader
 
@@ -111,16 +116,27 @@ def make_batches(
         target="votes" if votes else None,
         drop_last=drop_last,
         m_per_class=m_per_class,
-        **({"pin_memory": True} if pin_memory else {}),
+        pin_memory=pin_memory,
+        class_balance=balance_power if shuffle else 0.0,
     )
 
 
 def make_augment(
-    image_size: int, train: bool, flips: bool = True, rot90: bool = True, max_angle: float = 0.0
+    image_size: int,
+    train: bool,
+    flips: bool = True,
+    rot90: bool = True,
+    max_angle: float = 0.0,
+    mirror_pairs=(),
 ):
-    """Engineer E's on-device BatchAugment: uint8 BHWC -> normalised float BCHW."""
+    """The on-device BatchAugment: uint8 BHWC -> normalised float BCHW.
+
+    ``mirror_pairs`` (of a handed scheme) refuse flips: a reflection would change those labels.
+    """
     from galcat.store.augment import BatchAugment
 
+    if flips and train and mirror_pairs:
+        raise GalcatError(f"flips would exchange the labels {', '.join('/'.join(p) for p in mirror_pairs)}")
     return BatchAugment(
         image_size=image_size,
         train=train,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,14 @@ from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
 from galcat.model.config import TrainConfig, check_train_config, resolve_config
+from galcat.model.curves import write_curves
 from galcat.model.data import TrainingData, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
+from galcat.model.inference import predict
+from galcat.model.losses import PROXY_LOSSES, set_proxies
 from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
+from galcat.model.schedule import improved, make_schedulers, score, steps_per_epoch
 from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, validate
 from galcat.progress import console, progress_bar
 
@@ -55,7 +58,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     device = D.device_for(device, info)
     try:
         data = open_training_data(cfg.store, cfg.stage, cfg.scheme)
-        cfg = resolve_config(dataclasses.replace(cfg, scheme=data.scheme), device.type, data.image_size)
+        cfg = resolve_config(
+            dataclasses.replace(cfg, scheme=data.scheme), device.type, data.image_size, data.mirror_pairs
+        )
         out = Path(cfg.out)
         if info.is_main:
             _write_or_check_config(cfg, out)
@@ -68,6 +73,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         summary = summarise(results, cfg)
         if info.is_main:
             atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            write_curves(out, cfg.select_by, {r["fold"]: r["best_epoch"] for r in results})
         return TrainResult(out=out, config=cfg, folds=results, summary=summary)
     finally:
         D.cleanup(info)
@@ -128,6 +134,15 @@ def _load_init(cfg: TrainConfig, k: int, val_rows: np.ndarray, fingerprint: str)
     return payload
 
 
+def predictor_for(cfg: TrainConfig) -> str:
+    """How the stage's network predicts classes (see galcat.model.networks)."""
+    if cfg.stage == "votes":
+        return "votes"
+    if cfg.stage == "dml":
+        return "proxy" if cfg.loss in PROXY_LOSSES else "knn"
+    return "softmax"
+
+
 def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> GalaxyNet:
     votes = cfg.stage == "votes"
     model = GalaxyNet(
@@ -137,12 +152,13 @@ def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> Gala
         scheme=data.scheme,
         n_votes=data.n_votes if votes else 0,
         image_size=cfg.image_size,
+        predictor=predictor_for(cfg),
+        knn_k=cfg.knn_k,
     )
     if cfg.weights:
         load_trunk_weights(model, cfg.weights)
     if init is not None:
         transfer_weights(model, init["state_dict"], init)
-    model.detach_classifier = cfg.stage == "dml"
     model.stage = cfg.stage
     return model
 
@@ -159,6 +175,17 @@ def make_optimizers(cfg: TrainConfig, model, objective) -> list[torch.optim.Opti
     if proxies:
         opts.append(torch.optim.SGD(proxies, lr=cfg.proxy_lr, momentum=0.9))
     return opts
+
+
+def class_weights(cfg: TrainConfig, data: TrainingData, train_rows) -> torch.Tensor | None:
+    """``--balance loss``: per-class loss weights ``n_c ** -power`` (mean 1 over training rows)."""
+    if cfg.balance != "loss" or cfg.stage not in ("ce", "ls-ce") or cfg.balance_power == 0:
+        return None
+    codes = data.labels[np.searchsorted(data.rows, train_rows)]
+    counts = np.bincount(codes, minlength=len(data.class_names)).astype(np.float64)
+    w = np.where(counts > 0, np.maximum(counts, 1.0) ** -cfg.balance_power, 0.0)
+    w *= len(codes) / float((w[codes]).sum())
+    return torch.as_tensor(w, dtype=torch.float32)
 
 
 def checkpoint_payload(model: GalaxyNet, cfg: TrainConfig, data: TrainingData, train_rows, val_rows, epoch):
@@ -182,15 +209,12 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         return json.loads(result_path.read_text())
     seed_everything(cfg.seed + 1000 * k)
     model = build_model(cfg, data, init).to(device, memory_format=memory_format(device))
-    objective = Objective(cfg, n_classes=len(data.class_names), info=info).to(device)
+    weights = class_weights(cfg, data, train_rows)
+    objective = Objective(cfg, n_classes=len(data.class_names), info=info, class_weights=weights).to(device)
     optimizers = make_optimizers(cfg, model, objective)
-    schedulers = [
-        torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="min", patience=cfg.plateau_patience, threshold=1e-4, factor=0.1
-        )
-        for opt in optimizers
-    ]
-    state = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
+    n_steps = steps_per_epoch(cfg, len(D.shard(train_rows, info, cfg.seed)))
+    schedulers, per_batch = make_schedulers(cfg, optimizers, n_steps)
+    state = {"epoch": -1, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
     last = fold_dir / "last.pt"
     if last.exists():
         saved = safe_load(last)
@@ -203,6 +227,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         state.update(json.loads(saved["loop_state"]))
         if info.is_main:
             console.print(f"fold {k}: resuming after epoch {state['epoch']}")
+    elif init is not None and model.predictor == "proxy":
+        set_proxies(objective.dml_loss, class_centroids(model, cfg, data, train_rows, device))
     if info.is_main:
         _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
 
@@ -211,7 +237,10 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         net = torch.compile(net)
     votes = cfg.stage == "votes"
     scheme = None if votes else data.scheme
-    train_aug = make_augment(cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle).to(device)
+    train_aug = make_augment(cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle, data.mirror_pairs).to(
+        device
+    )
+    balance = cfg.balance_power if cfg.balance == "sampler" and not votes else 0.0
     val_aug = make_augment(cfg.image_size, False).to(device)
     pin = device.type == "cuda"
     val_loader = make_batches(
@@ -236,6 +265,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             None if votes else cfg.m_per_class,
             cfg.num_workers,
             pin,
+            balance,
         )
         show = (None if cfg.progress is None else cfg.progress) if info.is_main else False
         with progress_bar(disable=None if show is None else not show, status=True) as bar:
@@ -247,8 +277,9 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
 
             started = time.perf_counter()
             stats = run_epoch(
-                net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step
-            )
+                net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step,
+                schedulers if per_batch else (),
+            )  # fmt: skip
         stats["train_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         # the same seeded rows on every rank, so every rank validates identical statistics
@@ -257,23 +288,25 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             data, bn_rows, cfg.batch_size, False, epoch_seed, scheme, votes, False, None, cfg.num_workers, pin
         )
         recalibrate_batchnorm(model, bn_loader, val_aug, device, cfg.bn_images)
+        objective.sync_predictor(model)
         metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
         stats["val_seconds"] = round(time.perf_counter() - started, 2)
-        for sch in schedulers:
-            sch.step(metrics["val_loss"])
+        if not per_batch:
+            for sch in schedulers:
+                sch.step(metrics["val_loss"])
         record = {"fold": k, "epoch": epoch, **stats, **metrics, "lr": optimizers[0].param_groups[0]["lr"]}
-        improved = metrics["val_loss"] < state["best_val_loss"] - 1e-12
+        better = improved(metrics, cfg.select_by, state["best_score"])
         state["epoch"] = epoch
-        if improved:
+        if better:
             state.update(
-                best_val_loss=metrics["val_loss"], best_epoch=epoch, bad_epochs=0, best_metrics=metrics
+                best_score=score(metrics, cfg.select_by), best_epoch=epoch, bad_epochs=0, best_metrics=metrics
             )
         else:
             state["bad_epochs"] += 1
         if info.is_main:
             payload = checkpoint_payload(model, cfg, data, train_rows, val_rows, epoch)
             payload["val_metrics"] = json.dumps(metrics)
-            if improved:
+            if better:
                 save_checkpoint(payload, fold_dir / "best.pt")
             payload.update(
                 objective=objective.state_dict(),
@@ -286,9 +319,12 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
                 fh.write(json.dumps(record) + "\n")
         D.barrier(info)
         if info.is_main:
-            console.print(_format_record(record, improved))
+            console.print(_format_record(record, better))
+    if info.is_main and model.predictor == "knn" and state["best_epoch"] >= 0:
+        save_reference(model, cfg, data, train_rows, fold_dir, device)
     result = {
         "fold": k,
+        "selected_by": cfg.select_by,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"] + 1,
         "n_train": int(len(train_rows)),
@@ -299,6 +335,43 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         atomic_write(result_path, json.dumps(result, indent=2) + "\n")
     D.barrier(info)
     return result
+
+
+def _embed_rows(model, cfg: TrainConfig, data: TrainingData, rows, device) -> tuple[np.ndarray, np.ndarray]:
+    """(L2-normalised embeddings, labels) of store ``rows`` (in that order), current weights."""
+    pred = predict(model, data.store_path, indices=rows, batch_size=cfg.batch_size, device=device)
+    emb = pred.embeddings / np.maximum(np.linalg.norm(pred.embeddings, axis=1, keepdims=True), 1e-12)
+    return emb.astype(np.float32), data.labels[np.searchsorted(data.rows, rows)]
+
+
+def class_centroids(model, cfg: TrainConfig, data: TrainingData, train_rows, device) -> torch.Tensor:
+    """Unit class means of the initial model's training embeddings: the proxies' starting points.
+
+    Why: proxies drawn at random pull a pre-trained embedding towards arbitrary directions for the
+    first epochs; starting at the class centroids keeps the structure the earlier stage learnt
+    (and makes the first nearest-proxy predictions those of a nearest-centroid classifier).
+    """
+    emb, labels = _embed_rows(model, cfg, data, train_rows, device)
+    centroids = np.zeros((len(data.class_names), emb.shape[1]), dtype=np.float32)
+    for c in np.unique(labels):
+        centroids[c] = emb[labels == c].mean(axis=0)
+    return torch.from_numpy(centroids)
+
+
+def save_reference(model, cfg: TrainConfig, data: TrainingData, train_rows, fold_dir: Path, device) -> Path:
+    """``fold{k}/reference.pt``: the best epoch's training embeddings and labels for k-NN votes.
+
+    Plain tensors, loadable with ``weights_only=True``; ``load_run`` attaches them to the network.
+    """
+    model.load_state_dict(safe_load(fold_dir / "best.pt")["state_dict"])
+    emb, labels = _embed_rows(model, cfg, data, train_rows, device)
+    payload = {
+        "embeddings": torch.from_numpy(emb),
+        "labels": torch.from_numpy(labels.astype(np.int64)),
+        "rows": torch.as_tensor(np.asarray(train_rows), dtype=torch.int64),
+        "store_fingerprint": data.fingerprint,
+    }
+    return save_checkpoint(payload, fold_dir / "reference.pt")
 
 
 def _safe_len(loader) -> int:

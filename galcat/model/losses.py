@@ -29,12 +29,17 @@ class LabelSmoothingCrossEntropy(nn.Module):
             raise GalcatError(f"label smoothing epsilon must be in [0, 1), got {epsilon}")
         self.epsilon = epsilon
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor, class_weights=None) -> torch.Tensor:
+        """Mean loss; with ``class_weights`` (C,) the mean weighted by each sample's class weight."""
         n_classes = logits.shape[-1]
         log_probs = F.log_softmax(logits.float(), dim=-1)
         target = torch.full_like(log_probs, self.epsilon / max(n_classes - 1, 1))
         target.scatter_(1, labels.view(-1, 1), 1.0 - self.epsilon)
-        return -(target * log_probs).sum(dim=-1).mean()
+        per_sample = -(target * log_probs).sum(dim=-1)
+        if class_weights is None:
+            return per_sample.mean()
+        w = class_weights[labels]
+        return (w * per_sample).sum() / w.sum().clamp_min(1e-12)
 
 
 def paper_distance():
@@ -88,3 +93,34 @@ def make_miner(name: str) -> nn.Module | None:
     if name == "none":
         return None
     raise GalcatError(f"unknown miner {name!r}")
+
+
+def proxy_parameter(loss: nn.Module) -> tuple[torch.nn.Parameter, bool]:
+    """A proxy loss's learnable proxies and whether they are stored transposed, as (D, C)."""
+    if isinstance(loss, losses.NormalizedSoftmaxLoss):
+        return loss.W, True
+    if isinstance(loss, (losses.ProxyNCALoss, losses.ProxyAnchorLoss)):
+        return loss.proxies, False
+    raise GalcatError(f"{type(loss).__name__} has no proxies")
+
+
+def proxy_view(loss: nn.Module) -> tuple[torch.Tensor, float]:
+    """(proxies (C, D), scale): the loss's class posterior is ``softmax(scale * cos(e, proxy))``.
+
+    ProxyNCA: ``softmax(-s * |e - p|^2)`` on unit vectors is ``softmax(2 s cos)``; ProxyAnchor's
+    similarities are scaled by ``alpha``; NormalizedSoftmax divides cosines by its temperature.
+    """
+    param, transposed = proxy_parameter(loss)
+    proxies = (param.T if transposed else param).detach()
+    if isinstance(loss, losses.ProxyNCALoss):
+        return proxies, 2.0 * float(loss.softmax_scale)
+    if isinstance(loss, losses.ProxyAnchorLoss):
+        return proxies, float(loss.alpha)
+    return proxies, 1.0 / float(loss.temperature)
+
+
+@torch.no_grad()
+def set_proxies(loss: nn.Module, proxies: torch.Tensor) -> None:
+    """Overwrite a proxy loss's proxies with ``proxies`` (C, D), e.g. class centroids."""
+    param, transposed = proxy_parameter(loss)
+    param.copy_((proxies.T if transposed else proxies).to(param.dtype))

@@ -1,8 +1,16 @@
-"""The ResNet trunk with an embedding head, a classifier head and a GZ2 vote head.
+"""The ResNet trunk with an embedding head and the stage's predictor.
 
 One network serves every stage so that a checkpoint from one stage initialises the next:
-trunk -> embedding (Linear(feat, 512)-ReLU-Linear(512, D), the paper's 128-d LSCE head) ->
-classifier Linear(D, C) for ce / ls-ce / dml, or a 37-output sigmoid vote head for ``votes``.
+trunk -> embedding (Linear(feat, 512)-ReLU-Linear(512, D), the paper's 128-d LSCE head) -> the
+predictor (``GalaxyNet.predictor``):
+
+* ``softmax``: a classifier Linear(D, C) (ce / ls-ce);
+* ``proxy``: the DML proxies (C, D) saved with the weights; logits are scaled cosine similarities
+  to the proxies, so the prediction is the nearest proxy in the metric space (proxy losses);
+* ``knn``: no class head; ``galcat.model.inference.predict`` votes among the k nearest training
+  embeddings (the run's saved reference), for pair and triplet losses;
+* ``votes``: a 37-output sigmoid vote head.
+
 Weights are never downloaded: trunks start random (as the paper) or from ``--weights PATH``.
 """
 
@@ -11,12 +19,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
 from galcat.errors import GalcatError
 
 N_VOTES = 37
+PREDICTORS = ("softmax", "proxy", "knn", "votes", "none")
+
+
+def proxy_logits(embedding: torch.Tensor, proxies: torch.Tensor, scale) -> torch.Tensor:
+    """``scale * cos(embedding, proxy)`` for every proxy: the nearest proxy has the largest logit.
+
+    Every proxy loss in galcat is a softmax over such similarities (ProxyNCA's squared distance
+    on unit vectors is 2 - 2 cos), so ``softmax`` of these logits is the loss's own class posterior.
+    """
+    return scale * F.normalize(embedding, dim=1) @ F.normalize(proxies.to(embedding.dtype), dim=1).T
 
 
 class GalaxyNet(nn.Module):
@@ -30,6 +49,8 @@ class GalaxyNet(nn.Module):
         scheme: str | None = None,
         n_votes: int = 0,
         image_size: int = 75,
+        predictor: str | None = None,
+        knn_k: int = 10,
     ):
         super().__init__()
         builder = getattr(torchvision.models, arch, None)
@@ -43,20 +64,47 @@ class GalaxyNet(nn.Module):
             nn.Linear(n_features, 512), nn.ReLU(inplace=True), nn.Linear(512, embedding_dim)
         )
         self.class_names = list(class_names or [])
-        self.classifier = nn.Linear(embedding_dim, len(self.class_names)) if self.class_names else None
+        n_classes = len(self.class_names)
+        if predictor is None:
+            predictor = "votes" if n_votes else ("softmax" if n_classes else "none")
+        if predictor not in PREDICTORS:
+            raise GalcatError(f"unknown predictor {predictor!r} (one of {', '.join(PREDICTORS)})")
+        if predictor in ("softmax", "proxy", "knn") and not n_classes:
+            raise GalcatError(f"a {predictor!r} predictor needs class names")
+        self.predictor, self.knn_k = predictor, int(knn_k)
+        self.classifier = nn.Linear(embedding_dim, n_classes) if predictor == "softmax" else None
+        if predictor == "proxy":
+            self.register_buffer("proxies", torch.zeros(n_classes, embedding_dim))
+            self.register_buffer("proxy_scale", torch.ones(()))
+        # knn: the training reference (set_reference), not part of the weights
+        self.register_buffer("reference_embeddings", torch.zeros(0, embedding_dim), persistent=False)
+        self.register_buffer("reference_labels", torch.zeros(0, dtype=torch.int64), persistent=False)
         self.votes = nn.Linear(embedding_dim, n_votes) if n_votes else None
         self.arch, self.embedding_dim, self.scheme = arch, embedding_dim, scheme
         self.n_votes, self.image_size = n_votes, image_size
-        self.detach_classifier = False  # dml: the classifier follows the embedding, never steers it
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         embedding = self.embed(self.trunk(x))
         out = {"embedding": embedding}
         if self.classifier is not None:
-            out["logits"] = self.classifier(embedding.detach() if self.detach_classifier else embedding)
+            out["logits"] = self.classifier(embedding)
+        elif self.predictor == "proxy":
+            out["logits"] = proxy_logits(embedding.float(), self.proxies, self.proxy_scale)
         if self.votes is not None:
             out["votes"] = torch.sigmoid(self.votes(embedding))
         return out
+
+    @torch.no_grad()
+    def set_proxies(self, proxies: torch.Tensor, scale: float) -> None:
+        """Copy the DML loss's proxies (C, D) and its similarity scale into the network."""
+        self.proxies.copy_(proxies.detach().reshape(self.proxies.shape))
+        self.proxy_scale.fill_(float(scale))
+
+    def set_reference(self, embeddings, labels) -> None:
+        """The training embeddings and labels that a ``knn`` predictor votes among."""
+        dev = self.reference_embeddings.device
+        self.reference_embeddings = torch.as_tensor(embeddings, dtype=torch.float32, device=dev)
+        self.reference_labels = torch.as_tensor(labels, dtype=torch.int64, device=dev)
 
     def describe(self) -> dict:
         """The facts needed to rebuild this network (saved in every checkpoint)."""
@@ -67,6 +115,8 @@ class GalaxyNet(nn.Module):
             "scheme": self.scheme,
             "n_votes": self.n_votes,
             "image_size": self.image_size,
+            "predictor": self.predictor,
+            "knn_k": self.knn_k,
         }
 
 
@@ -79,6 +129,8 @@ def build_network(meta: dict) -> GalaxyNet:
         scheme=meta.get("scheme"),
         n_votes=int(meta.get("n_votes") or 0),
         image_size=int(meta.get("image_size") or 75),
+        predictor=meta.get("predictor"),
+        knn_k=int(meta.get("knn_k") or 10),
     )
 
 

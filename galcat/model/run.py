@@ -12,7 +12,7 @@ from torch import nn
 
 from galcat.config import load_config
 from galcat.errors import GalcatError
-from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path
+from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load
 from galcat.model.config import TrainConfig, check_train_config
 from galcat.model.networks import build_network
 
@@ -55,6 +55,10 @@ def load_fold_model(checkpoint: str | Path) -> FoldModel:
             f"classes and a {payload['embedding_dim']}-d embedding ({detail})"
         ) from None
     model.stage = payload.get("stage")
+    reference = path.parent / "reference.pt"
+    if getattr(model, "predictor", None) == "knn" and reference.is_file():
+        saved = safe_load(reference)
+        model.set_reference(saved["embeddings"], saved["labels"])
     model.eval()
     metrics = payload.get("val_metrics")
     return FoldModel(

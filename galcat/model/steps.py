@@ -17,15 +17,19 @@ from galcat.metrics.classification import accuracy_and_macro_f1
 from galcat.metrics.retrieval import retrieval_metrics
 from galcat.model.device import autocast, memory_format
 from galcat.model.distributed import DistInfo, average_gradients, wrap_loss_and_miner
-from galcat.model.losses import LabelSmoothingCrossEntropy, make_dml_loss, make_miner
+from galcat.model.losses import LabelSmoothingCrossEntropy, make_dml_loss, make_miner, proxy_view
+from galcat.model.schedule import step_per_batch
+from galcat.model.vote import knn_vote_logits
 
 
 class Objective(nn.Module):
     """The loss of one stage: votes MSE, CE, label-smoothed CE, or PML loss + miner."""
 
-    def __init__(self, cfg, n_classes: int, info: DistInfo | None = None):
+    def __init__(self, cfg, n_classes: int, info: DistInfo | None = None, class_weights=None):
         super().__init__()
         self.stage = cfg.stage
+        # ce / ls-ce per-class loss weights (``--balance loss``); a buffer so it follows .to(device)
+        self.register_buffer("class_weights", class_weights, persistent=False)
         self.info = info or DistInfo()
         self.label_smoothing = LabelSmoothingCrossEntropy(epsilon=cfg.label_smoothing)
         self.dml_loss = None
@@ -40,9 +44,9 @@ class Objective(nn.Module):
             return F.mse_loss(out["votes"].float(), batch["targets"].float())
         labels = batch["labels"]
         if self.stage == "ce":
-            return F.cross_entropy(out["logits"].float(), labels)
+            return F.cross_entropy(out["logits"].float(), labels, weight=self.class_weights)
         if self.stage == "ls-ce":
-            return self.label_smoothing(out["logits"], labels)
+            return self.label_smoothing(out["logits"], labels, self.class_weights)
         emb = out["embedding"].float()
         if train:
             train_loss, train_miner = self._wrapped
@@ -50,9 +54,12 @@ class Objective(nn.Module):
             loss = train_loss(emb, labels, indices_tuple=tuples)
         else:  # validation: the plain loss over the batch, no mining (a stable early-stop signal)
             loss = self.dml_loss(emb, labels)
-        if "logits" in out:  # the classifier head follows the (detached) embedding
-            loss = loss + F.cross_entropy(out["logits"].float(), labels)
         return loss
+
+    def sync_predictor(self, model) -> None:
+        """Copy the proxies into a ``proxy`` predictor, so the network predicts what the loss learnt."""
+        if self.dml_loss is not None and getattr(model, "predictor", None) == "proxy":
+            model.set_proxies(*proxy_view(self.dml_loss))
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
@@ -60,9 +67,12 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 
 def run_epoch(
-    model, objective, loader, augment, optimizers, device, info, max_steps=None, on_step=None
+    model, objective, loader, augment, optimizers, device, info, max_steps=None, on_step=None, schedulers=()
 ) -> dict:
-    """Train for one pass over ``loader``; returns the mean training loss and the step count."""
+    """Train for one pass over ``loader``; returns the mean training loss and the step count.
+
+    ``schedulers`` are per-batch learning-rate schedulers, advanced after every step.
+    """
     model.train()
     fmt = memory_format(device)
     total, n_seen, steps = 0.0, 0, 0
@@ -81,6 +91,7 @@ def run_epoch(
         average_gradients(proxy_params, info)
         for opt in optimizers:
             opt.step()
+        step_per_batch(schedulers)
         n = x.shape[0]
         total += float(loss.detach()) * n
         n_seen += n
@@ -158,6 +169,11 @@ def validate(model, objective, loader, augment, device, stage: str) -> dict:
             metrics["rmse"] = math.sqrt(float(F.mse_loss(torch.cat(votes), torch.cat(targets))))
         return metrics
     y = torch.cat(labels).numpy() if labels else np.zeros(0, dtype=np.int64)
+    if not logits and getattr(model, "predictor", None) == "knn" and len(y) > 1:
+        # leave-one-out vote among the validation galaxies (the training reference is built once,
+        # from the best epoch, when the fold ends)
+        emb = torch.cat(embeddings).numpy()
+        logits = [torch.from_numpy(knn_vote_logits(emb, emb, y, len(model.class_names), model.knn_k, True))]
     if logits:
         logits = torch.cat(logits)
         metrics.update(classification_scores(logits.argmax(1).numpy(), y, logits.shape[1]))

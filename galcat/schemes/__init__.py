@@ -3,6 +3,7 @@
 from galcat.schemes.classes import HUBBLE9, HUBBLE11, SCHEMES, collapse_11_to_9, encode
 from galcat.schemes.efigi import efigi_rule_v1
 from galcat.schemes.gz2 import gz2_rule_v1
+from galcat.schemes.handedness import mirror_pairs
 from galcat.schemes.paper import read_paper_labels
 from galcat.schemes.rsa import rsa_rule_v1
 from galcat.schemes.rules import LabelResult
@@ -22,6 +23,7 @@ __all__ = [
     "LabelResult",
     "collapse_11_to_9",
     "encode",
+    "mirror_pairs",
     "efigi_rule_v1",
     "gz2_rule_v1",
     "rsa_rule_v1",

@@ -1,0 +1,117 @@
+"""DML predictions from the metric space: nearest proxy, distance-weighted k-NN vote, predict()."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from pytorch_metric_learning import losses
+
+from galcat.model import TrainConfig, load_run, predict, train
+from galcat.model.losses import proxy_view
+from galcat.model.networks import proxy_logits
+from galcat.model.vote import PRIOR, knn_vote_logits, vote_probabilities
+
+CLASSES = ["E", "Sc", "Irr"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from galcat.synth import make_synthetic_store
+
+    return make_synthetic_store(tmp_path_factory.mktemp("pred") / "s.h5", CLASSES, n_per_class=8, size=32)
+
+
+@pytest.fixture(scope="module")
+def lsce(store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lsce") / "run"
+    train(TrainConfig(store=str(store), out=str(out), stage="ls-ce", folds=1, val_fraction=0.25, epochs=1,
+                      batch_size=6, max_steps=2, embedding_dim=16, progress=False, bn_images=12))  # fmt: skip
+    return out
+
+
+def dml(store, lsce, out, **kw):
+    cfg = dict(store=str(store), out=str(out), stage="dml", init=str(lsce), folds=1, val_fraction=0.25,
+               epochs=1, batch_size=6, max_steps=2, embedding_dim=16, progress=False,
+               bn_images=12)  # fmt: skip
+    return train(TrainConfig(**{**cfg, **kw}))
+
+
+def test_proxy_logits_are_scaled_cosines_by_hand():
+    emb = torch.tensor([[2.0, 0.0], [-3.0, 0.0]])
+    proxies = torch.tensor([[1.0, 0.0], [0.0, 5.0], [-1.0, 1.0]])
+    got = proxy_logits(emb, proxies, 4.0)
+    expected = 4.0 * torch.tensor([[1.0, 0.0, -1 / math.sqrt(2)], [-1.0, 0.0, 1 / math.sqrt(2)]])
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert got.argmax(1).tolist() == [0, 2]  # the nearest proxy
+
+
+def test_proxy_posteriors_equal_each_losss_own_softmax():
+    torch.manual_seed(0)
+    emb = torch.randn(5, 4)
+    nca = losses.ProxyNCALoss(num_classes=3, embedding_size=4, softmax_scale=3)
+    proxies, scale = proxy_view(nca)
+    assert scale == 6.0
+    unit_e, unit_p = torch.nn.functional.normalize(emb), torch.nn.functional.normalize(nca.proxies.detach())
+    nca_posterior = torch.softmax(-3 * torch.cdist(unit_e, unit_p) ** 2, dim=1)  # ProxyNCA's softmax
+    assert torch.allclose(torch.softmax(proxy_logits(emb, proxies, scale), 1), nca_posterior, atol=1e-5)
+    ns = losses.NormalizedSoftmaxLoss(num_classes=3, embedding_size=4, temperature=0.05)
+    proxies, scale = proxy_view(ns)
+    assert proxies.shape == (3, 4) and scale == pytest.approx(20.0)
+    assert torch.allclose(proxy_logits(emb, proxies, scale), ns.get_logits(emb).detach(), atol=1e-4)
+    anchor = losses.ProxyAnchorLoss(num_classes=3, embedding_size=4, alpha=5)
+    assert proxy_view(anchor)[1] == 5.0
+
+
+def test_distance_weighted_vote_by_hand():
+    probs = vote_probabilities([[1.0, 2.0, 4.0]], [[0, 1, 0]], 3)
+    shares = np.array([1.25, 0.5, 0.0]) / 1.75  # weights 1, 1/2, 1/4
+    assert np.allclose(probs[0], (1 - PRIOR) * shares + PRIOR / 3, atol=1e-6)
+    reference = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.9, 0.1]])
+    labels = np.array([0, 1, 2, 1])
+    query = np.array([[1.0, 0.05]])
+    logits = knn_vote_logits(query, reference, labels, 3, k=2)
+    unit = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    d = np.linalg.norm(unit - query / np.linalg.norm(query), axis=1)  # nearest two: rows 0 and 3
+    w0, w1 = 1 / (d[0] + 1e-6), 1 / (d[3] + 1e-6)
+    expected = (1 - PRIOR) * np.array([w0, w1, 0]) / (w0 + w1) + PRIOR / 3
+    assert np.allclose(np.exp(logits[0]), expected, atol=1e-5) and logits.dtype == np.float32
+
+
+def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
+    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca")
+    assert {"accuracy", "macro_f1", "map_at_r"} <= set(res.summary["metrics"])
+    ckpt = torch.load(tmp_path / "proxy" / "fold0" / "best.pt", weights_only=True)
+    assert ckpt["predictor"] == "proxy" and not any(k.startswith("classifier.") for k in ckpt["state_dict"])
+    fold = load_run(tmp_path / "proxy").folds[0]
+    rows = fold.val_indices[::-1].copy()  # any order: predictions follow it
+    pred = predict(fold.model, store, indices=rows, batch_size=4)
+    assert pred.index.tolist() == rows.tolist() and not fold.model.training
+    proxies = ckpt["state_dict"]["proxies"].numpy()
+    cos = (pred.embeddings / np.linalg.norm(pred.embeddings, axis=1, keepdims=True)) @ (
+        proxies / np.linalg.norm(proxies, axis=1, keepdims=True)
+    ).T
+    scale = float(ckpt["state_dict"]["proxy_scale"])
+    assert scale == 2.0  # ProxyNCA, softmax_scale 1
+    assert np.allclose(pred.logits, scale * cos, atol=1e-4) and pred.logits.dtype == np.float32
+    assert np.array_equal(pred.probs.argmax(1), cos.argmax(1))
+    assert np.allclose(pred.probs, torch.softmax(torch.from_numpy(pred.logits), 1).numpy(), atol=1e-6)
+
+
+def test_a_triplet_run_votes_among_its_saved_training_reference(store, lsce, tmp_path):
+    dml(store, lsce, tmp_path / "tri", loss="triplet", miner="triplet", m_per_class=2, knn_k=3)
+    saved = torch.load(tmp_path / "tri" / "fold0" / "reference.pt", weights_only=True)
+    fold = load_run(tmp_path / "tri").folds[0]
+    assert saved["rows"].tolist() == fold.train_indices.tolist()
+    assert fold.model.predictor == "knn" and len(fold.model.reference_labels) == len(fold.train_indices)
+    pred = predict(fold.model, store, indices=fold.val_indices)
+    ref, labels = saved["embeddings"].numpy(), saved["labels"].numpy()
+    q = pred.embeddings / np.linalg.norm(pred.embeddings, axis=1, keepdims=True)
+    r = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    d = np.linalg.norm(q[:, None, :] - r[None, :, :], axis=2)
+    nearest = np.argsort(d, axis=1, kind="stable")[:, :3]
+    expected = vote_probabilities(np.take_along_axis(d, nearest, 1), labels[nearest], len(fold.class_names))
+    assert np.allclose(pred.probs, expected, atol=1e-4)
+    assert np.allclose(pred.logits, np.log(expected), atol=1e-3)
