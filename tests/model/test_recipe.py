@@ -113,7 +113,9 @@ def test_onecycle_warms_up_and_decays_per_step_and_resumes(handed_store, tmp_pat
 
 
 @pytest.mark.parametrize(("select_by", "best"), [("macro_f1", 2), ("val_loss", 1), ("map_at_r", 0)])
-def test_the_best_epoch_is_chosen_by_the_selection_metric(handed_store, tmp_path, monkeypatch, select_by, best):  # noqa: E501
+def test_the_best_epoch_is_chosen_by_the_selection_metric(
+    handed_store, tmp_path, monkeypatch, select_by, best
+):
     import galcat.model.loop as loop
 
     scripted = iter([
