@@ -72,6 +72,7 @@ def _tiny_run(tmp_path_factory, name: str, folds: int, seed: int):
         TrainConfig(
             store=str(store), stage="ce", out=str(run), arch="resnet18", image_size=32, folds=folds,
             epochs=1, batch_size=16, device="cpu", embedding_dim=16, progress=False,
+            schedule="plateau", balance="none",  # 2 steps: a constant rate learns, OneCycle barely starts
         )
     )  # fmt: skip
     return run, store
