@@ -10,8 +10,8 @@ Stages (each in its own process, so that each reports its own peak resident memo
 * ``hats``: the 10^6-row catalogue with a 16-d embedding column and predictions written as HATS;
 * ``xmatch``: a second catalogue, every position moved by 1 arcsec, matched to the first with lsdb
   (within 2 arcsec); the pairs are checked against astropy's ``match_to_catalog_sky`` on every row;
-* ``index``: a k-NN index (faiss when present: IVF at 10^6 rows) over 10^6 x 64 vectors; build time,
-  then the time of single queries and of a 1,000-query batch (k = 10).
+* ``index``: ``benchmarks/neighbours.py`` at 10^6 x 64 clustered vectors: the automatic index (faiss
+  IVF at 10^6 rows) and the exact flat one, build time, one query and 1,000 queries (k = 10), recall.
 
 Usage: ``python benchmarks/scale.py [--rows 1000000] [--embed-rows 20000] [--work DIR]``. The last
 line printed is JSON with every stage's seconds and peak RSS (MB).
@@ -175,27 +175,11 @@ def stage_xmatch(work: Path, rows: int) -> dict:
 
 
 def stage_index(work: Path, rows: int, dim: int = 64) -> dict:
-    from galcat.metrics.knn import KnnIndex
+    """The neighbour-index benchmark (clustered unit vectors, automatic index vs exact flat)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from neighbours import measure_index
 
-    vectors = np.random.default_rng(7).normal(size=(rows, dim)).astype(np.float32)
-    t0 = time.perf_counter()
-    index = KnnIndex.build(vectors)
-    build_s = time.perf_counter() - t0
-    queries = vectors[np.random.default_rng(8).choice(rows, 1000, replace=False)]
-    single = []
-    for q in queries[:20]:
-        t0 = time.perf_counter()
-        index.search(q[None], 10)
-        single.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    _, positions = index.search(queries, 10)
-    batch_s = time.perf_counter() - t0
-    exact = index if index.kind == "flat" else KnnIndex.build(vectors, kind="flat")
-    _, truth = exact.search(queries[:200], 10)
-    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(positions[:200], truth, strict=True)]))
-    return {"rows": rows, "dim": dim, "meta": index.meta, "build_s": round(build_s, 1),
-            "query_1_median_s": round(float(np.median(single)), 4), "query_1000_s": round(batch_s, 2),
-            "recall_at_10_vs_exact": round(recall, 3)}  # fmt: skip
+    return measure_index(rows, dim)
 
 
 STAGES = {

@@ -145,17 +145,17 @@ def _column_values(series) -> tuple[np.ndarray, np.ndarray]:
     """(values, null mask) of one pandas column, vectors stacked into a 2-D array."""
     import pandas as pd
 
-    mask = np.asarray(series.isna()) if series.dtype != object else np.array([v is None for v in series])
-    first = next((v for v in series if v is not None and not (np.isscalar(v) and pd.isna(v))), None)
-    if first is not None and not np.isscalar(first):
-        return np.stack([np.asarray(v) for v in series]), np.zeros(len(series), bool)
+    raw = series.to_numpy()
+    if raw.dtype == object and any(isinstance(v, np.ndarray | list) for v in raw[:100]):
+        return np.stack([np.asarray(v) for v in raw]), np.zeros(len(raw), bool)
+    mask = np.asarray(series.isna(), dtype=bool)
     if pd.api.types.is_float_dtype(series.dtype):
         return series.to_numpy(dtype=float, na_value=np.nan), mask
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=bool, na_value=False), mask
     if pd.api.types.is_integer_dtype(series.dtype):
         return series.to_numpy(dtype=np.int64, na_value=0), mask
-    return series.astype(object).where(~mask, "").to_numpy().astype(str), mask
+    return np.asarray(series.astype(object).where(~mask, "").to_numpy(), dtype=str), mask
 
 
 def frame_to_table(frame, meta: dict | None = None) -> Table:

@@ -92,3 +92,14 @@ def test_crossmatch_command_reads_hats_on_one_side_and_a_fits_file_on_the_other(
     refused = invoke("crossmatch", tmp_path / "pred.hats", tmp_path / "half.fits", "--by", "id",
                      "--out", tmp_path / "n.ecsv")  # fmt: skip
     assert refused.exit_code == 2 and "--by sky" in refused.output
+
+
+def test_a_masked_first_value_is_a_masked_string_not_a_pandas_null(tmp_path):
+    table = _catalogue(30)
+    table["pred_hubble9"].mask[0] = True
+    write_table(table, tmp_path / "p.hats")
+    matched = crossmatch_hats(tmp_path / "p.hats", table, 1.0)
+    write_table(matched, tmp_path / "m.ecsv")  # a pandas NA here cannot be serialised
+    back = read_table(tmp_path / "m.ecsv")
+    row = list(back["objid_a"]).index(table["objid"][0])
+    assert np.ma.getmaskarray(back["pred_hubble9_a"])[row]

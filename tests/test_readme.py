@@ -29,6 +29,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 NOT_RUN = {
     "python3 -m venv": "set-up: creates an environment and installs from the package index (network)",
     "pip install": "set-up: the package index (network)",
+    "torchrun --nproc_per_node 2 -m galcat embed": "two processes under torchrun; "
+    "tests/outputs/test_shards.py runs the same command and compares it with one process",
     "python -m pytest": "the test suite itself (this test is part of it)",
     "galcat catalogue rsa --resolver simbad": "network: VizieR VII/51 and SIMBAD",
     "galcat build efigi": "network: SDSS SkyServer cutouts",
