@@ -117,7 +117,7 @@ def test_catalogue_tour_writes_the_documented_tables(tour):
     mergers = Table.read(work / "mergers.ecsv", format="ascii.ecsv")
     assert len(mergers) == 54 and not np.ma.getmaskarray(mergers["ra"]).any()
     assert "PRI_NAMES" in mergers.colnames and mergers.meta["label_schemes"] == {}
-    (crossmatch,) = [c for c in RUN if c.startswith("galcat crossmatch")]
+    (crossmatch,) = [c for c in RUN if c.startswith("galcat crossmatch rsa.vot")]
     assert "432" in tour[1][crossmatch].output.split()
 
 
@@ -131,7 +131,7 @@ def test_classify_and_neighbours_tour(tour):
     (command,) = [c for c in RUN if c.startswith("galcat neighbours")]
     assert "query 587722984435351614" in outputs[command].output  # Arp 240 = NGC 5257 + NGC 5258
     assert (work / "nn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    (embed,) = [c for c in RUN if c.startswith("galcat embed")]
+    (embed,) = [c for c in RUN if c.startswith("galcat embed --model runs/gz1-dml --store stores/gz1_32.h5")]
     assert "sent gz1_embedded.fits" in outputs[embed].output
 
 
@@ -162,3 +162,11 @@ def test_quick_demo_writes_metrics_catalogue_and_reports(tour):
     probabilities = np.stack([table[f"p_{c}"] for c in sorted(classes)], axis=1)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     assert {"knn_hubble9", "knn_dist", "nn_objid", "anomaly_score"} <= set(table.colnames)
+
+
+def test_hats_tour_matches_every_merger_back(tour):
+    """The embedded mergers written as HATS and cross-matched with lsdb against the target list."""
+    work = tour[0]
+    assert (work / "mergers_embedded.hats" / "galcat_columns.json").exists()
+    matched = Table.read(work / "mergers_x.ecsv", format="ascii.ecsv")
+    assert len(matched) == 54 and float(np.max(matched["sep_arcsec"])) < 2.0
