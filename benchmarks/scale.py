@@ -84,8 +84,7 @@ def stage_store(work: Path, rows: int, size: int = 32) -> dict:
     out = work / "scale.h5"
     with atomic_destination(out, overwrite=True) as tmp:
         write_store_file(tmp, table, (size, size, 3), blocks(), provenance, json.dumps({"builder": "scale"}))
-    subset = work / "subset.h5"
-    return {"store_mb": round(out.stat().st_size / 1e6, 1), "subset": str(subset)}
+    return {"store_mb": round(out.stat().st_size / 1e6, 1)}
 
 
 def stage_embed(work: Path, embed_rows: int, procs: int) -> dict:

@@ -29,13 +29,12 @@ MARGIN_ARCSEC = 10.0
 
 
 def is_hats(path) -> bool:
-    """True for a ``*.hats`` path or a directory that holds a HATS catalogue's properties file."""
+    """True for a ``*.hats`` path or a directory holding a HATS catalogue or collection."""
     path = Path(path)
-    return (
-        path.name.lower().endswith(HATS_SUFFIX)
-        or (path.is_dir() and (path / "properties").exists())
-        or (path.is_dir() and (path / "hats.properties").exists())
-    )
+    markers = ("collection.properties", "properties", "hats.properties")
+    if path.name.lower().endswith(HATS_SUFFIX):
+        return True
+    return path.is_dir() and any((path / marker).exists() for marker in markers)
 
 
 def _lsdb():
