@@ -54,8 +54,18 @@ def train_command(
     flips: bool | None = typer.Option(
         None, "--flips/--no-flips", help="Random flips (default: on, off for a handed scheme such as GZ1)."
     ),
+    mirror_relabel: bool | None = typer.Option(
+        None,
+        "--mirror-relabel/--no-mirror-relabel",
+        help="Handed scheme: train on mirror images with the mirror class (cw <-> acw); default on.",
+    ),
     rot90: bool = typer.Option(True, "--rot90/--no-rot90", help="Random 90-degree rotations."),
     max_angle: float = typer.Option(0.0, "--max-angle", help="Extra random rotation, degrees (0: none)."),
+    prototypes: str = typer.Option(
+        "centroid",
+        "--prototypes",
+        help="Proxy-loss predictions: nearest class centroid (centroid) or nearest learned proxy (proxy).",
+    ),
     knn_k: int = typer.Option(10, "--knn-k", help="dml contrastive/triplet: neighbours in the k-NN vote."),
     bn_images: int = typer.Option(
         2048, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
@@ -82,9 +92,9 @@ def train_command(
         val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr, proxy_lr=proxy_lr,
         optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
         bn_images=bn_images, select_by=select_by, schedule=schedule, balance=balance,
-        balance_power=balance_power, flips=flips, rot90=rot90, max_angle=max_angle, knn_k=knn_k,
-        device=device, compile=compile, weights=str(weights) if weights else None, seed=seed,
-        num_workers=num_workers, max_steps=max_steps,
+        balance_power=balance_power, flips=flips, mirror_relabel=mirror_relabel, rot90=rot90,
+        max_angle=max_angle, prototypes=prototypes, knn_k=knn_k, device=device, compile=compile,
+        weights=str(weights) if weights else None, seed=seed, num_workers=num_workers, max_steps=max_steps,
     )  # fmt: skip
     result = train(cfg)
     lines = [f"run {result.out} ({result.config.stage}, {result.config.arch}, {len(result.folds)} fold(s))"]

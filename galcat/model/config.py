@@ -19,7 +19,9 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
 * Class imbalance: class-balanced batches, each row drawn with weight ``n_class ** -0.5`` (the
   square-root rule: rare classes are seen often without repeating their few images endlessly).
 * Flips are off for a handed scheme (GZ1's ``spiral_cw`` / ``spiral_acw``): a mirror image swaps
-  the label. 90-degree rotations keep handedness and stay on.
+  the label. 90-degree rotations keep handedness and stay on. Instead, half of each batch is
+  mirrored *with its mirror label* (``mirror_relabel``): a reflected clockwise spiral is an
+  anticlockwise one, so the handed classes get twice the examples and a label that is right.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
   (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 12 epochs for ``ce``/``ls-ce``, 6 for ``votes``
   and 4 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
@@ -38,6 +40,7 @@ from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
 
 STAGES = ("votes", "ce", "ls-ce", "dml")
 SCHEDULES = ("onecycle", "plateau")
+PROTOTYPES = ("centroid", "proxy")
 BALANCES = ("sampler", "loss", "none")
 #: selection metrics and whether larger is better
 SELECT_BY = {
@@ -80,6 +83,7 @@ class TrainConfig:
     schedule: str = "onecycle"  # onecycle (warm-up + cosine, per step) | plateau (the paper's)
     balance: str = "sampler"  # class imbalance: sampler (class-balanced batches) | loss | none
     balance_power: float = 0.5  # class weight n_c ** -power: 0 natural frequencies, 1 equal classes
+    prototypes: str = "centroid"  # proxy DML prediction: centroid (class means, per epoch) | proxy
     knn_k: int = 10  # contrastive / triplet: neighbours in the distance-weighted vote
     bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
@@ -90,6 +94,7 @@ class TrainConfig:
     num_workers: int = 0
     max_steps: int | None = None  # cap on batches per epoch (smoke tests, benchmarks)
     flips: bool | None = None  # default: on, unless the scheme is handed (a flip changes its labels)
+    mirror_relabel: bool | None = None  # handed scheme: mirror half a batch, swapping paired labels
     rot90: bool = True
     max_angle: float = 0.0
     progress: bool | None = None  # None: rich bar when stderr is a terminal
@@ -119,7 +124,8 @@ _RANGES = {
 
 
 def _check(cfg: TrainConfig) -> None:
-    choices = {"stage": STAGES, "loss": LOSSES, "miner": MINERS, "schedule": SCHEDULES, "balance": BALANCES}
+    choices = {"stage": STAGES, "loss": LOSSES, "miner": MINERS, "schedule": SCHEDULES, "balance": BALANCES,
+               "prototypes": PROTOTYPES}  # fmt: skip
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise GalcatError(f"--{name} {getattr(cfg, name)!r} is not one of {', '.join(allowed)}")
@@ -189,6 +195,12 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int, mi
         values["proxy_lr"] = 1e-2
     if cfg.flips is None:
         values["flips"] = not mirror_pairs
+    if cfg.mirror_relabel is None:
+        values["mirror_relabel"] = bool(mirror_pairs) and cfg.stage != "votes"
+    elif cfg.mirror_relabel and not mirror_pairs:
+        raise GalcatError(
+            f"--mirror-relabel: scheme {cfg.scheme!r} has no mirror pairs (classes a reflection exchanges)"
+        )
     if cfg.select_by is None:
         values["select_by"] = {"votes": "rmse", "dml": "map_at_r"}.get(cfg.stage, "macro_f1")
     return dataclasses.replace(cfg, **values)

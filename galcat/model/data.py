@@ -145,3 +145,33 @@ def make_augment(
         max_angle=max_angle if train else 0.0,
         normalize=True,
     )
+
+
+class MirrorRelabel:
+    """Mirror half of a batch and give each mirrored galaxy its mirror class (cw <-> acw).
+
+    Why: a handed scheme cannot use plain flips, but a reflected clockwise spiral *is* an
+    anticlockwise one. Relabelled mirrors double the examples of each handed class and teach the
+    network that only the winding separates them. Classes outside the pairs keep their labels.
+    Works on the uint8 (B,H,W,3) batch before :class:`BatchAugment` (whose rotations keep handedness).
+    """
+
+    def __init__(self, class_names, pairs, p: float = 0.5):
+        import torch
+
+        index = {name: i for i, name in enumerate(class_names)}
+        swap = torch.arange(len(class_names))
+        for a, b in pairs:
+            swap[index[a]], swap[index[b]] = index[b], index[a]
+        self.swap = swap
+        self.p = float(p)
+
+    def __call__(self, batch: dict) -> dict:
+        import torch
+
+        images, labels = batch["images"], batch["labels"]
+        mirror = torch.rand(images.shape[0], device=images.device) < self.p
+        flipped = torch.where(mirror.view(-1, 1, 1, 1), images.flip(2), images)
+        swap = self.swap.to(labels.device)
+        relabelled = torch.where(mirror & (labels >= 0), swap[labels.clamp(min=0)], labels)
+        return {**batch, "images": flipped, "labels": relabelled}

@@ -25,12 +25,12 @@ from galcat.model import distributed as D
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
 from galcat.model.config import TrainConfig, check_train_config, resolve_config
 from galcat.model.curves import write_curves
-from galcat.model.data import TrainingData, make_augment, make_batches, open_training_data
+from galcat.model.data import MirrorRelabel, TrainingData, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
-from galcat.model.inference import predict
 from galcat.model.losses import PROXY_LOSSES, set_proxies
 from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
+from galcat.model.prototypes import anchor_to_centroids, class_centroids, save_reference
 from galcat.model.schedule import improved, make_schedulers, score, steps_per_epoch
 from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, validate
 from galcat.progress import console, progress_bar
@@ -240,6 +240,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
     train_aug = make_augment(cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle, data.mirror_pairs).to(
         device
     )
+    relabel = MirrorRelabel(data.class_names, data.mirror_pairs) if cfg.mirror_relabel else None
     balance = cfg.balance_power if cfg.balance == "sampler" and not votes else 0.0
     val_aug = make_augment(cfg.image_size, False).to(device)
     pin = device.type == "cuda"
@@ -278,7 +279,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             started = time.perf_counter()
             stats = run_epoch(
                 net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step,
-                schedulers if per_batch else (),
+                schedulers if per_batch else (), relabel,
             )  # fmt: skip
         stats["train_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
@@ -289,6 +290,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         )
         recalibrate_batchnorm(model, bn_loader, val_aug, device, cfg.bn_images)
         objective.sync_predictor(model)
+        if cfg.prototypes == "centroid" and model.predictor == "proxy":
+            anchor_to_centroids(model, cfg, data, train_rows, device, [cfg.seed, k, epoch])
         metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
         stats["val_seconds"] = round(time.perf_counter() - started, 2)
         if not per_batch:
@@ -335,43 +338,6 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         atomic_write(result_path, json.dumps(result, indent=2) + "\n")
     D.barrier(info)
     return result
-
-
-def _embed_rows(model, cfg: TrainConfig, data: TrainingData, rows, device) -> tuple[np.ndarray, np.ndarray]:
-    """(L2-normalised embeddings, labels) of store ``rows`` (in that order), current weights."""
-    pred = predict(model, data.store_path, indices=rows, batch_size=cfg.batch_size, device=device)
-    emb = pred.embeddings / np.maximum(np.linalg.norm(pred.embeddings, axis=1, keepdims=True), 1e-12)
-    return emb.astype(np.float32), data.labels[np.searchsorted(data.rows, rows)]
-
-
-def class_centroids(model, cfg: TrainConfig, data: TrainingData, train_rows, device) -> torch.Tensor:
-    """Unit class means of the initial model's training embeddings: the proxies' starting points.
-
-    Why: proxies drawn at random pull a pre-trained embedding towards arbitrary directions for the
-    first epochs; starting at the class centroids keeps the structure the earlier stage learnt
-    (and makes the first nearest-proxy predictions those of a nearest-centroid classifier).
-    """
-    emb, labels = _embed_rows(model, cfg, data, train_rows, device)
-    centroids = np.zeros((len(data.class_names), emb.shape[1]), dtype=np.float32)
-    for c in np.unique(labels):
-        centroids[c] = emb[labels == c].mean(axis=0)
-    return torch.from_numpy(centroids)
-
-
-def save_reference(model, cfg: TrainConfig, data: TrainingData, train_rows, fold_dir: Path, device) -> Path:
-    """``fold{k}/reference.pt``: the best epoch's training embeddings and labels for k-NN votes.
-
-    Plain tensors, loadable with ``weights_only=True``; ``load_run`` attaches them to the network.
-    """
-    model.load_state_dict(safe_load(fold_dir / "best.pt")["state_dict"])
-    emb, labels = _embed_rows(model, cfg, data, train_rows, device)
-    payload = {
-        "embeddings": torch.from_numpy(emb),
-        "labels": torch.from_numpy(labels.astype(np.int64)),
-        "rows": torch.as_tensor(np.asarray(train_rows), dtype=torch.int64),
-        "store_fingerprint": data.fingerprint,
-    }
-    return save_checkpoint(payload, fold_dir / "reference.pt")
 
 
 def _safe_len(loader) -> int:

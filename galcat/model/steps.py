@@ -67,11 +67,13 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 
 def run_epoch(
-    model, objective, loader, augment, optimizers, device, info, max_steps=None, on_step=None, schedulers=()
-) -> dict:
+    model, objective, loader, augment, optimizers, device, info, max_steps=None, on_step=None, schedulers=(),
+    relabel=None,
+) -> dict:  # fmt: skip
     """Train for one pass over ``loader``; returns the mean training loss and the step count.
 
-    ``schedulers`` are per-batch learning-rate schedulers, advanced after every step.
+    ``schedulers`` are per-batch learning-rate schedulers, advanced after every step. ``relabel``
+    (a :class:`galcat.model.data.MirrorRelabel`) mirrors part of each batch before ``augment``.
     """
     model.train()
     fmt = memory_format(device)
@@ -81,6 +83,8 @@ def run_epoch(
         if max_steps is not None and steps >= max_steps:
             break
         batch = _to_device(batch, device)
+        if relabel is not None:
+            batch = relabel(batch)
         x = augment(batch["images"]).contiguous(memory_format=fmt)
         with autocast(device):
             out = model(x)

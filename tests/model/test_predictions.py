@@ -13,6 +13,7 @@ from galcat.model import TrainConfig, load_run, predict, train
 from galcat.model.losses import proxy_view
 from galcat.model.networks import proxy_logits
 from galcat.model.vote import PRIOR, knn_vote_logits, vote_probabilities
+from galcat.store import open_store
 
 CLASSES = ["E", "Sc", "Irr"]
 
@@ -98,6 +99,25 @@ def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
     assert np.allclose(pred.logits, scale * cos, atol=1e-4) and pred.logits.dtype == np.float32
     assert np.array_equal(pred.probs.argmax(1), cos.argmax(1))
     assert np.allclose(pred.probs, torch.softmax(torch.from_numpy(pred.logits), 1).numpy(), atol=1e-6)
+    # the default prototypes are the class centroids of the saved weights' training embeddings
+    train_emb = predict(fold.model, store, indices=fold.train_indices).embeddings
+    train_emb /= np.linalg.norm(train_emb, axis=1, keepdims=True)
+    with open_store(store) as opened:
+        labels = opened.label_codes(fold.scheme)[fold.train_indices]
+    present = np.unique(labels)  # the 3 drawn classes of the 9-class scheme
+    centroids = np.stack([train_emb[labels == c].mean(0) for c in present])
+    assert len(present) == 3 and np.allclose(unit(proxies[present]), unit(centroids), atol=1e-4)
+
+
+def test_learned_proxies_predict_when_asked(store, lsce, tmp_path):
+    dml(store, lsce, tmp_path / "learned", loss="proxy-nca", prototypes="proxy")
+    best = torch.load(tmp_path / "learned" / "fold0" / "best.pt", weights_only=True)
+    last = torch.load(tmp_path / "learned" / "fold0" / "last.pt", weights_only=True)
+    assert torch.allclose(best["state_dict"]["proxies"], last["objective"]["dml_loss.proxies"])
+
+
+def unit(vectors):
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def test_a_triplet_run_votes_among_its_saved_training_reference(store, lsce, tmp_path):

@@ -56,6 +56,25 @@ def test_a_handed_store_trains_without_flips_and_refuses_them(handed_store, tmp_
         make_augment(32, True, flips=True, mirror_pairs=data.mirror_pairs)
     plain = resolve_config(TrainConfig(store="x"), "cpu", 32)
     assert plain.flips is True  # an unhanded scheme keeps flips on by default
+    assert saved["mirror_relabel"] is True and plain.mirror_relabel is False
+    with pytest.raises(GalcatError, match="--mirror-relabel: scheme 'E' has no mirror pairs"):
+        resolve_config(TrainConfig(store="x", scheme="E", mirror_relabel=True), "cpu", 32)
+
+
+def test_mirror_relabel_mirrors_exactly_the_relabelled_galaxies():
+    """A mirrored spiral_cw becomes spiral_acw and vice versa; other classes keep their label."""
+    from galcat.model.data import MirrorRelabel
+
+    rng = np.random.default_rng(1)
+    images = torch.from_numpy(rng.integers(0, 256, (200, 6, 6, 3), dtype=np.uint8))
+    labels = torch.from_numpy(rng.integers(-1, 3, 200))  # -1: unlabelled rows are never relabelled
+    torch.manual_seed(0)
+    out = MirrorRelabel(GZ1, [("spiral_cw", "spiral_acw")])({"images": images, "labels": labels, "index": 7})
+    mirrored = torch.tensor([torch.equal(o, i.flip(1)) for o, i in zip(out["images"], images, strict=True)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out["images"], images, strict=True)])
+    assert bool((mirrored ^ kept).all()) and 60 < int(mirrored.sum()) < 140 and out["index"] == 7
+    expected = torch.where(mirrored & (labels > 0), 3 - labels, labels)  # 1 <-> 2; 0 and -1 stay
+    assert torch.equal(out["labels"], expected)
 
 
 def test_the_cli_refuses_flips_for_a_handed_scheme_in_one_line(handed_store, tmp_path):
