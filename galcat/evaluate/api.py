@@ -173,9 +173,11 @@ def evaluate_arrays(
     block_size: int = 4096,
     seed: int = 0,
     y_pred=None,
+    classifier: str | None = None,
 ) -> dict:
     """One fold's metrics from arrays; without ``probs`` the class is the nearest reference's label
-    (``y_pred`` skips that computation when the caller already has the predicted codes)."""
+    (``y_pred`` skips that computation when the caller already has the predicted codes).
+    ``classifier`` names what made ``probs`` (default: a softmax head)."""
     values, used = per_query_retrieval(
         query_emb, query_labels, ref_emb, ref_labels, ref_includes_query, block_size, normalize
     )
@@ -189,7 +191,7 @@ def evaluate_arrays(
         )
     fold = {
         "classification": classification_metrics(query_labels, y_pred, class_names),
-        "classifier": "softmax head" if probs is not None else "1-nearest reference",
+        "classifier": (classifier or "softmax head") if probs is not None else "1-nearest reference",
         "retrieval": retrieval,
         "roc": roc_curves(query_labels, probs, class_names) if probs is not None else None,
     }
@@ -267,6 +269,16 @@ def _scaled(logits, probs, temperature, n_classes, model):
     return softmax(logits), softmax(logits, temperature or 1.0)
 
 
+def classifier_name(model) -> str:
+    """What turns the network's output into class probabilities, in the report's words."""
+    predictor = getattr(model, "predictor", "softmax")
+    if predictor == "proxy":
+        return "nearest class prototype in the metric space (proxy loss)"
+    if predictor == "knn":
+        return f"distance-weighted {getattr(model, 'knn_k', '')}-NN vote of the training reference"
+    return "softmax head"
+
+
 def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: EvaluateConfig):
     """(metrics dict, FoldQueries, reference embeddings of ``shared_ref`` or None) of one fold."""
     from galcat.evaluate.combined import FoldQueries, calibration_block
@@ -291,6 +303,7 @@ def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: Ev
     result = evaluate_arrays(
         q_emb, query.codes, r_emb, r_lab, classes, probs=probs, bootstrap=cfg.bootstrap,
         normalize=cfg.normalize, block_size=cfg.block_size, seed=cfg.seed + number, y_pred=y_pred,
+        classifier=classifier_name(fold.model),
     )  # fmt: skip
     if probs is not None and logits is not None:
         result["calibration"] = calibration_block(raw, probs, query.codes, [temperature])

@@ -273,3 +273,18 @@ def test_evaluate_arrays_without_probs_classifies_by_nearest_reference():
     assert 0.4 < fold["classification"]["accuracy"] < 1.0
     lo, hi = fold["bootstrap"]["map_at_r"]
     assert lo < fold["retrieval"]["map_at_r"] < hi
+
+
+def test_the_report_names_the_classifier_that_made_the_probabilities():
+    from types import SimpleNamespace
+
+    from galcat.evaluate.api import classifier_name, evaluate_arrays
+
+    assert classifier_name(SimpleNamespace(predictor="softmax")) == "softmax head"
+    assert "prototype" in classifier_name(SimpleNamespace(predictor="proxy"))
+    assert classifier_name(SimpleNamespace(predictor="knn", knn_k=7)).startswith("distance-weighted 7-NN")
+    rng = np.random.default_rng(0)
+    emb, labels = rng.normal(size=(12, 4)), np.arange(12) % 3
+    probs = np.full((12, 3), 1 / 3)
+    fold = evaluate_arrays(emb, labels, emb, labels, ["a", "b", "c"], probs=probs, classifier="k-NN vote")
+    assert fold["classifier"] == "k-NN vote"
