@@ -2,7 +2,7 @@
 
 Every model that can classify returns ``logits`` (n, C) and ``probs = softmax(logits)``: the
 softmax head's logits (ce / ls-ce), scaled cosine similarities to the proxies (proxy DML losses:
-the nearest proxy wins), or log vote probabilities of the k nearest training embeddings
+the nearest class prototype wins), or log vote probabilities of the k nearest training embeddings
 (contrastive / triplet, against the run's saved reference). Rows come back in the order asked
 for, and the caller's model stays on its device and in its train/eval mode.
 """

@@ -6,7 +6,8 @@ predictor (``GalaxyNet.predictor``):
 
 * ``softmax``: a classifier Linear(D, C) (ce / ls-ce);
 * ``proxy``: the DML proxies (C, D) saved with the weights; logits are scaled cosine similarities
-  to the proxies, so the prediction is the nearest proxy in the metric space (proxy losses);
+  to the class prototypes (the class centroids or the loss's proxies, ``galcat.model.prototypes``),
+  so the prediction is the nearest prototype in the metric space (proxy losses);
 * ``knn``: no class head; ``galcat.model.inference.predict`` votes among the k nearest training
   embeddings (the run's saved reference), for pair and triplet losses;
 * ``votes``: a 37-output sigmoid vote head.
