@@ -31,6 +31,8 @@ NOT_RUN = {
     "pip install": "set-up: the package index (network)",
     "torchrun --nproc_per_node 2 -m galcat embed": "two processes under torchrun; "
     "tests/outputs/test_shards.py runs the same command and compares it with one process",
+    "torchrun --nproc_per_node 2 -m galcat classify": "two processes under torchrun; "
+    "tests/outputs/test_classify_shards.py runs it on a local image folder and compares it with one process",
     "python -m pytest": "the test suite itself (this test is part of it)",
     "galcat catalogue rsa --resolver simbad": "network: VizieR VII/51 and SIMBAD",
     "galcat build efigi": "network: SDSS SkyServer cutouts",

@@ -69,6 +69,8 @@ def classify(
         overwrite=overwrite, batch_size=batch_size, device=device,
     )  # fmt: skip
     result = classify_targets(cfg)
+    if result is None:  # a torchrun rank other than 0; rank 0 writes the table
+        return
     for line in format_summary(result):
         print(line)
     if samp:

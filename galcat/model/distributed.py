@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import torch
@@ -34,14 +35,18 @@ class DistInfo:
         return self.rank == 0
 
 
-def setup(device: torch.device) -> DistInfo:
-    """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA)."""
+def setup(device: torch.device, timeout: timedelta | None = None) -> DistInfo:
+    """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA).
+
+    ``timeout`` bounds every collective (torch's default, 30 minutes, when None); it is only used
+    by the call that creates the group.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, **({"timeout": timeout} if timeout else {}))
     info = DistInfo(
         rank=dist.get_rank(), world=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", 0))
     )

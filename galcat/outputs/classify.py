@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import astropy.units as u
@@ -189,12 +190,81 @@ def _status_text(status: str, error: str, local: bool) -> str:
     return f"{kind}: {error}" if error else kind
 
 
-def classify_targets(cfg: ClassifyConfig) -> ClassifyResult:
-    """Run the whole target-list pipeline; write ``cfg.out`` (and send it over SAMP when asked)."""
+#: how long the other torchrun ranks wait for rank 0's build (a network build of many cutouts takes hours)
+BUILD_WAIT = timedelta(days=7)
+
+
+@dataclass
+class _Job:
+    """Rank 0's state between building the target store and writing the output table."""
+
+    out: Path
+    run: object
+    user: Table
+    targets: Table
+    status: np.ndarray  #: per user row: "" until known, else why it has no prediction
+    origin: np.ndarray  #: per user row: URL or file of the pixels
+    store_path: Path
+    workdir: Path | None  #: the hidden folder of the store (None with --keep-store)
+    reference: str | None = None
+
+    def shared(self) -> dict:
+        """What every torchrun rank needs to embed its share of the built store."""
+        built = self.store_path.exists()
+        return {
+            "out": str(self.out), "store": str(self.store_path) if built else None,
+            "reference": self.reference if built else None,
+        }  # fmt: skip
+
+
+def classify_targets(cfg: ClassifyConfig) -> ClassifyResult | None:
+    """Run the whole target-list pipeline; write ``cfg.out`` (and send it over SAMP when asked).
+
+    Under ``torchrun`` rank 0 alone reads the targets and builds their store while the other ranks
+    wait (a failed build stops them with the same error); then every rank embeds its share of the
+    store's rows (part files beside the output, so a killed run resumes) and rank 0 writes the
+    table. The other ranks write nothing and return ``None``.
+    """
+    from galcat.outputs.embed import EmbedConfig, embed_catalogue
+    from galcat.outputs.shards import finish, main_rank_first, process_group
+
+    with process_group(timeout=BUILD_WAIT) as info:
+        job, shared = main_rank_first(info, lambda: _prepare(cfg), _Job.shared)
+        try:
+            annotated = None
+            if shared["store"] is not None:
+                embed = EmbedConfig(
+                    model=cfg.model, store=shared["store"], out=None, reference=shared["reference"], k=cfg.k,
+                    batch_size=cfg.batch_size, device=cfg.device,
+                )  # fmt: skip
+                annotated = embed_catalogue(embed, parts_beside=shared["out"])
+            if job is None:  # a torchrun rank other than 0: rank 0 writes the table
+                return None
+            table = _write_output(cfg, job, annotated)
+        except BaseException:
+            if job is not None:
+                _drop_workdir(job.workdir)
+            raise
+    finish(job.out)
+    if job.workdir is not None:
+        shutil.rmtree(job.workdir, ignore_errors=True)
+    if cfg.samp:
+        from galcat.outputs.samp import send_table
+
+        send_table(job.out, name=job.out.name)
+    return _result(table, job.out, cfg, annotated, job.run)
+
+
+def _drop_workdir(workdir: Path | None) -> None:
+    """After a failure: remove the hidden store folder unless an unfinished build can resume there."""
+    if workdir is not None and not any(workdir.glob("*.partial*")):
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _prepare(cfg: ClassifyConfig) -> _Job:
+    """Check the request, read and resolve the targets and build their store (rank 0 only)."""
     from galcat.catalogues.targets import read_targets, read_user_table
     from galcat.model import load_run
-    from galcat.outputs.embed import EmbedConfig, embed_catalogue
-    from galcat.store import open_store
 
     out = _check_out(cfg)
     if cfg.samp:
@@ -208,58 +278,52 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult:
         name_column=cfg.name_column, ra_column=cfg.ra_column, dec_column=cfg.dec_column, table=user,
     )  # fmt: skip
     n = len(user)
-    status = np.full(n, "", dtype=object)
-    origin = np.full(n, "", dtype=object)
+    # without --keep-store, a fixed folder beside the output: an interrupted run resumes its partial store
+    workdir = None if cfg.keep_store else out.parent / f".{out.name}.galcat-work"
+    store_path = Path(cfg.keep_store) if cfg.keep_store else workdir / "targets.h5"
+    blank = np.full(n, "", dtype=object)
+    job = _Job(out, run, user, targets, blank.copy(), blank.copy(), store_path, workdir)
     known = ~np.ma.getmaskarray(targets["ra"])
     if cfg.images is None:
         for i in np.flatnonzero(~known):
-            status[i] = f"no position: {targets['resolve_note'][i]}"
+            job.status[i] = f"no position: {targets['resolve_note'][i]}"
     rows = np.arange(n) if cfg.images is not None else np.flatnonzero(known)
-    workdir = None
-    if cfg.keep_store:
-        store_path = Path(cfg.keep_store)
-    else:  # a fixed folder beside the output: an interrupted run resumes its partial store there
-        workdir = out.parent / f".{out.name}.galcat-work"
+    if workdir is not None:
         workdir.mkdir(exist_ok=True)
-        store_path = workdir / "targets.h5"
-    annotated, stored_rows, reference, base_columns = None, np.zeros(0, dtype=np.int64), None, set()
     try:
         if len(rows):
-            records = _build(cfg, targets, rows, store_path, _model_image_size(run))
+            records = _build(cfg, targets, rows, job.store_path, _model_image_size(run))
             for row, (st, error) in records.items():
-                status[row] = _status_text(st, error, cfg.images is not None)
-            if store_path.exists():
-                reference = cfg.reference or default_reference(run)
-                annotated = embed_catalogue(
-                    EmbedConfig(model=cfg.model, store=str(store_path), out=None, reference=reference,
-                                k=cfg.k, batch_size=cfg.batch_size, device=cfg.device)
-                )  # fmt: skip
-                with open_store(store_path) as store:
-                    stored_rows = np.asarray(store.catalogue["target_row"], dtype=np.int64) - 1
-                    origin[stored_rows] = [str(s) for s in store.provenance("source")]
-                    base_columns = set(store.catalogue.colnames)
-                status[stored_rows] = OK
-        table = _output_table(user, targets, annotated, base_columns, stored_rows)
-        why = "'ok', or why the row has no prediction"
-        add_columns(table, {
-            "classify_status": Column([str(s) for s in status], description=why),
-            "image_origin": Column([str(s) for s in origin], description="URL or file the pixels came from"),
-        })  # fmt: skip
-        table.meta.update(_meta(cfg, run, reference, targets))
-        from galcat.tables import write_table
-
-        write_table(table, out, overwrite=cfg.overwrite)
+                job.status[row] = _status_text(st, error, cfg.images is not None)
+            if job.store_path.exists():
+                job.reference = cfg.reference or default_reference(run)
     except BaseException:
-        if workdir is not None and not any(workdir.glob("*.partial*")):
-            shutil.rmtree(workdir, ignore_errors=True)  # nothing to resume
+        _drop_workdir(job.workdir)
         raise
-    if workdir is not None:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if cfg.samp:
-        from galcat.outputs.samp import send_table
+    return job
 
-        send_table(out, name=out.name)
-    return _result(table, out, cfg, annotated, run)
+
+def _write_output(cfg: ClassifyConfig, job: _Job, annotated) -> Table:
+    """The user's table with positions, predictions and per-row status, written to ``job.out``."""
+    from galcat.store import open_store
+    from galcat.tables import write_table
+
+    stored_rows, base_columns = np.zeros(0, dtype=np.int64), set()
+    if annotated is not None:
+        with open_store(job.store_path) as store:
+            stored_rows = np.asarray(store.catalogue["target_row"], dtype=np.int64) - 1
+            job.origin[stored_rows] = [str(s) for s in store.provenance("source")]
+            base_columns = set(store.catalogue.colnames)
+        job.status[stored_rows] = OK
+    table = _output_table(job.user, job.targets, annotated, base_columns, stored_rows)
+    why = "'ok', or why the row has no prediction"
+    add_columns(table, {
+        "classify_status": Column([str(s) for s in job.status], description=why),
+        "image_origin": Column([str(s) for s in job.origin], description="URL or file the pixels came from"),
+    })  # fmt: skip
+    table.meta.update(_meta(cfg, job.run, job.reference, job.targets))
+    write_table(table, job.out, overwrite=cfg.overwrite)
+    return table
 
 
 def _output_table(user: Table, targets: Table, annotated, base_columns: set, stored_rows) -> Table:

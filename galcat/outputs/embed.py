@@ -207,8 +207,13 @@ def check_embed_config(cfg: EmbedConfig) -> None:
     check_writable(cfg.out)
 
 
-def embed_catalogue(cfg: EmbedConfig) -> Table:
-    """The store's catalogue with embedding/prediction (and kNN) columns; written to ``cfg.out``."""
+def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
+    """The store's catalogue with embedding/prediction (and kNN) columns; written to ``cfg.out``.
+
+    Under ``torchrun`` the rows are shared out between the ranks, with the part files beside
+    ``cfg.out`` or, for a caller that writes its own output (``classify``), beside ``parts_beside``;
+    rank 0 gets the table, every other rank ``None``.
+    """
     out = Path(cfg.out) if cfg.out else None
     check_embed_config(cfg)
     if out is not None and out.exists() and not cfg.overwrite:
@@ -240,7 +245,10 @@ def embed_catalogue(cfg: EmbedConfig) -> Table:
     if cfg.calibrate:
         calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)
         temperatures = [c.temperature if c is not None else None for c in calibrations]
-    ensemble = embed_store(run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures, out)
+    ensemble = embed_store(
+        run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures,
+        out if out is not None else parts_beside,
+    )  # fmt: skip
     if ensemble is None:  # a torchrun rank other than 0: rank 0 merges the parts and writes the output
         return None
     embeddings = ensemble.embeddings

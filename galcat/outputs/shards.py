@@ -7,23 +7,74 @@ orders the rows by row number (never by arrival), so the merged arrays equal a o
 part file is written atomically and only once: a rerun after a crash or a killed rank recomputes
 only the parts that are missing. A manifest ties the parts to the store, the model and the number
 of ranks, so parts from another run are never mixed in.
+
+A command with work that only one process may do first (``classify`` builds its target store on
+rank 0) joins the group once with :func:`process_group` and runs that work through
+:func:`main_rank_first`; :func:`sharded_compute` then reuses the group instead of leaving it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from galcat.atomic import atomic_path, atomic_write
 from galcat.errors import GalcatError
 from galcat.model.distributed import DistInfo, barrier, cleanup, setup
 
 MANIFEST = "manifest.json"
+
+
+@contextlib.contextmanager
+def process_group(device: torch.device | None = None, timeout: timedelta | None = None) -> Iterator[DistInfo]:
+    """torchrun's process group for the length of the block (one process: a disabled DistInfo).
+
+    A group that is already joined is reused and left joined, so nested users share one group.
+    """
+    joined = dist.is_available() and dist.is_initialized()
+    info = setup(device or torch.device("cpu"), timeout)
+    try:
+        yield info
+    finally:
+        if not joined:
+            cleanup(info)
+
+
+def main_rank_first(info: DistInfo, work: Callable[[], object], share: Callable[[object], object]):
+    """``work()`` on rank 0 alone while the other ranks wait: ``(result, share(result))`` on rank 0,
+    ``(None, share(result))`` elsewhere (``share`` must return something picklable).
+
+    When ``work`` fails on rank 0 the other ranks raise a GalcatError with the same message instead
+    of waiting for a result that never comes.
+    """
+    if not info.enabled:
+        value = work()
+        return value, share(value)
+    if not info.is_main:
+        message = [None]
+        dist.broadcast_object_list(message, src=0)
+        kind, payload = message[0]
+        if kind == "error":
+            raise GalcatError(payload)
+        return None, payload
+    try:
+        value = work()
+        shared = share(value)
+    except BaseException as exc:
+        text = str(exc) if isinstance(exc, GalcatError) else f"rank 0 failed: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(RuntimeError):  # the others are gone already: rank 0's error still stands
+            dist.broadcast_object_list([("error", text)], src=0)
+        raise
+    dist.broadcast_object_list([("ok", shared)], src=0)
+    return value, shared
 
 
 def parts_dir_for(out) -> Path:
@@ -103,11 +154,10 @@ def sharded_compute(
     """
     if out is None:  # nothing to write parts beside: one process does all the rows
         return compute(np.arange(n_rows, dtype=np.int64))
-    info = setup(device or torch.device("cpu"))
-    if not info.enabled:
-        return compute(np.arange(n_rows, dtype=np.int64))
-    parts = parts_dir_for(out)
-    try:
+    with process_group(device) as info:
+        if not info.enabled:
+            return compute(np.arange(n_rows, dtype=np.int64))
+        parts = parts_dir_for(out)
         _prepare_parts(parts, {**manifest, "n_rows": int(n_rows), "world": info.world}, info)
         path = _part_path(parts, info.rank, info.world)
         expected = rank_rows(n_rows, info)
@@ -119,8 +169,6 @@ def sharded_compute(
         merged = merge_parts(parts, n_rows, info.world) if info.is_main else None
         barrier(info)
         return merged
-    finally:
-        cleanup(info)
 
 
 def finish(out) -> None:
