@@ -122,9 +122,14 @@ def write_hats(
     shutil.rmtree(tmp, ignore_errors=True)
     catalog.write_catalog(tmp, progress_bar=False, overwrite=True, as_collection=True)
     (tmp / COLUMN_META).write_text(json.dumps(_column_meta(table), indent=1))
+    # a directory cannot be swapped in one step: the old one is moved aside first, so at every moment
+    # either the old or the new collection sits under ``path`` (or beside it, if interrupted)
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
     if path.exists():
-        shutil.rmtree(path)
+        path.rename(old)
     tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
     return path
 
 

@@ -48,7 +48,7 @@ class EvaluateConfig:
 
 
 @dataclass
-class _Labelled:
+class Labelled:
     path: str
     rows: np.ndarray  # store rows that have a label
     codes: np.ndarray  # labels of those rows, in the model's class order
@@ -84,7 +84,8 @@ def _pick_scheme(store, requested: str | None, model_scheme: str | None, model_c
     return schemes[0]
 
 
-def _labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> _Labelled:
+def labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> Labelled:
+    """The labelled ``rows`` of a store (all rows when None), codes in the model's class order."""
     from galcat.store import open_store
 
     with open_store(path) as store:
@@ -100,10 +101,10 @@ def _labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> _
     rows = rows[codes[rows] >= 0]
     if len(rows) == 0:
         raise GalcatError(f"{path}: no labelled rows in scheme {scheme!r}")
-    return _Labelled(str(path), rows, codes[rows], scheme)
+    return Labelled(str(path), rows, codes[rows], scheme)
 
 
-def _embed(fold, labelled: _Labelled, cfg: EvaluateConfig):
+def _embed(fold, labelled: Labelled, cfg: EvaluateConfig):
     """(embeddings, logits or None, probs or None) of the labelled rows, in their order."""
     from galcat.model.ensemble import align_rows
     from galcat.model.inference import predict
@@ -126,9 +127,9 @@ def _own_rows(run, fold, cfg: EvaluateConfig):
     return None
 
 
-def _reference_for(fold, run, cfg: EvaluateConfig, classes) -> _Labelled:
+def _reference_for(fold, run, cfg: EvaluateConfig, classes) -> Labelled:
     if cfg.reference:
-        return _labelled_rows(cfg.reference, cfg.scheme, fold.scheme, classes)
+        return labelled_rows(cfg.reference, cfg.scheme, fold.scheme, classes)
     store_path = Path(run.config.store or "")
     if not run.config.store or not store_path.exists():
         raise GalcatError(
@@ -142,7 +143,7 @@ def _reference_for(fold, run, cfg: EvaluateConfig, classes) -> _Labelled:
         raise GalcatError(
             f"{store_path}: the store changed since training (fingerprint differs); pass --reference"
         )
-    return _labelled_rows(store_path, fold.scheme, fold.scheme, classes, rows=fold.train_indices)
+    return labelled_rows(store_path, fold.scheme, fold.scheme, classes, rows=fold.train_indices)
 
 
 def predicted_labels(
@@ -229,21 +230,21 @@ def check_evaluate_config(cfg: EvaluateConfig) -> None:
     check_writable(out)
 
 
-def _plan(run, fold, cfg: EvaluateConfig, classes) -> tuple[_Labelled, _Labelled, bool]:
+def _plan(run, fold, cfg: EvaluateConfig, classes) -> tuple[Labelled, Labelled, bool]:
     """(query rows, reference rows, whether the queries are the fold's own validation rows)."""
     own_rows = _own_rows(run, fold, cfg)
-    query = _labelled_rows(cfg.query, cfg.scheme, fold.scheme, classes, rows=own_rows)
+    query = labelled_rows(cfg.query, cfg.scheme, fold.scheme, classes, rows=own_rows)
     return query, _reference_for(fold, run, cfg, classes), own_rows is not None
 
 
-def _shared_reference(plans, classes, scheme) -> _Labelled | None:
+def _shared_reference(plans, classes, scheme) -> Labelled | None:
     """For an ensemble: every reference row of every fold, so that each fold embeds them all."""
     paths = {str(Path(ref.path).resolve()) for _, ref, _ in plans}
     if len(paths) != 1:
         return None
     rows = np.unique(np.concatenate([ref.rows for _, ref, _ in plans]))
     first = plans[0][1]
-    return _labelled_rows(first.path, first.scheme, scheme, classes, rows=rows)
+    return labelled_rows(first.path, first.scheme, scheme, classes, rows=rows)
 
 
 def _common_classes(model, selected) -> list[str]:

@@ -127,7 +127,7 @@ def _train_scheme(cfg: ProbeConfig, fold) -> tuple[str, list[str]]:
 
 def probe(cfg: ProbeConfig) -> dict:
     """Extract frozen features, train the head, evaluate on ``cfg.test``; write the evaluate report."""
-    from galcat.evaluate.api import _labelled_rows, evaluate_arrays
+    from galcat.evaluate.api import evaluate_arrays, labelled_rows
     from galcat.evaluate.report import summarize_folds, write_report
     from galcat.model import load_run
     from galcat.model.folds import make_folds
@@ -141,14 +141,14 @@ def probe(cfg: ProbeConfig) -> dict:
         raise GalcatError(f"{cfg.model}: no fold {cfg.fold}; the run has folds 0..{len(run.folds) - 1}")
     fold = run.folds[cfg.fold]
     scheme, classes = _train_scheme(cfg, fold)
-    train = _labelled_rows(cfg.store, scheme, scheme, classes)
+    train = labelled_rows(cfg.store, scheme, scheme, classes)
     same = Path(cfg.test).resolve() == Path(cfg.store).resolve()
     if same:  # one store: the head never sees the held-out rows it is scored on
         (fit_rows, held), *_ = make_folds(train.rows, train.codes, 1, cfg.val_fraction, cfg.seed)
-        test = _labelled_rows(cfg.test, scheme, scheme, classes, rows=held)
-        train = _labelled_rows(cfg.store, scheme, scheme, classes, rows=fit_rows)
+        test = labelled_rows(cfg.test, scheme, scheme, classes, rows=held)
+        train = labelled_rows(cfg.store, scheme, scheme, classes, rows=fit_rows)
     else:
-        test = _labelled_rows(cfg.test, None, scheme, classes)
+        test = labelled_rows(cfg.test, None, scheme, classes)
     extractor = FrozenFeatures(fold.model, cfg.features).eval()
     for p in extractor.parameters():
         p.requires_grad_(False)
