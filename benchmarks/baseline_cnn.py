@@ -40,13 +40,15 @@ from galcat.evaluate import EvaluateConfig, evaluate, evaluate_arrays
 from galcat.model.data import make_augment, make_batches, open_training_data
 from galcat.model.folds import make_folds
 
+#: the CLI of the galcat this interpreter imports (works without an activated environment)
+GALCAT = (sys.executable, "-m", "galcat")
 HEADLINE = ("accuracy", "macro_f1", "precision_at_1", "map_at_r")
 
 
 def build_store(data: Path, store: Path) -> None:
     """The 64 px GZ1 store, through the CLI exactly as the README builds it."""
     cmd = [
-        "galcat",
+        *GALCAT,
         "build",
         "folder",
         "--images",
@@ -124,9 +126,9 @@ def run_galcat(store: str, work: Path, seed: int, extra: list[str]) -> tuple[dic
     common = ["--store", store, "--folds", "1", "--seed", str(seed), *extra]
     started = time.perf_counter()
     for cmd in (
-        ["galcat", "train", *common, "--stage", "ls-ce", "--out", str(lsce)],
+        [*GALCAT, "train", *common, "--stage", "ls-ce", "--out", str(lsce)],
         [
-            "galcat",
+            *GALCAT,
             "train",
             *common,
             "--stage",
