@@ -35,8 +35,11 @@ def train_command(
     optimizer: str | None = typer.Option(None, "--optimizer", help="adam | sgd (default per stage)."),
     label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="ls-ce epsilon."),
     m_per_class: int | None = typer.Option(None, "--m-per-class", help="MPerClassSampler m."),
-    patience: int = typer.Option(
-        10, "--patience", help="Early stopping: epochs without a better --select-by."
+    patience: int | None = typer.Option(
+        None,
+        "--patience",
+        help="Early stopping: epochs without a better --select-by (default: 10 under --schedule plateau, "
+        "off under onecycle).",
     ),
     select_by: str | None = typer.Option(
         None,

@@ -13,9 +13,11 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
   paper's SGD(lr 0.1, momentum 0.9) but at 0.01, which is stable without warm-up.
 * Schedule: OneCycle (warm-up then cosine decay, stepped per batch) up to those rates; the paper's
   ReduceLROnPlateau(patience 3, factor 0.1) on validation loss stays available (``plateau``).
-* The best epoch, and early stopping (patience 10, the paper's CE setting), follow a validation
-  metric of the stage: macro F1 for ``ce``/``ls-ce`` (GZ1 is 70 % ellipticals: loss and accuracy
-  favour a model that never predicts a rare class), MAP@R for ``dml``, RMSE for ``votes``.
+* The best epoch, and early stopping (patience 10, the paper's CE setting, under ``plateau`` only:
+  a OneCycle run is as long as its schedule, whose low-rate final epochs are where it settles, so
+  it is not cut short unless ``patience`` is given), follow a validation metric of the stage:
+  macro F1 for ``ce``/``ls-ce`` (GZ1 is 70 % ellipticals: loss and accuracy favour a model that
+  never predicts a rare class), MAP@R for ``dml``, RMSE for ``votes``.
 * Class imbalance: class-balanced batches, each row drawn with weight ``n_class ** -0.5`` (the
   square-root rule: rare classes are seen often without repeating their few images endlessly).
 * Flips are off for a handed scheme (GZ1's ``spiral_cw`` / ``spiral_acw``): a mirror image swaps
@@ -23,7 +25,7 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
   mirrored *with its mirror label* (``mirror_relabel``): a reflected clockwise spiral is an
   anticlockwise one, so the handed classes get twice the examples and a label that is right.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
-  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 16 epochs for ``ce``/``ls-ce``, 6 for ``votes``
+  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 12 epochs for ``ce``/``ls-ce``, 6 for ``votes``
   and 4 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
   two free CPU cores (README, "CPU quick recipe", has the measured figures).
 * Accelerator recipe: the paper's resnet50, batch 128 (votes/ce) or 320 (ls-ce/dml, the paper's
@@ -78,7 +80,8 @@ class TrainConfig:
     weight_decay: float = 5e-5
     label_smoothing: float = 0.1  # epsilon of the paper's equations 1-2
     m_per_class: int | None = None  # MPerClassSampler in the loader
-    patience: int = 10  # early stopping: epochs without improvement of the selection metric
+    patience: int | None = None  # early stopping after this many epochs without a better metric
+    # (default: 10 under the plateau schedule, none under onecycle)
     select_by: str | None = None  # default: macro_f1 (ce, ls-ce), map_at_r (dml), rmse (votes)
     schedule: str = "onecycle"  # onecycle (warm-up + cosine, per step) | plateau (the paper's)
     balance: str = "sampler"  # class imbalance: sampler (class-balanced batches) | loss | none
@@ -114,7 +117,7 @@ _RANGES = {
     "weight_decay": {"low": 0, "high": 1},
     "label_smoothing": {"low": 0, "high": 1},
     "m_per_class": {"low": 1, "integer": True, "allow_none": True},
-    "patience": {"low": 1, "integer": True},
+    "patience": {"low": 1, "integer": True, "allow_none": True},
     "plateau_patience": {"low": 1, "integer": True, "option": "plateau_patience"},
     "seed": {"low": 0, "high": 2**32 - 1, "integer": True},
     "num_workers": {"low": 0, "high": 256, "integer": True},
@@ -179,7 +182,7 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int, mi
     if cfg.image_size is None:
         values["image_size"] = int(store_image_size)
     if cfg.epochs is None:
-        values["epochs"] = 100 if accel else {"dml": 4, "votes": 6}.get(cfg.stage, 16)
+        values["epochs"] = 100 if accel else {"dml": 4, "votes": 6}.get(cfg.stage, 12)
     if cfg.batch_size is None:
         values["batch_size"] = (320 if cfg.stage in ("ls-ce", "dml") else 128) if accel else 64
     if cfg.optimizer is None:
@@ -201,6 +204,8 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int, mi
         raise GalcatError(
             f"--mirror-relabel: scheme {cfg.scheme!r} has no mirror pairs (classes a reflection exchanges)"
         )
+    if cfg.patience is None and cfg.schedule == "plateau":
+        values["patience"] = 10
     if cfg.select_by is None:
         values["select_by"] = {"votes": "rmse", "dml": "map_at_r"}.get(cfg.stage, "macro_f1")
     return dataclasses.replace(cfg, **values)

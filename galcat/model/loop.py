@@ -248,7 +248,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         data, val_rows, cfg.batch_size, False, cfg.seed, scheme, votes, False, None, cfg.num_workers, pin
     )
     for epoch in range(state["epoch"] + 1, cfg.epochs):
-        if state["bad_epochs"] >= cfg.patience:
+        if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
             break
         epoch_seed = cfg.seed + 1000 * k + epoch
         seed_everything(epoch_seed)

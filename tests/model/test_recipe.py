@@ -169,3 +169,12 @@ def test_loss_balance_weights_classes_by_the_power_rule(handed_store):
     assert (w[data.labels[np.searchsorted(data.rows, rows)]]).mean() == pytest.approx(1.0)
     with pytest.raises(GalcatError, match="balance-power"):
         resolve_config(tiny(handed_store, "x", balance_power=2.0), "cpu", 32)
+
+
+def test_a_onecycle_run_is_as_long_as_its_schedule_unless_patience_is_given():
+    onecycle = resolve_config(TrainConfig(store="x"), "cpu", 32)
+    plateau = resolve_config(TrainConfig(store="x", schedule="plateau"), "cpu", 32)
+    asked = resolve_config(TrainConfig(store="x", patience=3), "cpu", 32)
+    assert onecycle.patience is None and plateau.patience == 10 and asked.patience == 3
+    with pytest.raises(GalcatError, match="patience"):
+        resolve_config(TrainConfig(store="x", patience=0), "cpu", 32)
