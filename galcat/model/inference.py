@@ -59,7 +59,9 @@ def predict(
     rows = np.unique(indices)  # the loader reads sorted rows; the answer follows ``indices``
     own = _model_device(model)
     dev = own if device is None else (device if isinstance(device, torch.device) else resolve_device(device))
-    net = model if dev == own else copy.deepcopy(model).to(dev)
+    # "cuda" names the current GPU, which a model on "cuda:0" already uses: no copy then
+    same = dev.type == own.type and dev.index in (None, own.index)
+    net = model if same else copy.deepcopy(model).to(dev)
     size = int(image_size or getattr(model, "image_size", 75))
     was_training = net.training
     net.eval()

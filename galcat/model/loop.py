@@ -28,9 +28,15 @@ from galcat.model.curves import write_curves
 from galcat.model.data import MirrorRelabel, TrainingData, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
-from galcat.model.losses import PROXY_LOSSES, set_proxies
+from galcat.model.losses import PROXY_LOSSES, proxy_view, set_proxies
 from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
-from galcat.model.prototypes import anchor_to_centroids, class_centroids, save_reference
+from galcat.model.prototypes import (
+    CENTROID_IMAGES_PER_CLASS,
+    anchor_to_centroids,
+    centroid_rows,
+    class_centroids,
+    save_reference,
+)
 from galcat.model.schedule import improved, make_schedulers, score, steps_per_epoch
 from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, validate
 from galcat.progress import console, progress_bar
@@ -228,7 +234,9 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         if info.is_main:
             console.print(f"fold {k}: resuming after epoch {state['epoch']}")
     elif init is not None and model.predictor == "proxy":
-        set_proxies(objective.dml_loss, class_centroids(model, cfg, data, train_rows, device))
+        labels = data.labels[np.searchsorted(data.rows, train_rows)]
+        rows = centroid_rows(np.asarray(train_rows), labels, CENTROID_IMAGES_PER_CLASS, [cfg.seed, k])
+        set_proxies(objective.dml_loss, class_centroids(model, cfg, data, rows, device))
     if info.is_main:
         _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
 
@@ -289,9 +297,11 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             data, bn_rows, cfg.batch_size, False, epoch_seed, scheme, votes, False, None, cfg.num_workers, pin
         )
         recalibrate_batchnorm(model, bn_loader, val_aug, device, cfg.bn_images)
-        objective.sync_predictor(model)
         if cfg.prototypes == "centroid" and model.predictor == "proxy":
-            anchor_to_centroids(model, cfg, data, train_rows, device, [cfg.seed, k, epoch])
+            loss_view = proxy_view(objective.dml_loss)
+            anchor_to_centroids(model, cfg, data, train_rows, device, [cfg.seed, k, epoch], loss_view)
+        else:
+            objective.sync_predictor(model)
         metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
         stats["val_seconds"] = round(time.perf_counter() - started, 2)
         if not per_batch:

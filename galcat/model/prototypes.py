@@ -71,14 +71,19 @@ def centroid_rows(rows: np.ndarray, labels: np.ndarray, per_class: int, seed) ->
     return np.sort(np.concatenate(keep)) if keep else rows[:0]
 
 
-def anchor_to_centroids(model, cfg: TrainConfig, data: TrainingData, train_rows, device, seed) -> None:
+def anchor_to_centroids(
+    model, cfg: TrainConfig, data: TrainingData, train_rows, device, seed, loss_view
+) -> None:
     """Set the network's ``proxy`` predictor to the class centroids of its current embedding.
 
-    The similarity scale stays the loss's, so probabilities keep the loss's sharpness.
+    ``loss_view`` is the loss's ``(proxies, scale)`` (:func:`galcat.model.losses.proxy_view`): the
+    similarity scale stays the loss's, so probabilities keep its sharpness, and a class without
+    training rows keeps the loss's proxy.
     """
+    proxies, scale = loss_view
     labels = data.labels[np.searchsorted(data.rows, train_rows)]
     rows = centroid_rows(np.asarray(train_rows), labels, CENTROID_IMAGES_PER_CLASS, seed)
     centroids = class_centroids(model, cfg, data, rows, device)
-    missing = centroids.norm(dim=1) == 0  # a class with no training rows keeps its proxy
-    centroids[missing] = model.proxies[missing].float().cpu()
-    model.set_proxies(centroids, model.proxy_scale.item())
+    missing = centroids.norm(dim=1) == 0
+    centroids[missing] = proxies[missing].float().cpu()
+    model.set_proxies(centroids, scale)
