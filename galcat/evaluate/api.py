@@ -203,7 +203,10 @@ def evaluate_arrays(
 
 
 #: the files an evaluation writes into ``--out`` (besides figures), checked against the inputs
-REPORT_FILES = ("metrics.json", "report.md", "evaluate_config.json", "confusion.png", "roc.png")
+REPORT_FILES = (
+    "metrics.json", "report.md", "evaluate_config.json", "confusion.png", "roc.png", "calibration.png",
+    "errors.png",
+)  # fmt: skip
 
 
 def check_evaluate_config(cfg: EvaluateConfig) -> None:
