@@ -1,10 +1,10 @@
 """One result for all evaluated folds: their ensemble, or their pooled out-of-fold predictions.
 
 When every fold predicts the same query rows (another store, or ``--reference``), the folds'
-temperature-scaled probabilities are averaged (:mod:`galcat.model.ensemble`) and the ensemble is
+temperature-scaled probabilities are pooled (:mod:`galcat.model.ensemble`) and the ensemble is
 scored like one more model. On the run's own store each fold predicts only its validation rows,
-which no other fold held out, so averaging would score folds on rows they trained on; the
-folds' predictions are pooled instead ("out-of-fold"). Either way the result carries the
+which no other fold held out, so an ensemble would score folds on rows they trained on; the
+folds' predictions are concatenated instead ("out-of-fold"). Either way the result carries the
 calibration before and after temperature scaling and the most confident mistakes.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from galcat.evaluate.roc import roc_curves
 from galcat.metrics.classification import classification_metrics
 from galcat.model.calibration import N_BINS, calibration_measures, reliability_bins
-from galcat.model.ensemble import combine, mean_embedding
+from galcat.model.ensemble import combine, mean_embedding, pool_probabilities
 
 #: Mistakes shown in ``errors.png`` (a 4 x 4 gallery).
 N_MISTAKES = 16
@@ -109,7 +109,7 @@ def ensemble_block(folds: list[FoldQueries], combined, y_pred, class_names) -> d
     confidence = np.ones(len(first.rows))
     if combined is not None:
         probs, _, entropy, agreement = combined
-        raw = np.stack([f.raw_probs for f in folds]).mean(axis=0)
+        raw = pool_probabilities(np.stack([f.raw_probs for f in folds]))
         result["calibration"] = calibration_block(raw, probs, first.labels, [f.temperature for f in folds])
         unanimous = agreement == 1.0
         correct = y_pred == first.labels

@@ -83,7 +83,7 @@ def _value(scalars: dict, key: str, percent: bool) -> str:
 
 
 COMBINED_TITLES = {
-    "ensemble": "Ensemble of {k} folds (mean of temperature-scaled probabilities, mean embedding)",
+    "ensemble": "Ensemble of {k} folds (geometric mean of temperature-scaled probabilities, mean embedding)",
     "out-of-fold": "Pooled out-of-fold predictions of {k} folds (each row by the fold that held it out)",
     "single fold": "Fold {folds}",
 }

@@ -1,11 +1,17 @@
-"""The k fold models of a run as one predictor: averaged, temperature-scaled probabilities with
+"""The k fold models of a run as one predictor: pooled, temperature-scaled probabilities with
 their spread, and the mean embedding.
 
-A k-fold run leaves k networks that each saw a different 80 % of the data. Averaging their
-calibrated probabilities is a cheap deep ensemble (Lakshminarayanan et al. 2017): it is usually
-better calibrated and more accurate than one fold, and the disagreement between folds (the
-per-class standard deviation, the fraction of folds that agree with the ensemble) flags the
-galaxies whose prediction should not be trusted. ``galcat embed`` and ``galcat evaluate`` use
+A k-fold run leaves k networks that each saw a different 80 % of the data. Pooling their
+calibrated probabilities is a cheap deep ensemble (Lakshminarayanan et al. 2017), more accurate
+than one fold, and the disagreement between folds (the per-class standard deviation, the fraction
+of folds that agree with the ensemble) flags the galaxies whose prediction should not be trusted.
+
+The pool is the normalised geometric mean of the folds' probabilities (log-linear pooling: the
+softmax of the mean temperature-scaled logits). Why not the arithmetic mean: a linear pool of
+calibrated forecasts is under-confident whenever they disagree (Ranjan & Gneiting 2010, "Combining
+probability forecasts", JRSS B 72), and there are no rows left out of every fold on which to
+recalibrate the pool. On a 5-fold GZ1 run scored on 797 unseen galaxies the arithmetic mean of
+calibrated folds gave mean confidence 0.68 at accuracy 0.73. ``galcat embed`` and ``galcat evaluate`` use
 this module whenever more than one fold is selected; one fold is the k = 1 case of the same code.
 """
 
@@ -36,12 +42,12 @@ class EnsemblePredictions:
     embeddings: np.ndarray  # float32 (n, D): mean of the folds' L2-normalised embeddings, L2-normalised
     folds: list[int]  # fold numbers, in the order of the fold axis below
     temperatures: list[float]  # 1.0 for a fold without calibration
-    probs: np.ndarray | None = None  # (n, C) mean over folds of the temperature-scaled probabilities
+    probs: np.ndarray | None = None  # (n, C) pool (normalised geometric mean) of the scaled folds
     probs_std: np.ndarray | None = None  # (n, C) standard deviation over folds (ddof 0)
     entropy: np.ndarray | None = None  # (n,) normalised entropy of ``probs`` in [0, 1]
     agreement: np.ndarray | None = None  # (n,) fraction of folds whose top class is the ensemble's
     fold_probs: np.ndarray | None = None  # (k, n, C) temperature-scaled probabilities per fold
-    raw_probs: np.ndarray | None = None  # (n, C) mean over folds of the unscaled probabilities
+    raw_probs: np.ndarray | None = None  # (n, C) pool of the unscaled probabilities
     fold_embeddings: np.ndarray | None = None  # (k, n, D) raw per-fold embeddings
 
 
@@ -68,13 +74,26 @@ def normalised_entropy(probs: np.ndarray) -> np.ndarray:
     return np.clip(-terms.sum(axis=1) / np.log(n_classes), 0.0, 1.0).astype(np.float32)
 
 
+def pool_probabilities(fold_probs: np.ndarray) -> np.ndarray:
+    """(k, n, C) -> (n, C): normalised geometric mean over the fold axis (one fold: itself).
+
+    ``exp(mean_k log p_k)`` renormalised per row, which equals the softmax of the mean logits.
+    Probabilities are floored at the smallest float32 so a fold's exact zero does not veto a class.
+    """
+    p = np.asarray(fold_probs, dtype=np.float64)
+    log_p = np.log(np.clip(p, np.finfo(np.float32).tiny, None)).mean(axis=0)
+    log_p -= log_p.max(axis=-1, keepdims=True)
+    pooled = np.exp(log_p)
+    return pooled / pooled.sum(axis=-1, keepdims=True)
+
+
 def combine(fold_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(k, n, C) per-fold probabilities -> mean (n, C), std (n, C), normalised entropy of the
-    mean (n,), and the fraction of folds whose argmax equals the mean's argmax (n,)."""
+    """(k, n, C) per-fold probabilities -> pool (n, C), std (n, C), normalised entropy of the
+    pool (n,), and the fraction of folds whose argmax equals the pool's argmax (n,)."""
     p = np.asarray(fold_probs, dtype=np.float64)
     if p.ndim != 3 or p.shape[0] < 1:
         raise GalcatError(f"fold probabilities must be (folds, rows, classes), got {p.shape}")
-    mean = p.mean(axis=0)
+    mean = pool_probabilities(p)
     std = p.std(axis=0)
     winner = mean.argmax(axis=1)
     agreement = (p.argmax(axis=2) == winner[None, :]).mean(axis=0)
@@ -216,5 +235,5 @@ def predict_ensemble(
         fold_probs = np.stack(scaled)
         result.probs, result.probs_std, result.entropy, result.agreement = combine(fold_probs)
         result.fold_probs = fold_probs.astype(np.float32)
-        result.raw_probs = np.stack(raw).mean(axis=0).astype(np.float32)
+        result.raw_probs = pool_probabilities(np.stack(raw)).astype(np.float32)
     return result

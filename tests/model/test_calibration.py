@@ -81,7 +81,7 @@ def test_calibration_file_round_trip_and_staleness(tmp_path):
         load_calibration(path)
 
 
-def test_fold_averaging_matches_a_hand_computation():
+def test_fold_pooling_matches_a_hand_computation():
     # 3 folds, 2 rows, 3 classes.
     folds = np.array(
         [
@@ -91,19 +91,34 @@ def test_fold_averaging_matches_a_hand_computation():
         ]
     )
     mean, std, entropy, agreement = combine(folds)
-    np.testing.assert_allclose(mean, [[0.5, 0.4, 0.1], [0.2, 0.4, 0.4]], atol=1e-6)
+    # normalised geometric mean: row 0 is (0.105, 0.048, 0.001) ** (1/3), renormalised
+    geo = np.array([[0.105, 0.048, 0.001], [0.006, 0.06, 0.054]]) ** (1 / 3)
+    np.testing.assert_allclose(mean, geo / geo.sum(axis=1, keepdims=True), atol=1e-6)
+    assert mean[0] == pytest.approx([0.5045, 0.3886, 0.1069], abs=1e-4)
+    # the same pool as the softmax of the mean log-probabilities (the mean logits)
+    np.testing.assert_allclose(mean, softmax(np.log(folds).mean(axis=0)), atol=1e-6)
     # population std of (0.7, 0.5, 0.3) = sqrt(((0.2)^2 + 0 + (0.2)^2) / 3)
     assert std[0, 0] == pytest.approx(np.sqrt(0.08 / 3), abs=1e-6)
     assert std[0, 2] == pytest.approx(0.0, abs=1e-7)
-    h0 = -(0.5 * np.log(0.5) + 0.4 * np.log(0.4) + 0.1 * np.log(0.1)) / np.log(3)
+    h0 = -(mean[0] * np.log(mean[0])).sum() / np.log(3)
     assert entropy[0] == pytest.approx(h0, abs=1e-6)
-    # row 0: ensemble argmax 0; fold argmaxes 0, 0, 1 -> 2/3 agree.
-    # row 1: mean (0.2, 0.4, 0.4): argmax picks the first maximum, class 1; folds 1, 2, 1 -> 2/3.
+    # row 0: pool argmax 0; fold argmaxes 0, 0, 1 -> 2/3 agree.
+    # row 1: pool proportional to (0.18, 0.39, 0.38) -> class 1; fold argmaxes 1, 2, 1 -> 2/3.
     np.testing.assert_allclose(agreement, [2 / 3, 2 / 3], atol=1e-6)
     one_hot = np.array([[[1.0, 0.0, 0.0]], [[1.0, 0.0, 0.0]]])
     m, s, h, a = combine(one_hot)
-    assert h[0] == 0.0 and a[0] == 1.0 and s.max() == 0.0
+    assert h[0] == pytest.approx(0.0, abs=1e-6) and a[0] == 1.0 and s.max() == 0.0
+    # a fold's exact zero (a softmax underflow) gives a finite pool that still sums to 1
+    zero = combine(np.array([[[0.0, 1.0]], [[0.9, 0.1]]]))[0]
+    assert np.isfinite(zero).all() and zero.sum() == pytest.approx(1.0) and zero[0, 1] > 0.99
     assert normalised_entropy(np.full((1, 4), 0.25))[0] == pytest.approx(1.0)
+
+
+def test_pooled_calibrated_folds_are_sharper_than_their_arithmetic_mean():
+    # two calibrated folds that disagree: the arithmetic mean is flatter than either fold
+    folds = np.array([[[0.9, 0.1]], [[0.6, 0.4]]])
+    pooled = combine(folds)[0]
+    assert pooled[0, 0] > folds[:, 0, 0].mean()
 
 
 def test_mean_embedding_is_the_normalised_mean_of_normalised_folds():
