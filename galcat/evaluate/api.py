@@ -55,20 +55,6 @@ class Labelled:
     scheme: str
 
 
-def _select_folds(run, spec: str) -> list[tuple[int, object]]:
-    numbered = list(enumerate(run.folds))
-    if spec in ("all", "", None):
-        return numbered
-    try:
-        wanted = [int(part) for part in str(spec).split(",")]
-    except ValueError:
-        raise GalcatError(f"--folds {spec!r}: use 'all' or fold numbers such as '0' or '0,2'") from None
-    missing = [w for w in wanted if not 0 <= w < len(run.folds)]
-    if missing:
-        raise GalcatError(f"{run.path}: no fold {missing}; the run has folds 0..{len(run.folds) - 1}")
-    return [numbered[w] for w in wanted]
-
-
 def _pick_scheme(store, requested: str | None, model_scheme: str | None, model_classes: list[str]) -> str:
     schemes = store.schemes
     if not schemes:
@@ -349,11 +335,11 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     """Evaluate every selected fold and their combination; write metrics.json, report.md and
     figures (confusion, ROC, calibration, confident mistakes) to ``cfg.out``."""
     from galcat.model import load_run
-    from galcat.model.ensemble import run_calibrations
+    from galcat.model.ensemble import run_calibrations, select_folds
 
     check_evaluate_config(cfg)
     run = load_run(cfg.model)
-    selected = _select_folds(run, cfg.folds)
+    selected = select_folds(run, cfg.folds)
     class_names = _common_classes(cfg.model, selected)
     if cfg.calibrate:
         calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from galcat.errors import GalcatError
+from galcat.metrics.knn import l2_normalize
 from galcat.model.calibration import (
     CALIBRATION_FILE,
     Calibration,
@@ -51,16 +52,9 @@ class EnsemblePredictions:
     fold_embeddings: np.ndarray | None = None  # (k, n, D) raw per-fold embeddings
 
 
-def normalise_rows(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm along the last axis (zero rows stay zero)."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-
-
 def mean_embedding(fold_embeddings: np.ndarray) -> np.ndarray:
     """(k, n, D) -> (n, D): each fold's embedding L2-normalised, averaged, then L2-normalised."""
-    return normalise_rows(normalise_rows(fold_embeddings).mean(axis=0))
+    return l2_normalize(l2_normalize(fold_embeddings).mean(axis=0))
 
 
 def normalised_entropy(probs: np.ndarray) -> np.ndarray:
@@ -105,13 +99,27 @@ def combine(fold_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     )
 
 
-def select_folds(run, fold: int | None) -> list[tuple[int, object]]:
-    """``[(number, FoldModel)]``: every fold when ``fold`` is None, else that one."""
-    if fold is None:
-        return list(enumerate(run.folds))
-    if not 0 <= fold < len(run.folds):
-        raise GalcatError(f"{run.path}: run has {len(run.folds)} fold(s); --fold {fold} does not exist")
-    return [(fold, run.folds[fold])]
+def select_folds(run, folds=None) -> list[tuple[int, object]]:
+    """``[(number, FoldModel)]`` of a run's folds.
+
+    ``folds``: None or 'all' (every fold), a fold number, or numbers such as '0,2' (the CLI's
+    ``--fold`` / ``--folds``); a fold the run does not have is an error that names the run.
+    """
+    numbered = list(enumerate(run.folds))
+    if folds is None or (isinstance(folds, str) and folds.strip().lower() in ("all", "")):
+        return numbered
+    try:
+        wanted = [int(folds)] if isinstance(folds, int) else [int(part) for part in str(folds).split(",")]
+    except ValueError:
+        raise GalcatError(f"--folds {folds!r}: use 'all' or fold numbers such as '0' or '0,2'") from None
+    missing = [w for w in wanted if not 0 <= w < len(run.folds)]
+    if missing:
+        names = ", ".join(map(str, missing))
+        raise GalcatError(
+            f"{run.path}: --fold {names} does not exist (no fold {names}; the run has "
+            f"{len(run.folds)} fold(s), 0..{len(run.folds) - 1})"
+        )
+    return [numbered[w] for w in wanted]
 
 
 def _fold_dir(fold) -> Path | None:

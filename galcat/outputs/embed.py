@@ -36,11 +36,10 @@ class EmbedConfig:
 def load_fold(run_dir, fold: int):
     """The trained fold of a run (``galcat.model.load_run``), with a clear error for a bad fold."""
     from galcat.model import load_run
+    from galcat.model.ensemble import select_folds
 
     run = load_run(run_dir)
-    if not 0 <= fold < len(run.folds):
-        raise GalcatError(f"{run_dir}: run has {len(run.folds)} fold(s); --fold {fold} does not exist")
-    return run, run.folds[fold]
+    return run, select_folds(run, fold)[0][1]
 
 
 def open_checked_store(path, fold, need_labels: bool):
