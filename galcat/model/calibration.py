@@ -9,15 +9,13 @@ fold's checkpoint as ``fold{k}/calibration.json``, so every later prediction use
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from galcat.atomic import atomic_write
+from galcat.config import load_config, save_config
 from galcat.errors import GalcatError
 
 #: Equal-width confidence bins of the expected calibration error (Guo et al. 2017 use 15).
@@ -139,11 +137,11 @@ class Calibration:
     nll_after: float
     ece_before: float
     ece_after: float
-    checkpoint_sha256: str = ""
+    model_hash: str = ""  # galcat.model.checkpoint.model_hash of the weights it was fitted for
     fitted_on: str = "the fold's validation split"
 
 
-def calibrate(logits, labels, checkpoint_sha256: str = "") -> Calibration:
+def calibrate(logits, labels, model_hash: str = "") -> Calibration:
     """Fit T on (logits, labels) and record NLL/ECE before and after."""
     t = fit_temperature(logits, labels)
     before, after = softmax(logits), softmax(logits, t)
@@ -154,36 +152,24 @@ def calibrate(logits, labels, checkpoint_sha256: str = "") -> Calibration:
         nll_after=negative_log_likelihood(after, labels),
         ece_before=expected_calibration_error(before, labels),
         ece_after=expected_calibration_error(after, labels),
-        checkpoint_sha256=checkpoint_sha256,
+        model_hash=model_hash,
     )
 
 
-def file_sha256(path) -> str:
-    """sha256 of a file's bytes (ties a calibration to the checkpoint it was fitted for)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_calibration(path, calibration: Calibration) -> Path:
-    path = Path(path)
-    atomic_write(path, json.dumps(asdict(calibration), indent=2) + "\n")
-    return path
+    return save_config(calibration, path)
 
 
-def load_calibration(path, checkpoint_sha256: str | None = None) -> Calibration | None:
-    """The saved calibration, or None when absent or fitted for another checkpoint."""
+def load_calibration(path, model_hash: str | None = None) -> Calibration | None:
+    """The saved calibration, or None when absent or fitted for other weights."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
-        calibration = Calibration(**{k: data[k] for k in Calibration.__dataclass_fields__ if k in data})
-    except (ValueError, TypeError) as exc:
-        raise GalcatError(f"{path}: not a galcat calibration file ({exc}); delete it to refit") from None
-    if checkpoint_sha256 and calibration.checkpoint_sha256 != checkpoint_sha256:
+        calibration = load_config(Calibration, path)
+    except GalcatError as exc:
+        raise GalcatError(f"{exc}; delete it to refit the calibration") from None
+    if model_hash and calibration.model_hash != model_hash:
         return None
     if not T_BOUNDS[0] <= calibration.temperature <= T_BOUNDS[1]:
         raise GalcatError(f"{path}: temperature {calibration.temperature} outside {T_BOUNDS}")

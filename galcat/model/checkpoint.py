@@ -6,6 +6,7 @@ load. galcat saves ``state_dict`` + metadata only and refuses anything that need
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import zipfile
@@ -33,6 +34,20 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
             "and rerun the same command to resume"
         ) from None
     return path
+
+
+def model_hash(model) -> str:
+    """sha256 over a torch module's state dict (names, shapes and bytes): changes when weights do.
+
+    Keys what was computed from a model (a calibration, an embedding index) to its weights.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(name.encode())
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:

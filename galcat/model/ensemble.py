@@ -28,11 +28,11 @@ from galcat.model.calibration import (
     CALIBRATION_FILE,
     Calibration,
     calibrate,
-    file_sha256,
     load_calibration,
     save_calibration,
     softmax,
 )
+from galcat.model.checkpoint import model_hash
 
 
 @dataclass
@@ -135,7 +135,7 @@ def fold_calibration(run, number: int, fold, batch_size: int = 128, device=None,
     if not getattr(fold, "class_names", None) or len(getattr(fold, "val_indices", ())) == 0:
         return None
     fold_dir = _fold_dir(fold)
-    sha = file_sha256(fold.path) if fold_dir is not None and Path(fold.path).is_file() else ""
+    sha = model_hash(fold.model)
     path = fold_dir / CALIBRATION_FILE if fold_dir is not None else None
     if path is not None and not refit:
         saved = load_calibration(path, sha)
@@ -159,7 +159,7 @@ def fold_calibration(run, number: int, fold, batch_size: int = 128, device=None,
         return None
     labels = codes[pred.index]
     keep = labels >= 0
-    calibration = calibrate(pred.logits[keep], labels[keep], checkpoint_sha256=sha)
+    calibration = calibrate(pred.logits[keep], labels[keep], model_hash=sha)
     if path is not None:
         save_calibration(path, calibration)
     return calibration

@@ -10,8 +10,9 @@ import numpy as np
 from astropy.table import Table
 
 from galcat.errors import GalcatError
+from galcat.model.checkpoint import model_hash
 from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs, masked_to_str
-from galcat.outputs.index import EmbeddingIndex, index_key, model_hash
+from galcat.outputs.index import EmbeddingIndex, index_key
 from galcat.outputs.shards import finish as finish_shards
 
 

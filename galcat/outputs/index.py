@@ -25,17 +25,6 @@ from galcat.errors import GalcatError
 from galcat.metrics.knn import FLAT_MAX_ROWS, KnnIndex
 
 
-def model_hash(model) -> str:
-    """sha256 over a torch module's state dict (names, shapes and bytes): changes when weights do."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        array = tensor.detach().cpu().contiguous().numpy()
-        digest.update(name.encode())
-        digest.update(str(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
 def index_key(run_dir, fold: int) -> str:
     """Short key naming the index files of one run's fold."""
     text = f"{Path(run_dir).resolve()}|fold={fold}"

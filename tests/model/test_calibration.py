@@ -67,7 +67,7 @@ def test_temperature_scaling_lowers_nll_on_a_held_out_split_and_keeps_the_argmax
 
 def test_calibration_file_round_trip_and_staleness(tmp_path):
     logits, labels = _overconfident(200, seed=3)
-    cal = calibrate(logits, labels, checkpoint_sha256="abc")
+    cal = calibrate(logits, labels, model_hash="abc")
     assert cal.nll_after < cal.nll_before and cal.n_rows == 200
     path = save_calibration(tmp_path / "fold0" / "calibration.json", cal)
     assert load_calibration(path, "abc") == cal

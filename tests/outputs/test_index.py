@@ -16,7 +16,8 @@ from PIL import Image
 
 import galcat.atomic
 from galcat.errors import GalcatError
-from galcat.outputs.index import EmbeddingIndex, index_key, model_hash
+from galcat.model.checkpoint import model_hash
+from galcat.outputs.index import EmbeddingIndex, index_key
 from galcat.outputs.neighbours import find_query, parse_position, render_grid
 
 
