@@ -90,18 +90,11 @@ def labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> La
     return Labelled(str(path), rows, codes[rows], scheme)
 
 
-def _embed(fold, labelled: Labelled, cfg: EvaluateConfig):
-    """(embeddings, logits or None, probs or None) of the labelled rows, in their order."""
-    from galcat.model.ensemble import align_rows
-    from galcat.model.inference import predict
+def _embed(fold, labelled: Labelled, cfg: EvaluateConfig, temperature=None):
+    """(embeddings, unscaled probs, scaled probs) of the labelled rows, in their order."""
+    from galcat.model.ensemble import fold_predictions
 
-    pred = predict(
-        fold.model, labelled.path, indices=labelled.rows, batch_size=cfg.batch_size, device=cfg.device
-    )
-    pos = align_rows(np.asarray(pred.index, dtype=np.int64), labelled.rows, labelled.path)
-    logits = None if pred.logits is None else np.asarray(pred.logits, dtype=np.float64)[pos]
-    probs = None if pred.probs is None else np.asarray(pred.probs, dtype=np.float64)[pos]
-    return np.asarray(pred.embeddings, dtype=np.float32)[pos], logits, probs
+    return fold_predictions(fold, labelled.path, labelled.rows, temperature, cfg.batch_size, cfg.device)
 
 
 def _own_rows(run, fold, cfg: EvaluateConfig):
@@ -248,17 +241,6 @@ def _common_classes(model, selected) -> list[str]:
     return class_names
 
 
-def _scaled(logits, probs, temperature, n_classes, model):
-    """(unscaled, temperature-scaled) probabilities; both None for a model without a classifier."""
-    from galcat.model.calibration import softmax
-
-    if logits is None:
-        return probs, probs
-    if logits.shape[1] != n_classes:
-        raise GalcatError(f"{model}: the model outputs {logits.shape[1]} classes but names {n_classes}")
-    return softmax(logits), softmax(logits, temperature or 1.0)
-
-
 def classifier_name(model) -> str:
     """What turns the network's output into class probabilities, in the report's words."""
     predictor = getattr(model, "predictor", "softmax")
@@ -274,16 +256,15 @@ def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: Ev
     from galcat.evaluate.combined import FoldQueries, calibration_block
 
     query, reference, own = plan
-    q_emb, logits, head_probs = _embed(fold, query, cfg)
     temperature = calibration.temperature if calibration is not None else None
-    raw, probs = _scaled(logits, head_probs, temperature, len(classes), cfg.model)
+    q_emb, raw, probs = _embed(fold, query, cfg, temperature)
     embedded = shared_ref or reference
     same = Path(embedded.path).resolve() == Path(query.path).resolve() and np.array_equal(
         embedded.rows, query.rows
     )
     r_emb, r_lab, shared_emb = None, None, None
     if not same:
-        r_emb, _, _ = _embed(fold, embedded, cfg)
+        r_emb = _embed(fold, embedded, cfg)[0]
         r_lab = embedded.codes
         if shared_ref is not None:  # this fold's own references are a subset of the shared rows
             shared_emb = r_emb
@@ -295,7 +276,7 @@ def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: Ev
         normalize=cfg.normalize, block_size=cfg.block_size, seed=cfg.seed + number, y_pred=y_pred,
         classifier=classifier_name(fold.model),
     )  # fmt: skip
-    if probs is not None and logits is not None:
+    if probs is not None:
         result["calibration"] = calibration_block(raw, probs, query.codes, [temperature])
     result.update(
         fold=number,

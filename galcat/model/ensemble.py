@@ -48,8 +48,6 @@ class EnsemblePredictions:
     entropy: np.ndarray | None = None  # (n,) normalised entropy of ``probs`` in [0, 1]
     agreement: np.ndarray | None = None  # (n,) fraction of folds whose top class is the ensemble's
     fold_probs: np.ndarray | None = None  # (k, n, C) temperature-scaled probabilities per fold
-    raw_probs: np.ndarray | None = None  # (n, C) pool of the unscaled probabilities
-    fold_embeddings: np.ndarray | None = None  # (k, n, D) raw per-fold embeddings
 
 
 def mean_embedding(fold_embeddings: np.ndarray) -> np.ndarray:
@@ -177,14 +175,33 @@ def run_calibrations(run, selected, batch_size=128, device=None, refit=False) ->
     return [fold_calibration(run, n, f, batch_size, device, refit) for n, f in selected]
 
 
-def align_rows(pred_index: np.ndarray, rows: np.ndarray, where: str) -> np.ndarray:
-    """Positions in the prediction arrays of each requested row (whatever order predict used)."""
-    order = np.argsort(pred_index, kind="stable")
-    pos = np.searchsorted(pred_index[order], rows)
-    pos = np.clip(pos, 0, max(len(order) - 1, 0))
-    if len(pred_index) != len(rows) or not np.array_equal(pred_index[order][pos], rows):
-        raise GalcatError(f"{where}: predictions do not cover the requested rows")
-    return order[pos]
+def fold_predictions(
+    fold,
+    store_path,
+    rows,
+    temperature=None,
+    batch_size: int = 128,
+    device=None,
+    image_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One fold over store ``rows`` (in that order): embeddings, unscaled and temperature-scaled
+    probabilities (both None for a model without a classifier)."""
+    from galcat.model.inference import predict
+
+    pred = predict(
+        fold.model, str(store_path), indices=rows, batch_size=batch_size, device=device, image_size=image_size
+    )
+    embeddings = np.asarray(pred.embeddings, dtype=np.float32)
+    if pred.logits is None:
+        return embeddings, None, None
+    n_classes = len(getattr(fold, "class_names", None) or []) or pred.logits.shape[1]
+    if pred.logits.shape[1] != n_classes:
+        raise GalcatError(
+            f"{getattr(fold, 'path', 'model')}: the model outputs {pred.logits.shape[1]} classes "
+            f"but names {n_classes}"
+        )
+    logits = np.asarray(pred.logits, dtype=np.float64)
+    return embeddings, softmax(logits), softmax(logits, temperature or 1.0)
 
 
 def predict_ensemble(
@@ -195,16 +212,11 @@ def predict_ensemble(
     batch_size: int = 128,
     device=None,
     image_size: int | None = None,
-    keep_folds: bool = False,
 ) -> EnsemblePredictions:
-    """Run every selected fold over the store rows and combine them.
+    """Run every selected fold over the store rows (:func:`fold_predictions`) and combine them.
 
-    ``temperatures`` (one per fold, None = 1) scale each fold's logits before the softmax;
-    ``raw_probs`` keeps the unscaled mean for before/after comparisons. ``keep_folds`` keeps
-    the per-fold embeddings as well (they are large).
+    ``temperatures`` (one per fold, None = 1) scale each fold's logits before the softmax.
     """
-    from galcat.model.inference import predict
-
     if not selected:
         raise GalcatError("no fold selected")
     if indices is None:
@@ -214,34 +226,21 @@ def predict_ensemble(
             indices = np.arange(len(store), dtype=np.int64)
     rows = np.asarray(indices, dtype=np.int64)
     temps = [float(t) if t else 1.0 for t in (temperatures or [None] * len(selected))]
-    embeddings, scaled, raw = [], [], []
-    for (number, fold), t in zip(selected, temps, strict=True):
-        pred = predict(
-            fold.model, str(store_path), indices=rows, batch_size=batch_size, device=device,
-            image_size=image_size,
-        )  # fmt: skip
-        pos = align_rows(np.asarray(pred.index, dtype=np.int64), rows, f"{store_path} (fold {number})")
-        embeddings.append(np.asarray(pred.embeddings, dtype=np.float32)[pos])
-        if pred.logits is not None:
-            logits = np.asarray(pred.logits, dtype=np.float64)[pos]
-            scaled.append(softmax(logits, t))
-            raw.append(softmax(logits))
-        elif pred.probs is not None:  # a classifier without logits cannot be temperature-scaled
-            scaled.append(np.asarray(pred.probs, dtype=np.float64)[pos])
-            raw.append(scaled[-1])
-    fold_embeddings = np.stack(embeddings)
+    outputs = [
+        fold_predictions(fold, store_path, rows, t, batch_size, device, image_size)
+        for (_, fold), t in zip(selected, temps, strict=True)
+    ]
     result = EnsemblePredictions(
         index=rows,
-        embeddings=mean_embedding(fold_embeddings),
+        embeddings=mean_embedding(np.stack([emb for emb, _, _ in outputs])),
         folds=[int(n) for n, _ in selected],
         temperatures=temps,
-        fold_embeddings=fold_embeddings if keep_folds else None,
     )
+    scaled = [probs for _, _, probs in outputs if probs is not None]
     if scaled and len(scaled) != len(selected):
         raise GalcatError("some selected folds have a classifier and some do not; select one kind")
     if scaled:
         fold_probs = np.stack(scaled)
         result.probs, result.probs_std, result.entropy, result.agreement = combine(fold_probs)
         result.fold_probs = fold_probs.astype(np.float32)
-        result.raw_probs = pool_probabilities(np.stack(raw)).astype(np.float32)
     return result

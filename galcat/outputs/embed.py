@@ -14,6 +14,7 @@ from galcat.model.checkpoint import model_hash
 from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs, masked_to_str
 from galcat.outputs.index import EmbeddingIndex, index_key
 from galcat.outputs.shards import finish as finish_shards
+from galcat.outputs.shards import main_rank_first, process_group, sharded_compute
 
 
 @dataclass
@@ -93,7 +94,6 @@ def embed_store(run, selected, store_path, store, batch_size=128, device=None, t
     part files beside ``out``); rank 0 gets the merged predictions and every other rank ``None``.
     """
     from galcat.model.ensemble import predict_ensemble
-    from galcat.outputs.shards import sharded_compute
 
     size = _image_size(run, selected[0][1], store)
 
@@ -115,7 +115,7 @@ def embed_store(run, selected, store_path, store, batch_size=128, device=None, t
 
 
 #: EnsemblePredictions fields with a fold axis first (k, n, ...); part files keep rows first
-_FOLD_AXIS_FIELDS = ("fold_probs", "fold_embeddings")
+_FOLD_AXIS_FIELDS = ("fold_probs",)
 
 
 def _ensemble_arrays(pred) -> dict[str, np.ndarray]:
@@ -241,14 +241,18 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
     _check_same_classes(cfg.model, selected)
     store = open_checked_store(cfg.store, fold, need_labels=False)
     ref_store = open_checked_store(cfg.reference, fold, need_labels=True) if cfg.reference else None
-    temperatures = None
-    if cfg.calibrate:
-        calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)
-        temperatures = [c.temperature if c is not None else None for c in calibrations]
-    ensemble = embed_store(
-        run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures,
-        out if out is not None else parts_beside,
-    )  # fmt: skip
+    with process_group() as info:  # under torchrun, rank 0 alone fits (and saves) a missing calibration
+        temperatures = None
+        if cfg.calibrate:
+            _, temperatures = main_rank_first(
+                info,
+                lambda: run_calibrations(run, selected, cfg.batch_size, cfg.device),
+                lambda calibrations: [c.temperature if c is not None else None for c in calibrations],
+            )
+        ensemble = embed_store(
+            run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures,
+            out if out is not None else parts_beside,
+        )  # fmt: skip
     if ensemble is None:  # a torchrun rank other than 0: rank 0 merges the parts and writes the output
         return None
     embeddings = ensemble.embeddings

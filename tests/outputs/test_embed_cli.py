@@ -51,26 +51,23 @@ def test_embed_every_format_with_reference(tiny, tmp_path):
     assert result.exit_code == 2 and "--overwrite" in result.output
 
 
-def test_rows_follow_the_prediction_index_not_batch_order(tiny, tmp_path, monkeypatch):
-    """Predictions arrive in any order; the columns are put back on the rows they belong to."""
+def test_predictions_follow_the_rows_asked_for(tiny):
+    """predict() answers in the order of the rows asked for, whatever order its loader reads them in:
+    embed, evaluate and the ensemble rely on that instead of re-sorting."""
     run, store = tiny
-    from galcat.model import inference
+    from galcat.model import load_run
+    from galcat.model.inference import predict
+    from galcat.store import open_store
 
-    real_predict = inference.predict
-
-    def shuffled_predict(*args, **kwargs):
-        pred = real_predict(*args, **kwargs)
-        order = np.random.default_rng(0).permutation(len(pred.index))
-        for name in ("embeddings", "probs", "logits", "index"):
-            if getattr(pred, name, None) is not None:
-                setattr(pred, name, getattr(pred, name)[order])
-        return pred
-
-    first = embed_module.embed_catalogue(embed_module.EmbedConfig(model=str(run), store=str(store)))
-    monkeypatch.setattr(inference, "predict", shuffled_predict)
-    second = embed_module.embed_catalogue(embed_module.EmbedConfig(model=str(run), store=str(store)))
-    assert np.allclose(first["embedding"], second["embedding"], atol=1e-5)
-    assert list(first["pred_hubble9"]) == list(second["pred_hubble9"])
+    fold = load_run(run).folds[0]
+    with open_store(store) as opened:
+        rows = np.arange(len(opened))
+    shuffled = np.random.default_rng(0).permutation(rows)
+    in_order = predict(fold.model, store, indices=rows, batch_size=3)
+    asked = predict(fold.model, store, indices=shuffled, batch_size=3)
+    assert asked.index.tolist() == shuffled.tolist()
+    np.testing.assert_allclose(asked.embeddings, in_order.embeddings[shuffled], atol=1e-5)
+    np.testing.assert_allclose(asked.probs, in_order.probs[shuffled], atol=1e-6)
 
 
 def test_reference_index_is_saved_reused_and_rebuilt(tiny, tmp_path, monkeypatch):
