@@ -64,12 +64,15 @@ def train_command(
     ),
     rot90: bool = typer.Option(True, "--rot90/--no-rot90", help="Random 90-degree rotations."),
     max_angle: float = typer.Option(0.0, "--max-angle", help="Extra random rotation, degrees (0: none)."),
-    prototypes: str = typer.Option(
-        "centroid",
-        "--prototypes",
-        help="Proxy-loss predictions: nearest class centroid (centroid) or nearest learned proxy (proxy).",
+    predictor: str = typer.Option(
+        "knn",
+        "--predictor",
+        help="dml predictions: distance-weighted vote of the --knn-k nearest training galaxies (knn); "
+        "proxy losses also: nearest class centroid (centroid) or nearest learned proxy (proxy).",
     ),
-    knn_k: int = typer.Option(10, "--knn-k", help="dml contrastive/triplet: neighbours in the k-NN vote."),
+    knn_k: int = typer.Option(
+        10, "--knn-k", help="dml --predictor knn: neighbours in the distance-weighted vote."
+    ),
     bn_images: int = typer.Option(
         2048, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
     ),
@@ -96,7 +99,7 @@ def train_command(
         optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
         bn_images=bn_images, select_by=select_by, schedule=schedule, balance=balance,
         balance_power=balance_power, flips=flips, mirror_relabel=mirror_relabel, rot90=rot90,
-        max_angle=max_angle, prototypes=prototypes, knn_k=knn_k, device=device, compile=compile,
+        max_angle=max_angle, predictor=predictor, knn_k=knn_k, device=device, compile=compile,
         weights=str(weights) if weights else None, seed=seed, num_workers=num_workers, max_steps=max_steps,
     )  # fmt: skip
     result = train(cfg)

@@ -42,7 +42,7 @@ from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
 
 STAGES = ("votes", "ce", "ls-ce", "dml")
 SCHEDULES = ("onecycle", "plateau")
-PROTOTYPES = ("centroid", "proxy")
+DML_PREDICTORS = ("knn", "centroid", "proxy")
 BALANCES = ("sampler", "loss", "none")
 #: selection metrics and whether larger is better
 SELECT_BY = {
@@ -51,6 +51,7 @@ SELECT_BY = {
 }  # fmt: skip
 ARCHS = ("resnet18", "resnet34", "resnet50")
 LOSSES = ("contrastive", "triplet", "proxy-nca", "proxy-anchor", "normalized-softmax")
+PROXY_LOSSES = ("proxy-nca", "proxy-anchor", "normalized-softmax")  # losses that learn one proxy a class
 MINERS = ("pair", "triplet", "none")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -86,8 +87,8 @@ class TrainConfig:
     schedule: str = "onecycle"  # onecycle (warm-up + cosine, per step) | plateau (the paper's)
     balance: str = "sampler"  # class imbalance: sampler (class-balanced batches) | loss | none
     balance_power: float = 0.5  # class weight n_c ** -power: 0 natural frequencies, 1 equal classes
-    prototypes: str = "centroid"  # proxy DML prediction: centroid (class means, per epoch) | proxy
-    knn_k: int = 10  # contrastive / triplet: neighbours in the distance-weighted vote
+    predictor: str = "knn"  # dml: knn (vote of the training reference) | centroid | proxy (proxy losses)
+    knn_k: int = 10  # dml --predictor knn: neighbours in the distance-weighted vote
     bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
     device: str = "auto"
@@ -128,7 +129,7 @@ _RANGES = {
 
 def _check(cfg: TrainConfig) -> None:
     choices = {"stage": STAGES, "loss": LOSSES, "miner": MINERS, "schedule": SCHEDULES, "balance": BALANCES,
-               "prototypes": PROTOTYPES}  # fmt: skip
+               "predictor": DML_PREDICTORS}  # fmt: skip
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise GalcatError(f"--{name} {getattr(cfg, name)!r} is not one of {', '.join(allowed)}")
@@ -148,6 +149,14 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--balance-power must be in [0, 1], got {cfg.balance_power}")
     if cfg.knn_k < 1:
         raise GalcatError(f"--knn-k must be >= 1, got {cfg.knn_k}")
+    if (
+        cfg.stage == "dml"
+        and cfg.predictor != "knn"
+        and cfg.loss not in ("proxy-nca", "proxy-anchor", "normalized-softmax")
+    ):
+        raise GalcatError(
+            f"--predictor {cfg.predictor}: --loss {cfg.loss} has no proxies; use --predictor knn"
+        )
     if cfg.bn_images < 0:
         raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
     check_numbers(cfg, _RANGES)

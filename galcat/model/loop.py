@@ -23,12 +23,12 @@ from galcat.config import load_config, save_config, to_dict
 from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
-from galcat.model.config import TrainConfig, check_train_config, resolve_config
+from galcat.model.config import PROXY_LOSSES, TrainConfig, check_train_config, resolve_config
 from galcat.model.curves import write_curves
 from galcat.model.data import MirrorRelabel, TrainingData, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
-from galcat.model.losses import PROXY_LOSSES, proxy_view, set_proxies
+from galcat.model.losses import proxy_view, set_proxies
 from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
 from galcat.model.prototypes import (
     CENTROID_IMAGES_PER_CLASS,
@@ -145,7 +145,7 @@ def predictor_for(cfg: TrainConfig) -> str:
     if cfg.stage == "votes":
         return "votes"
     if cfg.stage == "dml":
-        return "proxy" if cfg.loss in PROXY_LOSSES else "knn"
+        return "knn" if cfg.predictor == "knn" or cfg.loss not in PROXY_LOSSES else "proxy"
     return "softmax"
 
 
@@ -233,7 +233,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         state.update(json.loads(saved["loop_state"]))
         if info.is_main:
             console.print(f"fold {k}: resuming after epoch {state['epoch']}")
-    elif init is not None and model.predictor == "proxy":
+    elif init is not None and cfg.stage == "dml" and cfg.loss in PROXY_LOSSES:
         labels = data.labels[np.searchsorted(data.rows, train_rows)]
         rows = centroid_rows(np.asarray(train_rows), labels, CENTROID_IMAGES_PER_CLASS, [cfg.seed, k])
         set_proxies(objective.dml_loss, class_centroids(model, cfg, data, rows, device))
@@ -297,7 +297,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             data, bn_rows, cfg.batch_size, False, epoch_seed, scheme, votes, False, None, cfg.num_workers, pin
         )
         recalibrate_batchnorm(model, bn_loader, val_aug, device, cfg.bn_images)
-        if cfg.prototypes == "centroid" and model.predictor == "proxy":
+        if cfg.predictor == "centroid" and model.predictor == "proxy":
             loss_view = proxy_view(objective.dml_loss)
             anchor_to_centroids(model, cfg, data, train_rows, device, [cfg.seed, k, epoch], loss_view)
         else:

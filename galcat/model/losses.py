@@ -13,8 +13,6 @@ from torch import nn
 
 from galcat.errors import GalcatError
 
-PROXY_LOSSES = ("proxy-nca", "proxy-anchor", "normalized-softmax")
-
 
 class LabelSmoothingCrossEntropy(nn.Module):
     """The paper's equations 1-2: target 1-eps on the true class and eps/(K-1) on the others.

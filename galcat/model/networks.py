@@ -5,11 +5,11 @@ trunk -> embedding (Linear(feat, 512)-ReLU-Linear(512, D), the paper's 128-d LSC
 predictor (``GalaxyNet.predictor``):
 
 * ``softmax``: a classifier Linear(D, C) (ce / ls-ce);
-* ``proxy``: the DML proxies (C, D) saved with the weights; logits are scaled cosine similarities
-  to the class prototypes (the class centroids or the loss's proxies, ``galcat.model.prototypes``),
-  so the prediction is the nearest prototype in the metric space (proxy losses);
 * ``knn``: no class head; ``galcat.model.inference.predict`` votes among the k nearest training
-  embeddings (the run's saved reference), for pair and triplet losses;
+  embeddings (the run's saved reference): DML, the default for every loss;
+* ``proxy``: prototypes (C, D) saved with the weights; logits are scaled cosine similarities to
+  them (the class centroids or the loss's proxies, ``galcat.model.prototypes``), so the prediction
+  is the nearest prototype in the metric space (proxy losses with ``--predictor centroid|proxy``);
 * ``votes``: a 37-output sigmoid vote head.
 
 Weights are never downloaded: trunks start random (as the paper) or from ``--weights PATH``.

@@ -3,9 +3,10 @@
 Why centroids: a proxy loss leaves each proxy near, not at, its class in the embedding; the unit
 mean of a class's training embeddings is the point that a nearest-prototype rule should use (on
 galcat's synthetic demo the learned proxies sit at cosine 0.96-0.98 from the centroids and
-classify 8 points worse than the centroids). With ``prototypes="centroid"`` (the default) the
-network's ``proxy`` predictor holds the centroids of the current weights, refreshed every epoch;
-the loss keeps training its own proxies.
+classify 8 points worse than the centroids). With ``predictor="centroid"`` the network's ``proxy``
+predictor holds the centroids of the current weights, refreshed every epoch; the loss keeps
+training its own proxies. The default ``knn`` predictor uses the saved reference instead: one
+centroid a class cannot follow a class that is several clusters in the embedding.
 """
 
 from __future__ import annotations

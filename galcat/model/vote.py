@@ -1,7 +1,8 @@
-"""Class logits of pair / triplet DML models: a distance-weighted vote of the k nearest references.
+"""Class logits of DML models: a distance-weighted vote of the k nearest training references.
 
-Contrastive and triplet losses learn distances, not classes, so a galaxy's class is read from its
-neighbours in the metric space: each of the k nearest training embeddings votes for its label
+A DML model learns distances, not classes, so a galaxy's class is read from its neighbours in the
+metric space (``--predictor knn``, the default of every DML loss; the only one of contrastive and
+triplet): each of the k nearest training embeddings votes for its label
 with weight ``1 / distance`` (scikit-learn's ``weights="distance"``). The vote shares, mixed with
 a uniform prior of weight ``PRIOR`` so that no class has probability 0, are the probabilities;
 their logarithms are the logits (``softmax(log p) = p``), which temperature scaling can rescale.

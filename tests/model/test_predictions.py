@@ -9,7 +9,9 @@ import pytest
 import torch
 from pytorch_metric_learning import losses
 
+from galcat.errors import GalcatError
 from galcat.model import TrainConfig, load_run, predict, train
+from galcat.model.config import check_train_config
 from galcat.model.losses import proxy_view
 from galcat.model.networks import proxy_logits
 from galcat.model.vote import PRIOR, knn_vote_logits, vote_probabilities
@@ -82,7 +84,7 @@ def test_distance_weighted_vote_by_hand():
 
 
 def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
-    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca")
+    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca", predictor="centroid")
     assert {"accuracy", "macro_f1", "map_at_r"} <= set(res.summary["metrics"])
     ckpt = torch.load(tmp_path / "proxy" / "fold0" / "best.pt", weights_only=True)
     assert ckpt["predictor"] == "proxy" and not any(k.startswith("classifier.") for k in ckpt["state_dict"])
@@ -99,7 +101,7 @@ def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
     assert np.allclose(pred.logits, scale * cos, atol=1e-4) and pred.logits.dtype == np.float32
     assert np.array_equal(pred.probs.argmax(1), cos.argmax(1))
     assert np.allclose(pred.probs, torch.softmax(torch.from_numpy(pred.logits), 1).numpy(), atol=1e-6)
-    # the default prototypes are the class centroids of the saved weights' training embeddings
+    # the centroid prototypes are the class centroids of the saved weights' training embeddings
     train_emb = predict(fold.model, store, indices=fold.train_indices).embeddings
     train_emb /= np.linalg.norm(train_emb, axis=1, keepdims=True)
     with open_store(store) as opened:
@@ -110,7 +112,7 @@ def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
 
 
 def test_learned_proxies_predict_when_asked(store, lsce, tmp_path):
-    dml(store, lsce, tmp_path / "learned", loss="proxy-nca", prototypes="proxy")
+    dml(store, lsce, tmp_path / "learned", loss="proxy-nca", predictor="proxy")
     best = torch.load(tmp_path / "learned" / "fold0" / "best.pt", weights_only=True)
     last = torch.load(tmp_path / "learned" / "fold0" / "last.pt", weights_only=True)
     assert torch.allclose(best["state_dict"]["proxies"], last["objective"]["dml_loss.proxies"])
@@ -135,3 +137,25 @@ def test_a_triplet_run_votes_among_its_saved_training_reference(store, lsce, tmp
     expected = vote_probabilities(np.take_along_axis(d, nearest, 1), labels[nearest], len(fold.class_names))
     assert np.allclose(pred.probs, expected, atol=1e-4)
     assert np.allclose(pred.logits, np.log(expected), atol=1e-3)
+
+
+def test_a_proxy_loss_votes_among_its_training_reference_by_default(store, lsce, tmp_path):
+    dml(store, lsce, tmp_path / "nca", loss="proxy-nca", knn_k=3)
+    ckpt = torch.load(tmp_path / "nca" / "fold0" / "best.pt", weights_only=True)
+    assert ckpt["predictor"] == "knn" and "proxies" not in ckpt["state_dict"]
+    # the loss still learnt proxies, started at the first stage's class centroids
+    last = torch.load(tmp_path / "nca" / "fold0" / "last.pt", weights_only=True)
+    assert last["objective"]["dml_loss.proxies"].shape[0] == len(ckpt["class_names"])
+    fold = load_run(tmp_path / "nca").folds[0]
+    saved = torch.load(tmp_path / "nca" / "fold0" / "reference.pt", weights_only=True)
+    pred = predict(fold.model, store, indices=fold.val_indices)
+    expected = knn_vote_logits(
+        pred.embeddings, saved["embeddings"].numpy(), saved["labels"].numpy(), len(fold.class_names), 3
+    )
+    assert np.allclose(pred.logits, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("predictor", ["centroid", "proxy"])
+def test_prototypes_need_a_proxy_loss(predictor):
+    with pytest.raises(GalcatError, match="has no proxies"):
+        check_train_config(TrainConfig(store="s.h5", stage="dml", loss="contrastive", predictor=predictor))
