@@ -7,6 +7,7 @@ load. galcat saves ``state_dict`` + metadata only and refuses anything that need
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import zipfile
@@ -37,11 +38,14 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
 
 
 def model_hash(model) -> str:
-    """sha256 over a torch module's state dict (names, shapes and bytes): changes when weights do.
+    """sha256 over a torch module's state dict (names, shapes and bytes) and, for a galcat network,
+    its ``describe()`` (predictor, k, inference rotations): changes when the outputs can.
 
-    Keys what was computed from a model (a calibration, an embedding index) to its weights.
+    Keys what was computed from a model (a calibration, an embedding index) to the model.
     """
     digest = hashlib.sha256()
+    if hasattr(model, "describe"):
+        digest.update(json.dumps(model.describe(), sort_keys=True, default=str).encode())
     for name, tensor in model.state_dict().items():
         array = tensor.detach().cpu().contiguous().numpy()
         digest.update(name.encode())

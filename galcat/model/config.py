@@ -89,6 +89,7 @@ class TrainConfig:
     balance_power: float = 0.5  # class weight n_c ** -power: 0 natural frequencies, 1 equal classes
     predictor: str = "knn"  # dml: knn (vote of the training reference) | centroid | proxy (proxy losses)
     knn_k: int = 10  # dml --predictor knn: neighbours in the distance-weighted vote
+    inference_rotations: int = 4  # predictions average the 4 90-degree turns of an image (1: off)
     bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
     device: str = "auto"
@@ -157,6 +158,8 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(
             f"--predictor {cfg.predictor}: --loss {cfg.loss} has no proxies; use --predictor knn"
         )
+    if cfg.inference_rotations not in (1, 4):
+        raise GalcatError(f"--inference-rotations must be 1 or 4, got {cfg.inference_rotations}")
     if cfg.bn_images < 0:
         raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
     check_numbers(cfg, _RANGES)

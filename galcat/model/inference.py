@@ -3,8 +3,13 @@
 Every model that can classify returns ``logits`` (n, C) and ``probs = softmax(logits)``: the
 softmax head's logits (ce / ls-ce), scaled cosine similarities to the proxies (proxy DML losses:
 the nearest class prototype wins), or log vote probabilities of the k nearest training embeddings
-(contrastive / triplet, against the run's saved reference). Rows come back in the order asked
-for, and the caller's model stays on its device and in its train/eval mode.
+(DML, against the run's saved reference). Rows come back in the order asked for, and the caller's
+model stays on its device and in its train/eval mode.
+
+A model trained with ``rotations=4`` is run on the four 90-degree turns of every image: a galaxy's
+morphology has no preferred orientation on the sky, so its embedding is the mean of the four
+unit-length view embeddings and its logits the mean of the four views' logits. Turns keep a
+spiral's winding sense, so this holds for handed schemes too.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from galcat.errors import GalcatError
 from galcat.model.data import make_augment, make_batches
@@ -28,6 +34,20 @@ class Predictions:
     index: np.ndarray  # int64 (n,) store rows, in the order asked for
     votes: np.ndarray | None = None  # float32 (n, 37) for a votes-stage model
     logits: np.ndarray | None = None  # float32 (n, C) before the softmax (temperature scaling needs them)
+
+
+def _views_mean(net, x: torch.Tensor, views: int, dev, fmt) -> dict[str, torch.Tensor]:
+    """The network's outputs for ``x``, averaged over ``views`` 90-degree turns (1: ``x`` alone)."""
+    outs = []
+    for turn in range(views):
+        view = torch.rot90(x, turn, dims=(2, 3)).contiguous(memory_format=fmt) if turn else x
+        with autocast(dev):
+            outs.append({k: v.float() for k, v in net(view).items()})
+    if views == 1:
+        return outs[0]
+    mean = {k: torch.stack([o[k] for o in outs]).mean(0) for k in outs[0]}
+    mean["embedding"] = torch.stack([F.normalize(o["embedding"], dim=1) for o in outs]).mean(0)
+    return mean
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -71,11 +91,11 @@ def predict(
         store_path, rows, batch_size, False, 0, None, False, False, None, num_workers, dev.type == "cuda"
     )
     embs, logits, votes, got = [], [], [], []
+    views = int(getattr(model, "rotations", 1) or 1)
     try:
         for batch in loader:
             x = augment(batch["images"].to(dev)).contiguous(memory_format=fmt)
-            with autocast(dev):
-                out = net(x)
+            out = _views_mean(net, x, views, dev, fmt)
             embs.append(out["embedding"].float().cpu())
             if "logits" in out:
                 logits.append(out["logits"].float().cpu())

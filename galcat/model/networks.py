@@ -52,6 +52,7 @@ class GalaxyNet(nn.Module):
         image_size: int = 75,
         predictor: str | None = None,
         knn_k: int = 10,
+        rotations: int = 1,
     ):
         super().__init__()
         builder = getattr(torchvision.models, arch, None)
@@ -83,6 +84,9 @@ class GalaxyNet(nn.Module):
         self.votes = nn.Linear(embedding_dim, n_votes) if n_votes else None
         self.arch, self.embedding_dim, self.scheme = arch, embedding_dim, scheme
         self.n_votes, self.image_size = n_votes, image_size
+        if rotations not in (1, 4):
+            raise GalcatError(f"rotations must be 1 or 4, got {rotations}")
+        self.rotations = int(rotations)  # views averaged at inference (galcat.model.inference)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         embedding = self.embed(self.trunk(x))
@@ -118,6 +122,7 @@ class GalaxyNet(nn.Module):
             "image_size": self.image_size,
             "predictor": self.predictor,
             "knn_k": self.knn_k,
+            "rotations": self.rotations,
         }
 
 
@@ -132,6 +137,7 @@ def build_network(meta: dict) -> GalaxyNet:
         image_size=int(meta.get("image_size") or 75),
         predictor=meta.get("predictor"),
         knn_k=int(meta.get("knn_k") or 10),
+        rotations=int(meta.get("rotations") or 1),  # checkpoints from before the option: one view
     )
 
 

@@ -84,7 +84,7 @@ def test_distance_weighted_vote_by_hand():
 
 
 def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
-    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca", predictor="centroid")
+    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca", predictor="centroid", inference_rotations=1)
     assert {"accuracy", "macro_f1", "map_at_r"} <= set(res.summary["metrics"])
     ckpt = torch.load(tmp_path / "proxy" / "fold0" / "best.pt", weights_only=True)
     assert ckpt["predictor"] == "proxy" and not any(k.startswith("classifier.") for k in ckpt["state_dict"])
@@ -159,3 +159,30 @@ def test_a_proxy_loss_votes_among_its_training_reference_by_default(store, lsce,
 def test_prototypes_need_a_proxy_loss(predictor):
     with pytest.raises(GalcatError, match="has no proxies"):
         check_train_config(TrainConfig(store="s.h5", stage="dml", loss="contrastive", predictor=predictor))
+
+
+def test_four_rotations_average_the_turned_views_by_hand(store, lsce):
+    fold = load_run(lsce).folds[0]
+    model = fold.model
+    assert model.rotations == 4  # the default of a new run, saved in its checkpoint
+    rows = fold.val_indices[:4]
+    four = predict(model, store, indices=rows)
+    model.rotations = 1
+    one = predict(model, store, indices=rows)
+    from galcat.model.data import make_augment
+
+    with open_store(store) as opened:
+        images = torch.from_numpy(opened.read_images(rows))
+    x = make_augment(model.image_size, train=False)(images)
+    with torch.no_grad():
+        outs = [model(torch.rot90(x, turn, dims=(2, 3))) for turn in range(4)]
+    emb = torch.stack([torch.nn.functional.normalize(o["embedding"], dim=1) for o in outs]).mean(0)
+    logits = torch.stack([o["logits"] for o in outs]).mean(0)
+    assert np.allclose(four.embeddings, emb.numpy(), atol=1e-4)
+    assert np.allclose(four.logits, logits.numpy(), atol=1e-4)
+    assert np.allclose(one.logits, outs[0]["logits"].numpy(), atol=1e-4)
+    # a turned galaxy gets the same rotation-averaged embedding
+    with torch.no_grad():
+        turned = [model(torch.rot90(x, turn + 1, dims=(2, 3))) for turn in range(4)]
+    emb_turned = torch.stack([torch.nn.functional.normalize(o["embedding"], dim=1) for o in turned]).mean(0)
+    assert np.allclose(emb_turned.numpy(), emb.numpy(), atol=1e-4)
