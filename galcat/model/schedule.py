@@ -15,17 +15,16 @@ import math
 import torch
 
 from galcat.model.config import SELECT_BY, TrainConfig
+from galcat.store.loader import batch_count, m_per_class_batch_count
 
 
 def steps_per_epoch(cfg: TrainConfig, n_rows: int) -> int:
     """Optimiser steps in one epoch over ``n_rows`` training rows (as the loop's loaders cut them)."""
     b = cfg.batch_size
     if cfg.m_per_class is not None and cfg.stage != "votes":
-        steps = max(n_rows - n_rows % b, b) // b
-    elif n_rows >= 2 * b:  # the loop drops the last, partial batch
-        steps = n_rows // b
-    else:
-        steps = math.ceil(n_rows / b)
+        steps = m_per_class_batch_count(n_rows, b)
+    else:  # the loop drops the last, partial batch once there are two whole ones
+        steps = batch_count(n_rows, b, drop_last=n_rows >= 2 * b)
     return max(1, min(steps, cfg.max_steps or steps))
 
 

@@ -22,6 +22,17 @@ from galcat.errors import GalcatError
 from galcat.store.reader import Store, open_store
 
 
+def batch_count(n_rows: int, batch_size: int, drop_last: bool) -> int:
+    """Batches in an epoch of ``n_rows`` rows (a partial last batch counts unless ``drop_last``)."""
+    return n_rows // batch_size if drop_last else -(-n_rows // batch_size)
+
+
+def m_per_class_batch_count(n_rows: int, batch_size: int) -> int:
+    """Batches of an :class:`MPerClassBatchSampler` epoch: ``n_rows`` rounded down to whole
+    batches, at least one."""
+    return max(n_rows - n_rows % batch_size, batch_size) // batch_size
+
+
 class StoreBatches(Dataset):
     """Map-style dataset whose item is a whole batch: ``dataset[rows]`` -> dict of tensors.
 
@@ -100,8 +111,7 @@ class BlockBatchSampler(_EpochSampler):
         self.block_size = max(int(block_size), 1)
 
     def __len__(self) -> int:
-        n = len(self.rows)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return batch_count(len(self.rows), self.batch_size, self.drop_last)
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """All rows in this epoch's order (before cutting into batches)."""
@@ -142,8 +152,7 @@ class ClassBalancedBatchSampler(_EpochSampler):
         self.p = weights / weights.sum()
 
     def __len__(self) -> int:
-        n = len(self.rows)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return batch_count(len(self.rows), self.batch_size, self.drop_last)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         epoch = self._next_epoch()
@@ -185,17 +194,17 @@ class MPerClassBatchSampler(_EpochSampler):
                 f"m_per_class={m} x {n_classes} classes present = {self.m * n_classes} < batch_size="
                 f"{batch_size}; lower batch_size or raise m_per_class"
             )
-        self.length = max(len(self.rows) - len(self.rows) % self.batch_size, self.batch_size)
 
     def __len__(self) -> int:
-        return self.length // self.batch_size
+        return m_per_class_batch_count(len(self.rows), self.batch_size)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         from pytorch_metric_learning.samplers import MPerClassSampler
 
         epoch = self._next_epoch()
+        length = len(self) * self.batch_size
         sampler = MPerClassSampler(
-            labels=self.labels, m=self.m, batch_size=self.batch_size, length_before_new_iter=self.length
+            labels=self.labels, m=self.m, batch_size=self.batch_size, length_before_new_iter=length
         )
         with _seeded_pml(int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])):
             positions = np.fromiter(iter(sampler), dtype=np.int64)
