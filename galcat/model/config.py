@@ -51,6 +51,7 @@ SELECT_BY = {
 }  # fmt: skip
 ARCHS = ("resnet18", "resnet34", "resnet50")
 LOSSES = ("contrastive", "triplet", "proxy-nca", "proxy-anchor", "normalized-softmax")
+INFERENCE_ROTATIONS = (1, 4)  # views a prediction averages: the image alone, or its four 90-degree turns
 PROXY_LOSSES = ("proxy-nca", "proxy-anchor", "normalized-softmax")  # losses that learn one proxy a class
 MINERS = ("pair", "triplet", "none")
 OPTIMIZERS = ("adam", "sgd")
@@ -150,15 +151,9 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--balance-power must be in [0, 1], got {cfg.balance_power}")
     if cfg.knn_k < 1:
         raise GalcatError(f"--knn-k must be >= 1, got {cfg.knn_k}")
-    if (
-        cfg.stage == "dml"
-        and cfg.predictor != "knn"
-        and cfg.loss not in ("proxy-nca", "proxy-anchor", "normalized-softmax")
-    ):
-        raise GalcatError(
-            f"--predictor {cfg.predictor}: --loss {cfg.loss} has no proxies; use --predictor knn"
-        )
-    if cfg.inference_rotations not in (1, 4):
+    if cfg.stage == "dml" and cfg.predictor != "knn" and cfg.loss not in PROXY_LOSSES:
+        raise GalcatError(f"--predictor {cfg.predictor}: --loss {cfg.loss} has no proxies; use knn")
+    if cfg.inference_rotations not in INFERENCE_ROTATIONS:
         raise GalcatError(f"--inference-rotations must be 1 or 4, got {cfg.inference_rotations}")
     if cfg.bn_images < 0:
         raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
