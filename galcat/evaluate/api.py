@@ -97,6 +97,18 @@ def _embed(fold, labelled: Labelled, cfg: EvaluateConfig, temperature=None):
     return fold_predictions(fold, labelled.path, labelled.rows, temperature, cfg.batch_size, cfg.device)
 
 
+def _saved_reference(fold, embedded: Labelled, reference: Labelled, shared_ref, cfg: EvaluateConfig):
+    """The fold's saved training embeddings (``reference.pt``, the k-NN vote's reference) when the
+    retrieval reference is exactly those rows of the run's store; else None (embed them)."""
+    rows = getattr(fold.model, "reference_rows", None)
+    if rows is None or cfg.reference or shared_ref is not None or embedded is not reference:
+        return None
+    order = np.argsort(rows, kind="stable")
+    if not np.array_equal(rows[order], embedded.rows):
+        return None
+    return fold.model.reference_embeddings.cpu().numpy()[order]
+
+
 def _own_rows(run, fold, cfg: EvaluateConfig):
     """On the run's own training store the queries are the fold's validation rows (never its
     training rows, which would retrieve themselves); on any other store, all labelled rows."""
@@ -264,7 +276,8 @@ def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: Ev
     )
     r_emb, r_lab, shared_emb = None, None, None
     if not same:
-        r_emb = _embed(fold, embedded, cfg)[0]
+        saved = _saved_reference(fold, embedded, reference, shared_ref, cfg)
+        r_emb = saved if saved is not None else _embed(fold, embedded, cfg)[0]
         r_lab = embedded.codes
         if shared_ref is not None:  # this fold's own references are a subset of the shared rows
             shared_emb = r_emb

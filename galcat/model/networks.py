@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -82,6 +83,7 @@ class GalaxyNet(nn.Module):
         # knn: the training reference (set_reference), not part of the weights
         self.register_buffer("reference_embeddings", torch.zeros(0, embedding_dim), persistent=False)
         self.register_buffer("reference_labels", torch.zeros(0, dtype=torch.int64), persistent=False)
+        self.reference_rows: np.ndarray | None = None
         self.votes = nn.Linear(embedding_dim, n_votes) if n_votes else None
         self.arch, self.embedding_dim, self.scheme = arch, embedding_dim, scheme
         self.n_votes, self.image_size = n_votes, image_size
@@ -106,11 +108,13 @@ class GalaxyNet(nn.Module):
         self.proxies.copy_(proxies.detach().reshape(self.proxies.shape))
         self.proxy_scale.fill_(float(scale))
 
-    def set_reference(self, embeddings, labels) -> None:
-        """The training embeddings and labels that a ``knn`` predictor votes among."""
+    def set_reference(self, embeddings, labels, rows=None) -> None:
+        """The training embeddings and labels that a ``knn`` predictor votes among, and the store
+        rows they came from (so evaluation can reuse them instead of embedding those rows again)."""
         dev = self.reference_embeddings.device
         self.reference_embeddings = torch.as_tensor(embeddings, dtype=torch.float32, device=dev)
         self.reference_labels = torch.as_tensor(labels, dtype=torch.int64, device=dev)
+        self.reference_rows = None if rows is None else np.asarray(rows, dtype=np.int64)
 
     def describe(self) -> dict:
         """The facts needed to rebuild this network (saved in every checkpoint)."""

@@ -58,7 +58,7 @@ def load_fold_model(checkpoint: str | Path) -> FoldModel:
     reference = path.parent / "reference.pt"
     if getattr(model, "predictor", None) == "knn" and reference.is_file():
         saved = safe_load(reference)
-        model.set_reference(saved["embeddings"], saved["labels"])
+        model.set_reference(saved["embeddings"], saved["labels"], saved.get("rows"))
     model.eval()
     metrics = payload.get("val_metrics")
     return FoldModel(

@@ -186,3 +186,34 @@ def test_four_rotations_average_the_turned_views_by_hand(store, lsce):
         turned = [model(torch.rot90(x, turn + 1, dims=(2, 3))) for turn in range(4)]
     emb_turned = torch.stack([torch.nn.functional.normalize(o["embedding"], dim=1) for o in turned]).mean(0)
     assert np.allclose(emb_turned.numpy(), emb.numpy(), atol=1e-4)
+
+
+def test_evaluate_reuses_the_saved_training_reference(store, lsce, tmp_path, monkeypatch):
+    """On the run's own store the retrieval reference is the fold's training rows, whose embeddings
+    the k-NN vote's reference.pt already holds: evaluate uses them instead of embedding them again."""
+    from galcat.evaluate import EvaluateConfig, api, evaluate
+
+    dml(store, lsce, tmp_path / "nca", loss="proxy-nca", knn_k=3)
+    embedded = []
+    real_embed = api._embed
+    monkeypatch.setattr(
+        api,
+        "_embed",
+        lambda fold, labelled, *a: embedded.append(len(labelled.rows)) or real_embed(fold, labelled, *a),
+    )
+
+    def run(out):
+        cfg = EvaluateConfig(
+            model=str(tmp_path / "nca"), query=str(store), out=str(tmp_path / out), bootstrap=0
+        )
+        return evaluate(cfg)["folds"][0]
+
+    reused = run("reused")
+    assert len(embedded) == 1  # the validation rows only
+    monkeypatch.setattr(api, "_saved_reference", lambda *a: None)
+    embedded.clear()
+    fresh = run("fresh")
+    assert len(embedded) == 2  # validation rows, then the training rows
+    for key in ("precision_at_1", "map_at_r"):
+        assert reused["retrieval"][key] == pytest.approx(fresh["retrieval"][key], abs=1e-6)
+    assert reused["classification"]["accuracy"] == fresh["classification"]["accuracy"]
