@@ -73,9 +73,9 @@ def train_command(
     knn_k: int = typer.Option(
         10, "--knn-k", help="dml --predictor knn: neighbours in the distance-weighted vote."
     ),
-    inference_rotations: int = typer.Option(
+    predict_turns: int = typer.Option(
         4,
-        "--inference-rotations",
+        "--predict-turns",
         help="Predictions and embeddings average the 4 90-degree turns of each image (1: one view).",
     ),
     bn_images: int = typer.Option(
@@ -104,7 +104,7 @@ def train_command(
         optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
         bn_images=bn_images, select_by=select_by, schedule=schedule, balance=balance,
         balance_power=balance_power, flips=flips, mirror_relabel=mirror_relabel, rot90=rot90,
-        max_angle=max_angle, predictor=predictor, knn_k=knn_k, inference_rotations=inference_rotations,
+        max_angle=max_angle, predictor=predictor, knn_k=knn_k, predict_turns=predict_turns,
         device=device, compile=compile,
         weights=str(weights) if weights else None, seed=seed, num_workers=num_workers, max_steps=max_steps,
     )  # fmt: skip

@@ -51,7 +51,7 @@ SELECT_BY = {
 }  # fmt: skip
 ARCHS = ("resnet18", "resnet34", "resnet50")
 LOSSES = ("contrastive", "triplet", "proxy-nca", "proxy-anchor", "normalized-softmax")
-INFERENCE_ROTATIONS = (1, 4)  # views a prediction averages: the image alone, or its four 90-degree turns
+PREDICT_TURNS = (1, 4)  # views a prediction averages: the image alone, or its four 90-degree turns
 PROXY_LOSSES = ("proxy-nca", "proxy-anchor", "normalized-softmax")  # losses that learn one proxy a class
 MINERS = ("pair", "triplet", "none")
 OPTIMIZERS = ("adam", "sgd")
@@ -90,7 +90,7 @@ class TrainConfig:
     balance_power: float = 0.5  # class weight n_c ** -power: 0 natural frequencies, 1 equal classes
     predictor: str = "knn"  # dml: knn (vote of the training reference) | centroid | proxy (proxy losses)
     knn_k: int = 10  # dml --predictor knn: neighbours in the distance-weighted vote
-    inference_rotations: int = 4  # predictions average the 4 90-degree turns of an image (1: off)
+    predict_turns: int = 4  # predictions average the 4 90-degree turns of an image (1: off)
     bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
     device: str = "auto"
@@ -153,8 +153,8 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--knn-k must be >= 1, got {cfg.knn_k}")
     if cfg.stage == "dml" and cfg.predictor != "knn" and cfg.loss not in PROXY_LOSSES:
         raise GalcatError(f"--predictor {cfg.predictor}: --loss {cfg.loss} has no proxies; use knn")
-    if cfg.inference_rotations not in INFERENCE_ROTATIONS:
-        raise GalcatError(f"--inference-rotations must be 1 or 4, got {cfg.inference_rotations}")
+    if cfg.predict_turns not in PREDICT_TURNS:
+        raise GalcatError(f"--predict-turns must be 1 or 4, got {cfg.predict_turns}")
     if cfg.bn_images < 0:
         raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
     check_numbers(cfg, _RANGES)

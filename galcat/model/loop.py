@@ -160,7 +160,7 @@ def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> Gala
         image_size=cfg.image_size,
         predictor=predictor_for(cfg),
         knn_k=cfg.knn_k,
-        rotations=cfg.inference_rotations,
+        rotations=cfg.predict_turns,
     )
     if cfg.weights:
         load_trunk_weights(model, cfg.weights)

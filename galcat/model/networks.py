@@ -26,7 +26,7 @@ import torchvision
 from torch import nn
 
 from galcat.errors import GalcatError
-from galcat.model.config import INFERENCE_ROTATIONS
+from galcat.model.config import PREDICT_TURNS
 
 N_VOTES = 37
 PREDICTORS = ("softmax", "proxy", "knn", "votes", "none")
@@ -87,7 +87,7 @@ class GalaxyNet(nn.Module):
         self.votes = nn.Linear(embedding_dim, n_votes) if n_votes else None
         self.arch, self.embedding_dim, self.scheme = arch, embedding_dim, scheme
         self.n_votes, self.image_size = n_votes, image_size
-        if rotations not in INFERENCE_ROTATIONS:
+        if rotations not in PREDICT_TURNS:
             raise GalcatError(f"rotations must be 1 or 4, got {rotations}")
         self.rotations = int(rotations)  # views averaged at inference (galcat.model.inference)
 

@@ -84,7 +84,7 @@ def test_distance_weighted_vote_by_hand():
 
 
 def test_a_proxy_run_predicts_the_nearest_proxy(store, lsce, tmp_path):
-    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca", predictor="centroid", inference_rotations=1)
+    res = dml(store, lsce, tmp_path / "proxy", loss="proxy-nca", predictor="centroid", predict_turns=1)
     assert {"accuracy", "macro_f1", "map_at_r"} <= set(res.summary["metrics"])
     ckpt = torch.load(tmp_path / "proxy" / "fold0" / "best.pt", weights_only=True)
     assert ckpt["predictor"] == "proxy" and not any(k.startswith("classifier.") for k in ckpt["state_dict"])
