@@ -25,8 +25,8 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
   mirrored *with its mirror label* (``mirror_relabel``): a reflected clockwise spiral is an
   anticlockwise one, so the handed classes get twice the examples and a label that is right.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
-  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 12 epochs for ``ce``/``ls-ce``, 6 for ``votes``
-  and 4 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
+  (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 20 epochs for ``ce``/``ls-ce``, 6 for ``votes``
+  and 6 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
   two free CPU cores (README, "CPU quick recipe", has the measured figures).
 * Accelerator recipe: the paper's resnet50, batch 128 (votes/ce) or 320 (ls-ce/dml, the paper's
   derived batch), 100 epochs bounded by early stopping.
@@ -189,7 +189,7 @@ def resolve_config(cfg: TrainConfig, device_type: str, store_image_size: int, mi
     if cfg.image_size is None:
         values["image_size"] = int(store_image_size)
     if cfg.epochs is None:
-        values["epochs"] = 100 if accel else {"dml": 4, "votes": 6}.get(cfg.stage, 12)
+        values["epochs"] = 100 if accel else {"dml": 6, "votes": 6}.get(cfg.stage, 20)
     if cfg.batch_size is None:
         values["batch_size"] = (320 if cfg.stage in ("ls-ce", "dml") else 128) if accel else 64
     if cfg.optimizer is None:
