@@ -116,3 +116,13 @@ def _root(
     ),
 ):
     """galcat: galaxy catalogues -> HDF5 stores -> morphology models -> catalogue columns."""
+
+
+def predict_turns_option():
+    """``--predict-turns`` of the commands that run a trained model (one definition, one help)."""
+    return typer.Option(
+        None,
+        "--predict-turns",
+        help="Average each prediction over the image's 4 90-degree turns (4) or use one view (1, "
+        "4x faster); default: as the run was trained.",
+    )

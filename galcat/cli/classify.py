@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from galcat.cli.app import app, handle_errors
+from galcat.cli.app import app, handle_errors, predict_turns_option
 
 
 @app.command("classify")
@@ -51,6 +51,7 @@ def classify(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out (and --keep-store)."),
     batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
+    predict_turns: int | None = predict_turns_option(),
 ):
     """Classify your own galaxies: every row of --targets comes back with predictions (or why not).
 
@@ -66,7 +67,7 @@ def classify(
         keep_store=str(keep_store) if keep_store else None, samp=samp, frame=frame, equinox=equinox,
         id_column=id_column, name_column=name_column, ra_column=ra_column, dec_column=dec_column,
         pixels=pixels, scale=scale, release=release, base_url=base_url, k=k, workers=workers,
-        overwrite=overwrite, batch_size=batch_size, device=device,
+        overwrite=overwrite, batch_size=batch_size, device=device, predict_turns=predict_turns,
     )  # fmt: skip
     result = classify_targets(cfg)
     if result is None:  # a torchrun rank other than 0; rank 0 writes the table

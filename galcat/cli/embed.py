@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from galcat.cli.app import app, handle_errors
+from galcat.cli.app import app, handle_errors, predict_turns_option
 
 
 @app.command("embed")
@@ -34,6 +34,7 @@ def embed(
     ),
     batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
+    predict_turns: int | None = predict_turns_option(),
 ):
     """Embed a store with a trained model and write its catalogue with prediction columns.
 
@@ -45,7 +46,7 @@ def embed(
     cfg = EmbedConfig(
         model=str(model), store=str(store), out=str(out), reference=str(reference) if reference else None,
         fold=fold, k=k, overwrite=overwrite, samp=samp, batch_size=batch_size, device=device,
-        per_fold=per_fold, calibrate=calibrate,
+        per_fold=per_fold, calibrate=calibrate, predict_turns=predict_turns,
     )  # fmt: skip
     table = embed_catalogue(cfg)
     if table is None:  # a torchrun rank other than 0; rank 0 writes the output

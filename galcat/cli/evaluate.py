@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from galcat.cli.app import app, handle_errors
+from galcat.cli.app import app, handle_errors, predict_turns_option
 
 
 @app.command("evaluate")
@@ -36,6 +36,7 @@ def evaluate_command(
     raw: bool = typer.Option(False, "--raw", help="Retrieve on raw embeddings (default: L2-normalised)."),
     batch_size: int = typer.Option(128, "--batch-size", min=1),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps (default: auto)."),
+    predict_turns: int | None = predict_turns_option(),
 ):
     """Accuracy, unweighted F1, P@1, MAP@R (and the paper's MAP@10), confusion matrix and ROC.
 
@@ -56,6 +57,7 @@ def evaluate_command(
         normalize=not raw,
         batch_size=batch_size,
         device=device,
+        predict_turns=predict_turns,
     )
     metrics = evaluate(cfg)
     summary, combined = metrics["summary"], metrics["combined"]

@@ -45,6 +45,7 @@ class EvaluateConfig:
     batch_size: int = 128
     device: str | None = None
     seed: int = 0
+    predict_turns: int | None = None  # views a prediction averages (1 or 4); None: as trained
 
 
 @dataclass
@@ -102,6 +103,8 @@ def _saved_reference(fold, embedded: Labelled, reference: Labelled, shared_ref, 
     retrieval reference is exactly those rows of the run's store; else None (embed them)."""
     rows = getattr(fold.model, "reference_rows", None)
     if rows is None or cfg.reference or shared_ref is not None or embedded is not reference:
+        return None
+    if fold.model.reference_turns != fold.model.rotations:  # --predict-turns changed the views
         return None
     order = np.argsort(rows, kind="stable")
     if not np.array_equal(rows[order], embedded.rows):
@@ -332,7 +335,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     from galcat.model.ensemble import run_calibrations, select_folds
 
     check_evaluate_config(cfg)
-    run = load_run(cfg.model)
+    run = load_run(cfg.model, cfg.predict_turns)
     selected = select_folds(run, cfg.folds)
     class_names = _common_classes(cfg.model, selected)
     if cfg.calibrate:

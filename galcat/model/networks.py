@@ -87,9 +87,9 @@ class GalaxyNet(nn.Module):
         self.votes = nn.Linear(embedding_dim, n_votes) if n_votes else None
         self.arch, self.embedding_dim, self.scheme = arch, embedding_dim, scheme
         self.n_votes, self.image_size = n_votes, image_size
-        if rotations not in PREDICT_TURNS:
-            raise GalcatError(f"rotations must be 1 or 4, got {rotations}")
-        self.rotations = int(rotations)  # views averaged at inference (galcat.model.inference)
+        self.rotations = 1
+        self.set_predict_turns(rotations)
+        self.reference_turns = self.rotations  # the views the saved k-NN reference was embedded with
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         embedding = self.embed(self.trunk(x))
@@ -115,6 +115,14 @@ class GalaxyNet(nn.Module):
         self.reference_embeddings = torch.as_tensor(embeddings, dtype=torch.float32, device=dev)
         self.reference_labels = torch.as_tensor(labels, dtype=torch.int64, device=dev)
         self.reference_rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self.reference_turns = self.rotations
+
+    def set_predict_turns(self, turns: int) -> None:
+        """Views averaged at inference (galcat.model.inference): 1, or the image's four 90-degree
+        turns. Training fixes a default; evaluate, embed and classify may change it for speed."""
+        if turns not in PREDICT_TURNS:
+            raise GalcatError(f"--predict-turns must be 1 or 4, got {turns}")
+        self.rotations = int(turns)
 
     def describe(self) -> dict:
         """The facts needed to rebuild this network (saved in every checkpoint)."""

@@ -41,8 +41,9 @@ class Run:
     summary: dict = field(default_factory=dict)
 
 
-def load_fold_model(checkpoint: str | Path) -> FoldModel:
-    """Rebuild a network from a galcat checkpoint (``weights_only=True``)."""
+def load_fold_model(checkpoint: str | Path, predict_turns: int | None = None) -> FoldModel:
+    """Rebuild a network from a galcat checkpoint (``weights_only=True``); ``predict_turns``
+    overrides the views its predictions average (None: as trained)."""
     path = Path(checkpoint)
     payload = load_checkpoint(path)
     try:
@@ -59,6 +60,8 @@ def load_fold_model(checkpoint: str | Path) -> FoldModel:
     if getattr(model, "predictor", None) == "knn" and reference.is_file():
         saved = safe_load(reference)
         model.set_reference(saved["embeddings"], saved["labels"], saved.get("rows"))
+    if predict_turns is not None:
+        model.set_predict_turns(predict_turns)
     model.eval()
     metrics = payload.get("val_metrics")
     return FoldModel(
@@ -95,14 +98,15 @@ def load_run_config(path: Path) -> TrainConfig:
     return cfg
 
 
-def load_run(run_dir: str | Path) -> Run:
+def load_run(run_dir: str | Path, predict_turns: int | None = None) -> Run:
     """Load ``config.json`` and every fold's best checkpoint of a run directory.
 
     A single checkpoint file is accepted too (a one-fold run with the config beside it, if any).
+    ``predict_turns`` (1 or 4) overrides the views each fold's predictions average.
     """
     path = Path(run_dir)
     if path.is_file():
-        fold = load_fold_model(path)
+        fold = load_fold_model(path, predict_turns)
         cfg_path = path.parent.parent / "config.json"
         cfg = load_run_config(cfg_path) if cfg_path.exists() else TrainConfig(store="", stage=fold.stage)
         return Run(path=path, config=cfg, folds=[fold])
@@ -113,9 +117,8 @@ def load_run(run_dir: str | Path) -> Run:
         raise GalcatError(f"{path}: not a galcat run directory (no config.json)")
     cfg = load_run_config(cfg_path)
     fold_dirs = sorted((p for p in path.glob("fold*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
-    folds = [
-        load_fold_model(resolve_checkpoint_path(d / "best.pt")) for d in fold_dirs if (d / "best.pt").exists()
-    ]
+    checkpoints = [resolve_checkpoint_path(d / "best.pt") for d in fold_dirs if (d / "best.pt").exists()]
+    folds = [load_fold_model(ckpt, predict_turns) for ckpt in checkpoints]
     if not folds:
         raise GalcatError(f"{path}: run has no trained fold yet (no fold*/best.pt)")
     summary_path = path / "summary.json"

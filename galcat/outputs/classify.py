@@ -58,6 +58,7 @@ class ClassifyConfig:
     workers: int = 4
     batch_size: int = 128
     device: str | None = None
+    predict_turns: int | None = None  # views a prediction averages (1 or 4); None: as trained
     overwrite: bool = False
     http: HttpConfig | None = None  #: retries and timeouts of the cutout downloads
 
@@ -271,7 +272,7 @@ def _prepare(cfg: ClassifyConfig) -> _Job:
         from galcat.outputs.samp import check_hub
 
         check_hub()
-    run = load_run(cfg.model)
+    run = load_run(cfg.model, cfg.predict_turns)
     user = read_user_table(cfg.targets)
     targets = read_targets(
         cfg.targets, resolver=cfg.resolver, frame=cfg.frame, equinox=cfg.equinox, id_column=cfg.id_column,

@@ -33,6 +33,7 @@ class EmbedConfig:
     device: str | None = None
     per_fold: bool = False  # also write each fold's prediction
     calibrate: bool = True  # temperature-scale each fold (fitted on its validation split)
+    predict_turns: int | None = None  # views a prediction averages (1 or 4); None: as trained
 
 
 def load_fold(run_dir, fold: int):
@@ -235,7 +236,7 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
     from galcat.model import load_run
     from galcat.model.ensemble import run_calibrations, select_folds
 
-    run = load_run(cfg.model)
+    run = load_run(cfg.model, cfg.predict_turns)
     selected = select_folds(run, cfg.fold)
     fold = selected[0][1]
     _check_same_classes(cfg.model, selected)

@@ -202,9 +202,9 @@ def test_evaluate_reuses_the_saved_training_reference(store, lsce, tmp_path, mon
         lambda fold, labelled, *a: embedded.append(len(labelled.rows)) or real_embed(fold, labelled, *a),
     )
 
-    def run(out):
+    def run(out, **kw):
         cfg = EvaluateConfig(
-            model=str(tmp_path / "nca"), query=str(store), out=str(tmp_path / out), bootstrap=0
+            model=str(tmp_path / "nca"), query=str(store), out=str(tmp_path / out), bootstrap=0, **kw
         )
         return evaluate(cfg)["folds"][0]
 
@@ -217,3 +217,28 @@ def test_evaluate_reuses_the_saved_training_reference(store, lsce, tmp_path, mon
     for key in ("precision_at_1", "map_at_r"):
         assert reused["retrieval"][key] == pytest.approx(fresh["retrieval"][key], abs=1e-6)
     assert reused["classification"]["accuracy"] == fresh["classification"]["accuracy"]
+    monkeypatch.undo()
+    embedded.clear()
+    monkeypatch.setattr(
+        api,
+        "_embed",
+        lambda fold, labelled, *a: embedded.append(len(labelled.rows)) or real_embed(fold, labelled, *a),
+    )
+    run("one-view", predict_turns=1)
+    assert len(embedded) == 2  # the saved reference holds four-turn embeddings: one view embeds afresh
+
+
+def test_predict_turns_is_an_inference_option(store, lsce):
+    """A four-turn run predicts from one view when asked (4x faster); the model hash, which keys
+    calibrations and embedding indexes, follows the choice; other values are refused."""
+    from galcat.model.checkpoint import model_hash
+
+    four, one = load_run(lsce).folds[0], load_run(lsce, predict_turns=1).folds[0]
+    assert (four.model.rotations, one.model.rotations) == (4, 1)
+    assert model_hash(four.model) != model_hash(one.model)
+    rows = four.val_indices[:4]
+    four.model.rotations = 1
+    assert np.allclose(predict(one.model, store, indices=rows).logits,
+                       predict(four.model, store, indices=rows).logits, atol=1e-6)  # fmt: skip
+    with pytest.raises(GalcatError, match="--predict-turns must be 1 or 4, got 3"):
+        load_run(lsce, predict_turns=3)

@@ -237,11 +237,11 @@ def test_network_outputs_and_transfer_replaces_heads_whose_classes_differ():
 
 def test_config_defaults_depend_on_device_and_bad_values_are_refused():
     cpu = resolve_config(TrainConfig(store="s", stage="ls-ce"), "cpu", 64)
-    assert (cpu.arch, cpu.image_size, cpu.batch_size, cpu.epochs) == ("resnet18", 64, 64, 12)
+    assert (cpu.arch, cpu.image_size, cpu.batch_size, cpu.epochs) == ("resnet18", 64, 64, 20)
     assert (cpu.schedule, cpu.select_by, cpu.balance, cpu.flips) == ("onecycle", "macro_f1", "sampler", True)
     assert (cpu.optimizer, cpu.lr) == ("adam", 1e-3)
     dml = resolve_config(TrainConfig(store="s", stage="dml", init="runs/a"), "cpu", 64)
-    assert (dml.epochs, dml.lr, dml.proxy_lr, dml.select_by) == (4, 1e-4, 1e-2, "map_at_r")
+    assert (dml.epochs, dml.lr, dml.proxy_lr, dml.select_by) == (6, 1e-4, 1e-2, "map_at_r")
     gpu = resolve_config(TrainConfig(store="s", stage="dml"), "cuda", 75)
     assert (gpu.arch, gpu.batch_size) == ("resnet50", 320)
     with pytest.raises(GalcatError, match="--loss"):

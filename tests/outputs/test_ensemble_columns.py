@@ -96,6 +96,28 @@ def test_fold_option_selects_one_fold(tiny_folds, embedded, tmp_path):
     assert bad.exit_code == 2 and "--fold 2" in bad.output
 
 
+def test_predict_turns_option_predicts_from_one_view(tiny_folds, tmp_path):
+    from galcat.model import load_run, predict
+
+    run, store = tiny_folds
+    outs = {}
+    for turns in (1, 4):
+        outs[turns] = tmp_path / f"turns{turns}.ecsv"
+        args = ("--fold", 1, "--no-calibrate", "--predict-turns", turns, "--out", outs[turns])
+        result = invoke("embed", "--model", run, "--store", store, *args)
+        assert result.exit_code == 0, result.output
+    one, four = read_table(outs[1]), read_table(outs[4])
+    p_cols = [n for n in one.colnames if n.startswith("p_")]
+    fold = load_run(run).folds[1]
+    assert fold.model.rotations == 4  # the run's default: --predict-turns 1 overrides it
+    fold.model.rotations = 1
+    expected = softmax(predict(fold.model, store).logits.astype(np.float64))
+    np.testing.assert_allclose(np.stack([np.asarray(one[n]) for n in p_cols], 1), expected, atol=1e-5)
+    assert not np.allclose(np.asarray(one["embedding"]), np.asarray(four["embedding"]), atol=1e-3)
+    bad = invoke("embed", "--model", run, "--store", store, "--predict-turns", 2, "--out", tmp_path / "x.vot")
+    assert bad.exit_code == 2 and "--predict-turns must be 1 or 4, got 2" in bad.output
+
+
 def test_new_columns_carry_ucds_and_descriptions_and_pass_fitsverify_and_stilts(embedded, require_tool):
     out, table = embedded
     for name in UNCERTAINTY + ["pred_hubble9_fold1", "pred_prob_fold1", "p_fold1"]:
