@@ -17,6 +17,7 @@ this module whenever more than one fold is selected; one fold is the k = 1 case 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +156,7 @@ def fold_calibration(run, number: int, fold, batch_size: int = 128, device=None,
     pred = predict(fold.model, store_path, indices=rows, batch_size=batch_size, device=device)
     if pred.logits is None:
         return None
+    fold.val_predictions = (_prediction_key(fold, store_path, rows), pred)
     labels = codes[pred.index]
     keep = labels >= 0
     calibration = calibrate(pred.logits[keep], labels[keep], model_hash=sha)
@@ -175,6 +177,13 @@ def run_calibrations(run, selected, batch_size=128, device=None, refit=False) ->
     return [fold_calibration(run, n, f, batch_size, device, refit) for n, f in selected]
 
 
+def _prediction_key(fold, store_path, rows) -> tuple:
+    """What a fold's predictions depend on besides its weights: store, rows (in order), views."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    digest = hashlib.sha256(rows.tobytes()).hexdigest()
+    return str(Path(store_path).resolve()), digest, int(getattr(fold.model, "rotations", 1) or 1)
+
+
 def fold_predictions(
     fold,
     store_path,
@@ -188,9 +197,14 @@ def fold_predictions(
     probabilities (both None for a model without a classifier)."""
     from galcat.model.inference import predict
 
-    pred = predict(
-        fold.model, str(store_path), indices=rows, batch_size=batch_size, device=device, image_size=image_size
-    )
+    cached = getattr(fold, "val_predictions", None)
+    if image_size is None and cached is not None and cached[0] == _prediction_key(fold, store_path, rows):
+        pred = cached[1]  # the calibration fit just predicted these rows (first evaluation on a run's store)
+    else:
+        pred = predict(
+            fold.model, str(store_path), indices=rows, batch_size=batch_size, device=device,
+            image_size=image_size,
+        )  # fmt: skip
     embeddings = np.asarray(pred.embeddings, dtype=np.float32)
     if pred.logits is None:
         return embeddings, None, None

@@ -31,6 +31,8 @@ class FoldModel:
     stage: str | None = None
     path: Path | None = None
     val_metrics: dict = field(default_factory=dict)
+    #: (key, Predictions) of the last calibration fit (galcat.model.ensemble), reused by evaluate
+    val_predictions: tuple | None = field(default=None, repr=False)
 
 
 @dataclass

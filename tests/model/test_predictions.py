@@ -242,3 +242,30 @@ def test_predict_turns_is_an_inference_option(store, lsce):
                        predict(four.model, store, indices=rows).logits, atol=1e-6)  # fmt: skip
     with pytest.raises(GalcatError, match="--predict-turns must be 1 or 4, got 3"):
         load_run(lsce, predict_turns=3)
+
+
+def test_first_evaluation_predicts_the_validation_rows_once(store, lsce, tmp_path, monkeypatch):
+    """The calibration fit and the scoring of a run's own store need the same validation rows:
+    the first evaluation predicts them once, and the scores equal those of a fresh prediction."""
+    from galcat.evaluate import EvaluateConfig, evaluate
+    from galcat.model import inference
+
+    dml(store, lsce, tmp_path / "nca", loss="proxy-nca", knn_k=3)
+    calls = []
+    real_predict = inference.predict
+    monkeypatch.setattr(inference, "predict", lambda *a, **kw: calls.append(1) or real_predict(*a, **kw))
+
+    def run(out):
+        cfg = EvaluateConfig(
+            model=str(tmp_path / "nca"), query=str(store), out=str(tmp_path / out), bootstrap=0
+        )
+        return evaluate(cfg)["folds"][0]
+
+    first = run("first")
+    assert len(calls) == 1  # calibration and scoring share one prediction; the reference is reference.pt
+    assert (tmp_path / "nca" / "fold0" / "calibration.json").exists()
+    calls.clear()
+    second = run("second")  # the saved calibration: the scoring predicts the rows itself
+    assert len(calls) == 1
+    assert first["classification"] == second["classification"]
+    assert first["retrieval"]["map_at_r"] == pytest.approx(second["retrieval"]["map_at_r"], abs=1e-6)
