@@ -394,10 +394,8 @@ def _mistake_images(store_path, mistakes: list[dict]) -> np.ndarray:
     rows = np.array([m["row"] for m in mistakes], dtype=np.int64)
     if not len(rows):
         return np.zeros((0, 1, 1, 3), dtype=np.uint8)
-    order = np.argsort(rows)
     with open_store(store_path) as store:
-        images = np.empty((len(rows), *store.image_shape), dtype=np.uint8)
-        images[order] = store.read_images(rows[order])
+        images = store.read_images(rows)  # any order, repeats allowed
         objids = np.ma.filled(np.ma.asarray(store.catalogue["objid"]).astype(str), "")[rows]
     for mistake, objid in zip(mistakes, objids, strict=True):
         mistake["objid"] = str(objid)

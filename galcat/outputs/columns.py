@@ -172,26 +172,30 @@ def annotate_outputs(
     return out
 
 
+def _add_top_class(out: Table, probs: np.ndarray, class_names, scheme, suffix: str, source: str) -> None:
+    """``pred_<scheme><suffix>`` (the most probable class) and ``pred_prob<suffix>`` (its probability)."""
+    best = probs.argmax(axis=1)
+    _set(
+        out,
+        f"pred_{sanitize_name(scheme or 'class')}{suffix}",
+        np.asarray(class_names, dtype=str)[best],
+        ucd=UCDS["pred"],
+        description=f"Predicted {scheme or 'class'} class (highest probability) from {source}",
+    )
+    _set(
+        out,
+        f"pred_prob{suffix}",
+        probs[np.arange(len(out)), best],
+        ucd=UCDS["pred_prob"],
+        description=f"Probability of the class predicted by {source}",
+    )
+
+
 def _add_prediction_columns(out: Table, probs: np.ndarray, class_names, scheme, model_label) -> None:
     n = len(out)
     if probs.shape != (n, len(class_names)):
         raise GalcatError(f"class probabilities have shape {probs.shape}, expected ({n}, {len(class_names)})")
-    scheme_name = sanitize_name(scheme or "class")
-    best = probs.argmax(axis=1)
-    _set(
-        out,
-        f"pred_{scheme_name}",
-        np.asarray(class_names, dtype=str)[best],
-        ucd=UCDS["pred"],
-        description=f"Predicted {scheme or 'class'} class (highest probability) from {model_label}",
-    )
-    _set(
-        out,
-        "pred_prob",
-        probs[np.arange(n), best],
-        ucd=UCDS["pred_prob"],
-        description="Probability of the predicted class",
-    )
+    _add_top_class(out, probs, class_names, scheme, "", model_label)
     for index, (cls, colname) in enumerate(zip(class_names, class_column_names(class_names), strict=True)):
         _set(
             out,
@@ -225,24 +229,10 @@ def _add_uncertainty_columns(out: Table, ensemble, class_names, scheme, per_fold
         _set(out, name, np.asarray(values, dtype=np.float32), ucd=UCDS[ucd_key], description=description)
     if not per_fold:
         return
-    scheme_name = sanitize_name(label)
-    classes = np.asarray(class_names, dtype=str)
     for position, number in enumerate(folds):
         probs = np.asarray(ensemble.fold_probs[position], dtype=np.float32)
-        best = probs.argmax(axis=1)
-        _set(
-            out,
-            f"pred_{scheme_name}_fold{number}",
-            classes[best],
-            ucd=UCDS["pred"],
-            description=f"Predicted {label} class of fold {number}'s model",
-        )
-        _set(
-            out,
-            f"pred_prob_fold{number}",
-            probs[np.arange(len(out)), best],
-            ucd=UCDS["pred_prob"],
-            description=f"Probability of fold {number}'s predicted class (temperature-scaled)",
+        _add_top_class(
+            out, probs, class_names, scheme, f"_fold{number}", f"fold {number}'s model (temperature-scaled)"
         )
         _set(
             out,
