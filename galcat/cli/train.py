@@ -79,7 +79,7 @@ def train_command(
         help="Predictions and embeddings average the 4 90-degree turns of each image (1: one view).",
     ),
     bn_images: int = typer.Option(
-        2048, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
+        1024, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
     ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
     compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the network."),

@@ -65,21 +65,27 @@ def _isnan(value) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+def format_metric(value, percent: bool, std=None, missing: str = "n/a", unit: bool = True) -> str:
+    """One metric as text: 4 decimals, or a percentage with 2 (`` %`` unless ``unit`` is off),
+    followed by ``± std`` when a spread is given; ``missing`` for None or NaN."""
+    if value is None or _isnan(value):
+        return missing
+    if percent:
+        spread = "" if std is None else f" ± {100 * std:.2f}"
+        return f"{100 * value:.2f}{spread}" + (" %" if unit else "")
+    return f"{value:.4f}" + ("" if std is None else f" ± {std:.4f}")
+
+
 def _cell(summary: dict, key: str, percent: bool) -> str:
     """``mean ± std`` over folds; just the value for one fold (a std of one value says nothing)."""
     if key not in summary:
         return "n/a"
-    mean, std = summary[key]["mean"], summary[key]["std"]
     single = summary[key].get("n_folds", 2) < 2
-    if percent:
-        return f"{100 * mean:.2f} %" if single else f"{100 * mean:.2f} ± {100 * std:.2f} %"
-    return f"{mean:.4f}" if single else f"{mean:.4f} ± {std:.4f}"
+    return format_metric(summary[key]["mean"], percent, None if single else summary[key]["std"])
 
 
 def _value(scalars: dict, key: str, percent: bool) -> str:
-    if key not in scalars or _isnan(scalars[key]):
-        return "n/a"
-    return f"{100 * scalars[key]:.2f} %" if percent else f"{scalars[key]:.4f}"
+    return format_metric(scalars.get(key), percent)
 
 
 COMBINED_TITLES = {

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from galcat.atomic import atomic_write
+from galcat.evaluate.report import format_metric
 
 DATA = Path(__file__).with_name("data") / "paper_tables.toml"
 
@@ -137,12 +138,8 @@ def write_results(path, cells: list[dict]) -> Path:
 
 
 def _fmt(value, percent: bool = False, std=None) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    if percent:
-        text = f"{100 * value:.2f}"
-        return text + (f" ± {100 * std:.2f}" if std else "")
-    return f"{value:.4f}" + (f" ± {std:.4f}" if std else "")
+    """A cell of the grid tables (their headers carry the unit; a zero spread is not shown)."""
+    return format_metric(value, percent, std or None, missing="—", unit=False)
 
 
 def _paper(value, digits: int = 4) -> str:

@@ -91,7 +91,7 @@ class TrainConfig:
     predictor: str = "knn"  # dml: knn (vote of the training reference) | centroid | proxy (proxy losses)
     knn_k: int = 10  # dml --predictor knn: neighbours in the distance-weighted vote
     predict_turns: int = 4  # predictions average the 4 90-degree turns of an image (1: off)
-    bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before validation
+    bn_images: int = 1024  # training images that re-estimate BatchNorm statistics before validation
     plateau_patience: int = 3
     device: str = "auto"
     compile: bool = False
