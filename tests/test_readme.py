@@ -39,7 +39,7 @@ NOT_RUN = {
     "galcat classify --model runs/gz1-dml --targets my_galaxies.csv": "network: SIMBAD and SkyServer",
     "galcat demo --out demo ": "the measured full demo (minutes); the quick demo line runs it here",
     "galcat build folder --images ../shared/data/gz1/images --catalogue ../shared/data/gz1/labels.csv "
-    "--id-column OBJID --label-column class_name --size 64": "the measured CPU recipe (10 min); the tour's "
+    "--id-column OBJID --label-column class_name --size 64": "the measured CPU recipe (14 min); the tour's "
     "build/train/evaluate lines run the same commands on a smaller store here",
     "galcat train --store stores/gz1_64.h5": "the measured CPU recipe (see above)",
     "galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5": "the measured CPU recipe (see above)",
