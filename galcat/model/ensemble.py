@@ -200,6 +200,7 @@ def fold_predictions(
     cached = getattr(fold, "val_predictions", None)
     if image_size is None and cached is not None and cached[0] == _prediction_key(fold, store_path, rows):
         pred = cached[1]  # the calibration fit just predicted these rows (first evaluation on a run's store)
+        fold.val_predictions = None  # used once: the fold does not keep a copy of its validation outputs
     else:
         pred = predict(
             fold.model, str(store_path), indices=rows, batch_size=batch_size, device=device,

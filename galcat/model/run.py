@@ -31,7 +31,7 @@ class FoldModel:
     stage: str | None = None
     path: Path | None = None
     val_metrics: dict = field(default_factory=dict)
-    #: (key, Predictions) of the last calibration fit (galcat.model.ensemble), reused by evaluate
+    #: (key, Predictions) of a calibration fit (galcat.model.ensemble), used once by the scoring after it
     val_predictions: tuple | None = field(default=None, repr=False)
 
 
