@@ -80,6 +80,7 @@ def neighbours(
     ),
     radius: float = typer.Option(10.0, "--radius", help="Match radius in arcsec for positions and names."),
     device: str | None = typer.Option(None, "--device", help="torch device."),
+    predict_turns: int | None = predict_turns_option(),
 ):
     """Show a query galaxy and its k nearest neighbours in embedding space (paper Figs 3-4).
 
@@ -91,6 +92,7 @@ def neighbours(
     cfg = NeighboursConfig(
         model=str(model), index=str(index), query=query, out=str(out), store=str(store) if store else None,
         fold=fold, k=k, resolver=resolver, radius_arcsec=radius, device=device,
+        predict_turns=predict_turns,
     )  # fmt: skip
     result = find_neighbours(cfg)
     how = result.query.how + (

@@ -81,7 +81,19 @@ def train_command(
     bn_images: int = typer.Option(
         1024, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
     ),
+    ema_epochs: float = typer.Option(
+        0.0,
+        "--ema-epochs",
+        help="Validate and save an exponential moving average of the weights with this time constant, "
+        "in epochs (0: the weights of the last step).",
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        help="bf16 | fp32 forward passes; default bf16 on CUDA and on CPUs with native bf16 "
+        "(AVX512-BF16, AMX), fp32 elsewhere.",
+    ),
     compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the network."),
     weights: Path | None = typer.Option(None, "--weights", help="Trunk weights (state_dict .pt)."),
     seed: int = typer.Option(0, "--seed"),
@@ -102,10 +114,10 @@ def train_command(
         arch=arch, embedding_dim=embedding_dim, image_size=image_size, folds=folds,
         val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr, proxy_lr=proxy_lr,
         optimizer=optimizer, label_smoothing=label_smoothing, m_per_class=m_per_class, patience=patience,
-        bn_images=bn_images, select_by=select_by, schedule=schedule, balance=balance,
+        bn_images=bn_images, ema_epochs=ema_epochs, select_by=select_by, schedule=schedule, balance=balance,
         balance_power=balance_power, flips=flips, mirror_relabel=mirror_relabel, rot90=rot90,
         max_angle=max_angle, predictor=predictor, knn_k=knn_k, predict_turns=predict_turns,
-        device=device, compile=compile,
+        device=device, precision=precision, compile=compile,
         weights=str(weights) if weights else None, seed=seed, num_workers=num_workers, max_steps=max_steps,
     )  # fmt: skip
     result = train(cfg)

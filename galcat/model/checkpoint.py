@@ -103,7 +103,7 @@ _SCHEMA = {
 
 def check_checkpoint(payload, path) -> dict:
     """GalcatError naming the file and the key unless ``payload`` is a galcat checkpoint."""
-    from galcat.model.config import ARCHS, STAGES
+    from galcat.model.config import ARCHS, PREDICT_TURNS, STAGES
     from galcat.ranges import MAX_IMAGE_SIDE, check_number
 
     if not isinstance(payload, dict):
@@ -119,6 +119,8 @@ def check_checkpoint(payload, path) -> dict:
         )
     if payload.get("stage") is not None and payload["stage"] not in STAGES:
         raise GalcatError(f"{path}: checkpoint stage {payload['stage']!r} is not one of {', '.join(STAGES)}")
+    if payload.get("rotations", 1) not in PREDICT_TURNS:  # absent in checkpoints from before the option
+        raise GalcatError(f"{path}: checkpoint 'rotations' is {payload['rotations']!r}, not 1 or 4")
     if not all(isinstance(c, str) for c in payload["class_names"]):
         raise GalcatError(f"{path}: checkpoint 'class_names' must be strings")
     check_number(payload["embedding_dim"], f"{path}: checkpoint 'embedding_dim'", 2, 65536, integer=True)

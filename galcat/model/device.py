@@ -27,16 +27,38 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (fast on tensor cores, no loss scaling needed); a no-op elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU does bf16 maths natively (AVX512-BF16 or AMX), where oneDNN runs bf16
+    convolutions about 1.5x faster than fp32; elsewhere bf16 is emulated and slower."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def default_precision(device_type: str) -> str:
+    """``bf16`` on CUDA and on a CPU with native bf16; ``fp32`` elsewhere (MPS, older CPUs)."""
+    if device_type == "cuda" or (device_type == "cpu" and cpu_bf16_supported()):
+        return "bf16"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str | None = None):
+    """bf16 autocast where ``precision`` asks for it (None: CUDA only, the inference default).
+
+    bf16 keeps fp32's exponent range, so no loss scaling is needed; weights, optimiser state and
+    losses stay fp32.
+    """
+    bf16 = device.type == "cuda" if precision is None else precision == "bf16"
+    if bf16 and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last helps cuDNN convolutions; on CPU it is left contiguous."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+def memory_format(device: torch.device, precision: str | None = None) -> torch.memory_format:
+    """channels_last for cuDNN and for oneDNN's bf16 convolutions; contiguous for fp32 on CPU."""
+    fast = device.type == "cuda" or (device.type == "cpu" and precision == "bf16")
+    return torch.channels_last if fast else torch.contiguous_format
 
 
 def seed_everything(seed: int) -> None:

@@ -17,19 +17,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from galcat import __version__
 from galcat.atomic import atomic_write
 from galcat.config import load_config, save_config, to_dict
 from galcat.errors import GalcatError
 from galcat.model import distributed as D
+from galcat.model.averaging import make_average
+from galcat.model.builders import build_model, checkpoint_payload, class_weights, make_optimizers
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
 from galcat.model.config import PROXY_LOSSES, TrainConfig, check_train_config, resolve_config
 from galcat.model.curves import write_curves
-from galcat.model.data import MirrorRelabel, TrainingData, make_augment, make_batches, open_training_data
+from galcat.model.data import MirrorRelabel, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
 from galcat.model.folds import make_folds
 from galcat.model.losses import proxy_view, set_proxies
-from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
 from galcat.model.prototypes import (
     CENTROID_IMAGES_PER_CLASS,
     anchor_to_centroids,
@@ -42,7 +42,7 @@ from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, vali
 from galcat.progress import console, progress_bar
 
 #: Config fields that may change between an interrupted run and its resumption.
-RESUME_FREE = {"device", "compile", "num_workers", "progress"}
+RESUME_FREE = {"device", "compile", "num_workers", "progress", "precision"}
 
 
 @dataclass
@@ -140,74 +140,6 @@ def _load_init(cfg: TrainConfig, k: int, val_rows: np.ndarray, fingerprint: str)
     return payload
 
 
-def predictor_for(cfg: TrainConfig) -> str:
-    """How the stage's network predicts classes (see galcat.model.networks)."""
-    if cfg.stage == "votes":
-        return "votes"
-    if cfg.stage == "dml":
-        return "knn" if cfg.predictor == "knn" or cfg.loss not in PROXY_LOSSES else "proxy"
-    return "softmax"
-
-
-def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> GalaxyNet:
-    votes = cfg.stage == "votes"
-    model = GalaxyNet(
-        arch=cfg.arch,
-        embedding_dim=cfg.embedding_dim,
-        class_names=[] if votes else data.class_names,
-        scheme=data.scheme,
-        n_votes=data.n_votes if votes else 0,
-        image_size=cfg.image_size,
-        predictor=predictor_for(cfg),
-        knn_k=cfg.knn_k,
-        rotations=cfg.predict_turns,
-    )
-    if cfg.weights:
-        load_trunk_weights(model, cfg.weights)
-    if init is not None:
-        transfer_weights(model, init["state_dict"], init)
-    model.stage = cfg.stage
-    return model
-
-
-def make_optimizers(cfg: TrainConfig, model, objective) -> list[torch.optim.Optimizer]:
-    """The trunk/head optimiser and, for proxy losses, a separate SGD for the proxies."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        trunk = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    else:
-        trunk = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    opts = [trunk]
-    proxies = list(objective.parameters())
-    if proxies:
-        opts.append(torch.optim.SGD(proxies, lr=cfg.proxy_lr, momentum=0.9))
-    return opts
-
-
-def class_weights(cfg: TrainConfig, data: TrainingData, train_rows) -> torch.Tensor | None:
-    """``--balance loss``: per-class loss weights ``n_c ** -power`` (mean 1 over training rows)."""
-    if cfg.balance != "loss" or cfg.stage not in ("ce", "ls-ce") or cfg.balance_power == 0:
-        return None
-    codes = data.labels[np.searchsorted(data.rows, train_rows)]
-    counts = np.bincount(codes, minlength=len(data.class_names)).astype(np.float64)
-    w = np.where(counts > 0, np.maximum(counts, 1.0) ** -cfg.balance_power, 0.0)
-    w *= len(codes) / float((w[codes]).sum())
-    return torch.as_tensor(w, dtype=torch.float32)
-
-
-def checkpoint_payload(model: GalaxyNet, cfg: TrainConfig, data: TrainingData, train_rows, val_rows, epoch):
-    return {
-        **model.describe(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "stage": cfg.stage,
-        "store_fingerprint": data.fingerprint,
-        "galcat_version": __version__,
-        "epoch": int(epoch),
-        "train_indices": torch.as_tensor(np.asarray(train_rows), dtype=torch.int64),
-        "val_indices": torch.as_tensor(np.asarray(val_rows), dtype=torch.int64),
-    }
-
-
 def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
     fold_dir = Path(cfg.out) / f"fold{k}"
     result_path = fold_dir / "result.json"
@@ -215,12 +147,14 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         console.print(f"fold {k}: already finished, skipped")
         return json.loads(result_path.read_text())
     seed_everything(cfg.seed + 1000 * k)
-    model = build_model(cfg, data, init).to(device, memory_format=memory_format(device))
+    model = build_model(cfg, data, init).to(device, memory_format=memory_format(device, cfg.precision))
     weights = class_weights(cfg, data, train_rows)
     objective = Objective(cfg, n_classes=len(data.class_names), info=info, class_weights=weights).to(device)
     optimizers = make_optimizers(cfg, model, objective)
     n_steps = steps_per_epoch(cfg, len(D.shard(train_rows, info, cfg.seed)))
     schedulers, per_batch = make_schedulers(cfg, optimizers, n_steps)
+    average = make_average(model, cfg.ema_epochs, n_steps)
+    judged = model if average is None else average.network  # the network validated and saved
     state = {"epoch": -1, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
     last = fold_dir / "last.pt"
     if last.exists():
@@ -232,6 +166,8 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         for sch, s in zip(schedulers, saved["schedulers"], strict=True):
             sch.load_state_dict(s)
         state.update(json.loads(saved["loop_state"]))
+        if average is not None:
+            average.load_state_dict(saved["average"])
         if info.is_main:
             console.print(f"fold {k}: resuming after epoch {state['epoch']}")
     elif init is not None and cfg.stage == "dml" and cfg.loss in PROXY_LOSSES:
@@ -283,12 +219,14 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             task = bar.add_task(f"fold {k} epoch {epoch + 1}/{cfg.epochs}", total=total, status="")
 
             def on_step(loss, task=task, bar=bar):
+                if average is not None:
+                    average.update(model)
                 bar.update(task, advance=1, status=f"loss {loss:.4f}")
 
             started = time.perf_counter()
             stats = run_epoch(
                 net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step,
-                schedulers if per_batch else (), relabel,
+                schedulers if per_batch else (), relabel, precision=cfg.precision,
             )  # fmt: skip
         stats["train_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
@@ -297,13 +235,13 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         bn_loader = make_batches(
             data, bn_rows, cfg.batch_size, False, epoch_seed, scheme, votes, False, None, cfg.num_workers, pin
         )
-        recalibrate_batchnorm(model, bn_loader, val_aug, device, cfg.bn_images)
+        recalibrate_batchnorm(judged, bn_loader, val_aug, device, cfg.bn_images, cfg.precision)
         if cfg.predictor == "centroid" and model.predictor == "proxy":
             loss_view = proxy_view(objective.dml_loss)
-            anchor_to_centroids(model, cfg, data, train_rows, device, [cfg.seed, k, epoch], loss_view)
+            anchor_to_centroids(judged, cfg, data, train_rows, device, [cfg.seed, k, epoch], loss_view)
         else:
-            objective.sync_predictor(model)
-        metrics = validate(model, objective, val_loader, val_aug, device, cfg.stage)
+            objective.sync_predictor(judged)
+        metrics = validate(judged, objective, val_loader, val_aug, device, cfg.stage, cfg.precision)
         stats["val_seconds"] = round(time.perf_counter() - started, 2)
         if not per_batch:
             for sch in schedulers:
@@ -318,10 +256,13 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
         else:
             state["bad_epochs"] += 1
         if info.is_main:
-            payload = checkpoint_payload(model, cfg, data, train_rows, val_rows, epoch)
+            payload = checkpoint_payload(judged, cfg, data, train_rows, val_rows, epoch)
             payload["val_metrics"] = json.dumps(metrics)
             if better:
                 save_checkpoint(payload, fold_dir / "best.pt")
+            if average is not None:  # resuming needs the live weights and the average
+                live = checkpoint_payload(model, cfg, data, train_rows, val_rows, epoch)
+                payload.update(state_dict=live["state_dict"], average=average.state_dict())
             payload.update(
                 objective=objective.state_dict(),
                 optimizers=[o.state_dict() for o in optimizers],

@@ -68,15 +68,16 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 def run_epoch(
     model, objective, loader, augment, optimizers, device, info, max_steps=None, on_step=None, schedulers=(),
-    relabel=None,
+    relabel=None, precision=None,
 ) -> dict:  # fmt: skip
     """Train for one pass over ``loader``; returns the mean training loss and the step count.
 
     ``schedulers`` are per-batch learning-rate schedulers, advanced after every step. ``relabel``
     (a :class:`galcat.model.data.MirrorRelabel`) mirrors part of each batch before ``augment``.
+    ``precision``: ``bf16`` or ``fp32`` forward passes (None: bf16 on CUDA only).
     """
     model.train()
-    fmt = memory_format(device)
+    fmt = memory_format(device, precision)
     total, n_seen, steps = 0.0, 0, 0
     proxy_params = list(objective.parameters())
     for batch in loader:
@@ -86,7 +87,7 @@ def run_epoch(
         if relabel is not None:
             batch = relabel(batch)
         x = augment(batch["images"]).contiguous(memory_format=fmt)
-        with autocast(device):
+        with autocast(device, precision):
             out = model(x)
         loss = objective(out, batch, train=True)
         for opt in optimizers:
@@ -106,7 +107,7 @@ def run_epoch(
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model, loader, augment, device, max_images: int) -> int:
+def recalibrate_batchnorm(model, loader, augment, device, max_images: int, precision=None) -> int:
     """Re-estimate BatchNorm running statistics of the current weights ("precise BN").
 
     Why: during training BN normalises with batch statistics, while evaluation uses running
@@ -125,7 +126,7 @@ def recalibrate_batchnorm(model, loader, augment, device, max_images: int) -> in
         m.reset_running_stats()
         m.momentum = None
     model.train()
-    fmt = memory_format(device)
+    fmt = memory_format(device, precision)
     seen = 0
     try:
         for batch in loader:
@@ -134,7 +135,7 @@ def recalibrate_batchnorm(model, loader, augment, device, max_images: int) -> in
             x = augment(batch["images"].to(device, non_blocking=True)).contiguous(memory_format=fmt)
             if x.shape[0] < 2:  # train-mode BN cannot normalise a single sample
                 continue
-            with autocast(device):
+            with autocast(device, precision):
                 model(x)
             seen += x.shape[0]
     finally:
@@ -145,16 +146,16 @@ def recalibrate_batchnorm(model, loader, augment, device, max_images: int) -> in
 
 
 @torch.no_grad()
-def validate(model, objective, loader, augment, device, stage: str) -> dict:
+def validate(model, objective, loader, augment, device, stage: str, precision=None) -> dict:
     """Validation loss plus the stage's metrics over the whole validation set."""
     model.eval()
-    fmt = memory_format(device)
+    fmt = memory_format(device, precision)
     total, n_seen = 0.0, 0
     embeddings, logits, labels, votes, targets = [], [], [], [], []
     for batch in loader:
         batch = _to_device(batch, device)
         x = augment(batch["images"]).contiguous(memory_format=fmt)
-        with autocast(device):
+        with autocast(device, precision):
             out = model(x)
         loss = objective(out, batch, train=False)
         total += float(loss) * x.shape[0]

@@ -36,12 +36,12 @@ class EmbedConfig:
     predict_turns: int | None = None  # views a prediction averages (1 or 4); None: as trained
 
 
-def load_fold(run_dir, fold: int):
+def load_fold(run_dir, fold: int, predict_turns: int | None = None):
     """The trained fold of a run (``galcat.model.load_run``), with a clear error for a bad fold."""
     from galcat.model import load_run
     from galcat.model.ensemble import select_folds
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, predict_turns)
     return run, select_folds(run, fold)[0][1]
 
 

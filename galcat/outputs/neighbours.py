@@ -219,6 +219,7 @@ class NeighboursConfig:
     radius_arcsec: float = 10.0
     batch_size: int = 128
     device: str | None = None
+    predict_turns: int | None = None  # views an embedding averages (default: as the run was trained)
 
 
 def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
@@ -240,7 +241,7 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
             {"--out": cfg.out}, {"--index": cfg.index, "--store": cfg.store, "--model": cfg.model}
         )
         check_writable(cfg.out)
-    run, fold = load_fold(cfg.model, cfg.fold)
+    run, fold = load_fold(cfg.model, cfg.fold, cfg.predict_turns)
     ref_store = open_checked_store(cfg.index, fold, need_labels=False)
     query_store = open_checked_store(cfg.store, fold, need_labels=False) if cfg.store else ref_store
     match = find_query(query_store.catalogue, cfg.query, cfg.resolver, cfg.radius_arcsec)

@@ -66,6 +66,8 @@ def test_pickled_checkpoint_is_refused_as_pickle(run_copy, tmp_path):
         ({"arch": "vgg16"}, "architecture 'vgg16'"),
         ({"embedding_dim": "big"}, "'embedding_dim'"),
         ({"image_size": -3}, "'image_size'"),
+        ({"rotations": 3}, "checkpoint 'rotations' is 3, not 1 or 4"),
+        ({"rotations": "four"}, "checkpoint 'rotations' is 'four'"),
     ],
 )
 def test_checkpoint_schema_and_architecture(run_copy, tmp_path, change, needle):

@@ -159,7 +159,7 @@ def test_early_stopping_counts_epochs_without_a_better_selection_metric(handed_s
 
 
 def test_loss_balance_weights_classes_by_the_power_rule(handed_store):
-    from galcat.model.loop import class_weights
+    from galcat.model.builders import class_weights
 
     cfg = resolve_config(tiny(handed_store, "x", balance="loss", balance_power=1.0), "cpu", 32)
     data = open_training_data(str(handed_store), "ls-ce", None)

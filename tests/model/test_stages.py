@@ -10,10 +10,10 @@ import torch
 from typer.testing import CliRunner
 
 from galcat.model import TrainConfig, load_run, train
+from galcat.model.builders import build_model, make_optimizers
 from galcat.model.config import resolve_config
 from galcat.model.data import make_augment, make_batches, open_training_data
 from galcat.model.inference import predict
-from galcat.model.loop import build_model, make_optimizers
 from galcat.model.steps import Objective
 
 CLASSES = ["E", "Sc", "Irr"]

@@ -114,7 +114,7 @@ def _clustered(n_per_class=8, dim=16, seed=0):
 @pytest.mark.parametrize("miner", ["pair", "triplet", "none"])
 def test_every_dml_loss_and_miner_lowers_its_loss(loss, miner):
     """The real Objective + optimisers (proxies in their own SGD) on a small embedding net."""
-    from galcat.model.loop import make_optimizers
+    from galcat.model.builders import make_optimizers
 
     torch.manual_seed(0)
     x, labels = _clustered()

@@ -76,3 +76,25 @@ def test_query_from_another_store_against_efigi(efigi_store, tiny, tmp_path):
     too_many = invoke("neighbours", "--model", run, "--index", efigi_store, "--store", synth,
                       "--query", "SYN000003", "--k", 16, "--out", tmp_path / "x.png")  # fmt: skip
     assert too_many.exit_code == 2 and "cannot return 16 neighbours" in too_many.output
+
+
+def test_predict_turns_changes_the_embedding_the_neighbours_come_from(efigi_store, tiny, tmp_path):
+    """``--predict-turns 1`` embeds one view: other distances than the run's four turns, an index
+    rebuilt for that model, and a value other than 1 or 4 refused."""
+    from galcat.model import load_run
+
+    run, synth = tiny
+    assert load_run(run).folds[0].model.rotations == 4
+
+    def distances(*extra):
+        result = invoke("neighbours", "--model", run, "--index", efigi_store, "--store", synth,
+                        "--query", "SYN000003", "--k", 5, "--out", tmp_path / "n.png", *extra)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return [float(line.split()[3]) for line in result.output.splitlines() if line[:3].strip().isdigit()]
+
+    four, one, four_again = distances(), distances("--predict-turns", "1"), distances()
+    assert four == four_again and len(one) == 5
+    assert not np.allclose(four, one)
+    bad = invoke("neighbours", "--model", run, "--index", efigi_store, "--query", "PGC0000212",
+                 "--predict-turns", "3", "--out", tmp_path / "x.png")  # fmt: skip
+    assert bad.exit_code == 2 and "--predict-turns must be 1 or 4, got 3" in bad.output

@@ -1,0 +1,79 @@
+"""The parts of one fold's training: the network, its optimisers, class weights, checkpoint payloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from galcat import __version__
+from galcat.model.config import PROXY_LOSSES, TrainConfig
+from galcat.model.data import TrainingData
+from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
+
+
+def predictor_for(cfg: TrainConfig) -> str:
+    """How the stage's network predicts classes (see galcat.model.networks)."""
+    if cfg.stage == "votes":
+        return "votes"
+    if cfg.stage == "dml":
+        return "knn" if cfg.predictor == "knn" or cfg.loss not in PROXY_LOSSES else "proxy"
+    return "softmax"
+
+
+def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> GalaxyNet:
+    votes = cfg.stage == "votes"
+    model = GalaxyNet(
+        arch=cfg.arch,
+        embedding_dim=cfg.embedding_dim,
+        class_names=[] if votes else data.class_names,
+        scheme=data.scheme,
+        n_votes=data.n_votes if votes else 0,
+        image_size=cfg.image_size,
+        predictor=predictor_for(cfg),
+        knn_k=cfg.knn_k,
+        rotations=cfg.predict_turns,
+    )
+    if cfg.weights:
+        load_trunk_weights(model, cfg.weights)
+    if init is not None:
+        transfer_weights(model, init["state_dict"], init)
+    model.stage = cfg.stage
+    return model
+
+
+def make_optimizers(cfg: TrainConfig, model, objective) -> list[torch.optim.Optimizer]:
+    """The trunk/head optimiser and, for proxy losses, a separate SGD for the proxies."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        trunk = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        trunk = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opts = [trunk]
+    proxies = list(objective.parameters())
+    if proxies:
+        opts.append(torch.optim.SGD(proxies, lr=cfg.proxy_lr, momentum=0.9))
+    return opts
+
+
+def class_weights(cfg: TrainConfig, data: TrainingData, train_rows) -> torch.Tensor | None:
+    """``--balance loss``: per-class loss weights ``n_c ** -power`` (mean 1 over training rows)."""
+    if cfg.balance != "loss" or cfg.stage not in ("ce", "ls-ce") or cfg.balance_power == 0:
+        return None
+    codes = data.labels[np.searchsorted(data.rows, train_rows)]
+    counts = np.bincount(codes, minlength=len(data.class_names)).astype(np.float64)
+    w = np.where(counts > 0, np.maximum(counts, 1.0) ** -cfg.balance_power, 0.0)
+    w *= len(codes) / float((w[codes]).sum())
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+def checkpoint_payload(model: GalaxyNet, cfg: TrainConfig, data: TrainingData, train_rows, val_rows, epoch):
+    return {
+        **model.describe(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "stage": cfg.stage,
+        "store_fingerprint": data.fingerprint,
+        "galcat_version": __version__,
+        "epoch": int(epoch),
+        "train_indices": torch.as_tensor(np.asarray(train_rows), dtype=torch.int64),
+        "val_indices": torch.as_tensor(np.asarray(val_rows), dtype=torch.int64),
+    }
