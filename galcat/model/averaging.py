@@ -24,30 +24,12 @@ def ema_decay(ema_epochs: float, steps_per_epoch: int) -> float:
     return 1.0 - 1.0 / max(ema_epochs * max(steps_per_epoch, 1), 1.0)
 
 
-class WeightAverage:
-    """EMA of a network's parameters; ``network`` is the averaged copy (BatchNorm buffers are
-    not averaged: they are re-estimated for the averaged weights before every validation)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.decay = float(decay)
-        self._average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=False)
-
-    @property
-    def network(self) -> torch.nn.Module:
-        return self._average.module
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        """Fold the live weights in after an optimiser step (the first call copies them)."""
-        self._average.update_parameters(model)
-
-    def state_dict(self) -> dict:
-        return self._average.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self._average.load_state_dict(state)
-
-
-def make_average(model: torch.nn.Module, ema_epochs: float, steps_per_epoch: int) -> WeightAverage | None:
+def make_average(model: torch.nn.Module, ema_epochs: float, steps_per_epoch: int) -> AveragedModel | None:
+    """The EMA of ``model``'s parameters (None when ``ema_epochs`` is 0): ``.module`` is the averaged
+    network, ``.update_parameters(model)`` folds in the live weights after a step (the first call
+    copies them). BatchNorm buffers are not averaged: they are re-estimated for the averaged
+    weights before every validation."""
     decay = ema_decay(ema_epochs, steps_per_epoch)
-    return WeightAverage(model, decay) if decay > 0 else None
+    if decay <= 0:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)

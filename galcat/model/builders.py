@@ -66,10 +66,14 @@ def class_weights(cfg: TrainConfig, data: TrainingData, train_rows) -> torch.Ten
     return torch.as_tensor(w, dtype=torch.float32)
 
 
+def cpu_state_dict(model: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def checkpoint_payload(model: GalaxyNet, cfg: TrainConfig, data: TrainingData, train_rows, val_rows, epoch):
     return {
         **model.describe(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": cpu_state_dict(model),
         "stage": cfg.stage,
         "store_fingerprint": data.fingerprint,
         "galcat_version": __version__,

@@ -22,7 +22,13 @@ from galcat.config import load_config, save_config, to_dict
 from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.averaging import make_average
-from galcat.model.builders import build_model, checkpoint_payload, class_weights, make_optimizers
+from galcat.model.builders import (
+    build_model,
+    checkpoint_payload,
+    class_weights,
+    cpu_state_dict,
+    make_optimizers,
+)
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
 from galcat.model.config import PROXY_LOSSES, TrainConfig, check_train_config, resolve_config
 from galcat.model.curves import write_curves
@@ -154,7 +160,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
     n_steps = steps_per_epoch(cfg, len(D.shard(train_rows, info, cfg.seed)))
     schedulers, per_batch = make_schedulers(cfg, optimizers, n_steps)
     average = make_average(model, cfg.ema_epochs, n_steps)
-    judged = model if average is None else average.network  # the network validated and saved
+    judged = model if average is None else average.module  # the network validated and saved
     state = {"epoch": -1, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
     last = fold_dir / "last.pt"
     if last.exists():
@@ -220,7 +226,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
 
             def on_step(loss, task=task, bar=bar):
                 if average is not None:
-                    average.update(model)
+                    average.update_parameters(model)
                 bar.update(task, advance=1, status=f"loss {loss:.4f}")
 
             started = time.perf_counter()
@@ -261,8 +267,7 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
             if better:
                 save_checkpoint(payload, fold_dir / "best.pt")
             if average is not None:  # resuming needs the live weights and the average
-                live = checkpoint_payload(model, cfg, data, train_rows, val_rows, epoch)
-                payload.update(state_dict=live["state_dict"], average=average.state_dict())
+                payload.update(state_dict=cpu_state_dict(model), average=average.state_dict())
             payload.update(
                 objective=objective.state_dict(),
                 optimizers=[o.state_dict() for o in optimizers],

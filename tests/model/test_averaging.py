@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from galcat.model import TrainConfig, train
-from galcat.model.averaging import WeightAverage, ema_decay, make_average
+from galcat.model.averaging import ema_decay, make_average
 
 CLASSES = ["E", "Sc", "Irr"]
 
@@ -27,19 +27,19 @@ def test_decay_has_the_asked_time_constant_in_epochs():
 
 def test_update_is_an_exponential_average_by_hand():
     net = torch.nn.Linear(3, 1)
-    avg = WeightAverage(net, decay=0.75)
+    avg = make_average(net, ema_epochs=1.0, steps_per_epoch=4)  # decay 0.75
     first = net.weight.detach().clone()
-    avg.update(net)  # the first update copies
+    avg.update_parameters(net)  # the first update copies
     with torch.no_grad():
         net.weight.add_(4.0)
-    avg.update(net)
+    avg.update_parameters(net)
     expected = 0.75 * first + 0.25 * (first + 4.0)
-    assert torch.allclose(avg.network.weight, expected)
-    assert not torch.allclose(avg.network.weight, net.weight)  # the live weights are untouched
+    assert torch.allclose(avg.module.weight, expected)
+    assert not torch.allclose(avg.module.weight, net.weight)  # the live weights are untouched
     state = avg.state_dict()
-    other = WeightAverage(torch.nn.Linear(3, 1), decay=0.75)
+    other = make_average(torch.nn.Linear(3, 1), ema_epochs=1.0, steps_per_epoch=4)
     other.load_state_dict(state)
-    assert torch.allclose(other.network.weight, expected)
+    assert torch.allclose(other.module.weight, expected)
 
 
 def test_run_saves_the_average_as_best_and_resumes_it(store, tmp_path, monkeypatch):
