@@ -10,7 +10,7 @@ of the validation embeddings against the training embeddings.
   feature.
 * galcat: ``galcat train`` with the CPU defaults, stage ``ls-ce`` then ``dml`` (ProxyNCA + pair
   miner, ``--init`` the first stage), ``--folds 1``; predictions are the DML model's (distance-weighted
-  vote of the 10 nearest training galaxies), embeddings and predictions averaged over the four
+  vote of the 20 nearest training galaxies), embeddings and predictions averaged over the four
   90-degree turns of each image (galcat's default; the plain script scores one view).
 
 Usage::
@@ -221,7 +221,7 @@ def main() -> None:
     print(per_class_table(f"baseline (ResNet18 CE, {baseline_minutes:.1f} min)", base, data.class_names))
     print(
         per_class_table(
-            f"galcat (ls-ce -> dml, 10-NN vote, {galcat_minutes:.1f} min)", ours, data.class_names
+            f"galcat (ls-ce -> dml, 20-NN vote, {galcat_minutes:.1f} min)", ours, data.class_names
         )
     )
     print(

@@ -71,7 +71,7 @@ def train_command(
         "proxy losses also: nearest class centroid (centroid) or nearest learned proxy (proxy).",
     ),
     knn_k: int = typer.Option(
-        10, "--knn-k", help="dml --predictor knn: neighbours in the distance-weighted vote."
+        20, "--knn-k", help="dml --predictor knn: neighbours in the distance-weighted vote."
     ),
     predict_turns: int = typer.Option(
         4,

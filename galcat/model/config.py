@@ -28,6 +28,9 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
   (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 20 epochs for ``ce``/``ls-ce``, 6 for ``votes``
   and 6 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
   two free CPU cores (README, "CPU quick recipe", has the measured figures).
+* DML predictions: a distance-weighted vote of the 20 nearest training galaxies. Re-scoring the
+  same eight GZ1 DML models with k = 5, 10, 20, 30, 20 had the best mean accuracy and macro F1
+  (README, "CPU quick recipe"): fewer neighbours give noisy vote shares, more blur the rare classes.
 * Precision: bf16 forward passes (autocast; weights, optimiser state and losses stay fp32) on CUDA
   and on CPUs with native bf16 (AVX512-BF16 or AMX), where they train resnet18 1.35x faster than
   fp32 (README, "CPU quick recipe"); fp32 elsewhere, where bf16 would be emulated and slower.
@@ -94,7 +97,7 @@ class TrainConfig:
     balance: str = "sampler"  # class imbalance: sampler (class-balanced batches) | loss | none
     balance_power: float = 0.5  # class weight n_c ** -power: 0 natural frequencies, 1 equal classes
     predictor: str = "knn"  # dml: knn (vote of the training reference) | centroid | proxy (proxy losses)
-    knn_k: int = 10  # dml --predictor knn: neighbours in the distance-weighted vote
+    knn_k: int = 20  # dml --predictor knn: neighbours in the distance-weighted vote
     predict_turns: int = 4  # predictions average the 4 90-degree turns of an image (1: off)
     bn_images: int = 1024  # training images that re-estimate BatchNorm statistics before validation
     precision: str | None = None  # bf16 | fp32 forward passes; default bf16 where the device is fast at it

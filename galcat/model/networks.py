@@ -53,7 +53,7 @@ class GalaxyNet(nn.Module):
         n_votes: int = 0,
         image_size: int = 75,
         predictor: str | None = None,
-        knn_k: int = 10,
+        knn_k: int = 20,
         rotations: int = 1,
     ):
         super().__init__()

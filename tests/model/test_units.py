@@ -242,6 +242,7 @@ def test_config_defaults_depend_on_device_and_bad_values_are_refused():
     assert (cpu.optimizer, cpu.lr) == ("adam", 1e-3)
     dml = resolve_config(TrainConfig(store="s", stage="dml", init="runs/a"), "cpu", 64)
     assert (dml.epochs, dml.lr, dml.proxy_lr, dml.select_by) == (6, 1e-4, 1e-2, "map_at_r")
+    assert (dml.predictor, dml.knn_k) == ("knn", 20)
     gpu = resolve_config(TrainConfig(store="s", stage="dml"), "cuda", 75)
     assert (gpu.arch, gpu.batch_size) == ("resnet50", 320)
     with pytest.raises(GalcatError, match="--loss"):
