@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -45,6 +46,27 @@ _NAMES_META_KEY = "GCNAMES"  # FITS header: {written column name: original name}
 _ESCAPED_META_KEY = "GCESCAPE"  # FITS header: string columns whose non-ASCII text is escaped
 _DESCRIPTIONS_META_KEY = "GCDESC"  # FITS header: descriptions of columns whose TCOMMn says more
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
+
+
+#: characters that are invisible at the ends of an id or a name: Unicode whitespace (str.isspace:
+#: space, tab, NBSP, em space, ideographic space, ...) plus the zero-width ones and the BOM
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_INNER_SPACE = re.compile(r"[^\S ]|[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def clean_text(value) -> str:
+    """An id or a name as galcat compares it: NFC, no invisible ends, every inner space an ASCII one.
+
+    Every reader (catalogues, target lists) and the store builder call this one function, so
+    ``'5877\\xa0'`` typed in a spreadsheet and ``'5877'`` from an image source are the same object.
+    Masked or None values become ``''``.
+    """
+    if value is None or value is np.ma.masked:
+        return ""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    text = unicodedata.normalize("NFC", text)
+    text = text.strip().strip(_INVISIBLE).strip()
+    return _INNER_SPACE.sub(lambda m: "" if m.group() in _INVISIBLE else " ", text)
 
 
 def table_format(path) -> str:
@@ -234,12 +256,14 @@ def read_table(path) -> Table:
             from galcat.hats import read_hats
 
             return read_hats(path)
-        if fmt == "fits":
-            return _read_fits(path)
-        if fmt == "votable":
-            return _read_votable(path)
-        kwargs = {"path": "data"} if fmt == "hdf5" else {}
-        return Table.read(path, format=fmt, **kwargs)
+        with warnings.catch_warnings():  # VizieR's h:m:s / d:m:s units: galcat.coords reads them
+            warnings.simplefilter("ignore", u.UnitsWarning)
+            if fmt == "fits":
+                return _read_fits(path)
+            if fmt == "votable":
+                return _read_votable(path)
+            kwargs = {"path": "data"} if fmt == "hdf5" else {}
+            return Table.read(path, format=fmt, **kwargs)
     except GalcatError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means a bad file

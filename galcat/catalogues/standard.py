@@ -15,7 +15,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from galcat.errors import GalcatError, where
 from galcat.schemes import HUBBLE9, HUBBLE11, RULES, collapse_11_to_9, read_paper_labels
-from galcat.tables import DEC_UCD, RA_UCD
+from galcat.tables import DEC_UCD, RA_UCD, clean_text
 
 UCD = {"ra": RA_UCD, "dec": DEC_UCD, "objid": "meta.id;meta.main"}
 STANDARD = ("objid", "ra", "dec", "hubble9", "hubble11", "label_reason")
@@ -144,7 +144,7 @@ def assemble(
     reasons = reasons if reasons is not None else [""] * n
     nan = [np.nan] * n
     columns = [
-        Column([str(o) for o in objid], name="objid", dtype=str, meta={"ucd": UCD["objid"]}),
+        Column([clean_text(o) for o in objid], name="objid", dtype=str, meta={"ucd": UCD["objid"]}),
         position_column("ra", nan if ra is None else ra),
         position_column("dec", nan if dec is None else dec),
         label_column("hubble9", hubble9),

@@ -20,6 +20,7 @@ from galcat.catalogues.spec import load_spec
 from galcat.catalogues.standard import STANDARD, assemble, check_unique_ids
 from galcat.coords.positions import find_column, find_position_columns, table_positions
 from galcat.errors import GalcatError, where
+from galcat.tables import clean_text
 
 #: columns read_targets adds in front of the user's columns (besides the standard ones)
 TARGET_COLUMNS = ("target_row", "position_source", "resolve_note")
@@ -97,7 +98,7 @@ def read_targets(
     if objids is None:
         objids = names if name_col else [f"row{i}" for i in range(1, n + 1)]
     for row, objid in enumerate(objids, start=1):
-        if not objid.strip():
+        if not objid:
             raise GalcatError(f"{where(path, row, id_col or name_col)}empty id")
     check_unique_ids(objids, path, id_col or name_col or "row")
     if ra_col is not None:
@@ -152,15 +153,11 @@ def read_targets(
 
 
 def _text_values(table: Table, column: str, path) -> list[str]:
-    """A column's values as text exactly as given ('' where masked)."""
+    """A column's values as galcat compares them (:func:`galcat.tables.clean_text`; '' where masked)."""
+    if table[column].ndim > 1:
+        raise GalcatError(f"{where(path, column=column)}holds a vector per row; ids and names are one value")
     mask = np.ma.getmaskarray(table[column])
-    values = []
-    for value, masked in zip(table[column], mask, strict=True):
-        if masked:
-            values.append("")
-        else:
-            values.append(value.decode() if isinstance(value, bytes) else str(value))
-    return values
+    return ["" if masked else clean_text(value) for value, masked in zip(table[column], mask, strict=True)]
 
 
 def _resolve(resolver, names, rows, ra, dec, source_of, notes) -> bool:

@@ -83,21 +83,20 @@ def column_degrees(column, kind: str, path=None, name: str | None = None) -> np.
     strings are degrees when they are plain numbers, else sexagesimal (RA in hours by default).
     """
     name = name or getattr(column, "name", kind)
+    if column.ndim != 1:
+        raise GalcatError(
+            f"{where(path, column=name)}holds {column.shape[1:]} values per row; a position column holds one"
+        )
     n = len(column)
     mask = np.ma.getmaskarray(column)
     out = np.full(n, np.nan)
-    unit = getattr(column, "unit", None)
+    unit = angle_unit(getattr(column, "unit", None), path, name)
     if column.dtype.kind in "iuf":
-        scale = 1.0
-        if unit is not None:
-            try:
-                scale = (1.0 * u.Unit(unit)).to_value(u.deg)
-            except (u.UnitsError, ValueError, TypeError):
-                raise GalcatError(f"{where(path, column=name)}unit {unit!s} is not an angle") from None
+        scale = 1.0 if unit is None else (1.0 * unit).to_value(u.deg)
         values = np.ma.filled(np.ma.asarray(column, dtype=float), np.nan) * scale
         out[~mask] = values[~mask]
     else:
-        default = u.Unit(unit) if unit is not None else (u.hourangle if kind == "ra" else u.deg)
+        default = unit if unit is not None else (u.hourangle if kind == "ra" else u.deg)
         for i, value in enumerate(column):
             if mask[i] or _is_missing(value):
                 continue
@@ -105,7 +104,7 @@ def column_degrees(column, kind: str, path=None, name: str | None = None) -> np.
             try:
                 out[i] = float(text)
                 if unit is not None:
-                    out[i] = (out[i] * u.Unit(unit)).to_value(u.deg)
+                    out[i] = (out[i] * unit).to_value(u.deg)
                 continue
             except ValueError:
                 pass
@@ -118,6 +117,37 @@ def column_degrees(column, kind: str, path=None, name: str | None = None) -> np.
                 ) from None
     _check_range(out, kind, path, name)
     return out
+
+
+#: how VizieR, FITS and VOTable writers spell the units of sexagesimal columns (compared lower case)
+SEXAGESIMAL_UNITS = {
+    "h:m:s": u.hourangle, "hms": u.hourangle, "\"h:m:s\"": u.hourangle, "hourangle": u.hourangle,
+    "h": u.hourangle, "hour": u.hourangle, "hr": u.hourangle,
+    "d:m:s": u.deg, "dms": u.deg, "\"d:m:s\"": u.deg, "deg:arcmin:arcsec": u.deg,
+}  # fmt: skip
+
+
+def angle_unit(unit, path=None, name: str | None = None):
+    """The astropy angle unit of a column's ``unit`` (None when it has none), sexagesimal ones included.
+
+    astropy reads VizieR's ``h:m:s``/``d:m:s`` as unrecognised units; they mean hours and degrees.
+    """
+    if unit is None:
+        return None
+    text = str(unit).strip()
+    if not text:
+        return None
+    if text.lower() in SEXAGESIMAL_UNITS:
+        return SEXAGESIMAL_UNITS[text.lower()]
+    try:
+        parsed = u.Unit(text)
+        parsed.to(u.deg)
+    except (u.UnitsError, ValueError, TypeError):
+        raise GalcatError(
+            f"{where(path, column=name)}unit {text!r} is not an angle "
+            "(use deg, rad, hourangle, h:m:s or d:m:s)"
+        ) from None
+    return parsed
 
 
 def _check_range(values: np.ndarray, kind: str, path, name) -> None:

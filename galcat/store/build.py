@@ -44,6 +44,7 @@ from galcat.store.writer import (
     pixel_digest,
     write_store_file,
 )
+from galcat.tables import clean_text
 
 #: test hook: seconds to sleep after each fetched row, so a kill test can interrupt a small build
 DELAY_ENV = "GALCAT_BUILD_TEST_DELAY"
@@ -284,8 +285,8 @@ def _fetch_into(part: PartialBuild, source, table: Table, todo: list[int], confi
 
 
 def _write_row(part: PartialBuild, row: int, res, table: Table, config: BuildConfig) -> dict:
-    objid = str(table["objid"][row]) if "objid" in table.colnames else str(row)
-    if str(res.objid) != objid and "objid" in table.colnames:
+    objid = clean_text(table["objid"][row]) if "objid" in table.colnames else str(row)
+    if clean_text(res.objid) != objid and "objid" in table.colnames:
         raise GalcatError(f"image source returned object {res.objid!r} for row {row} ({objid!r})")
     rec = {
         "row": row,
