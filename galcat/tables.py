@@ -22,6 +22,7 @@ from astropy.table import Table
 from galcat.atomic import atomic_path
 from galcat.config import json_default
 from galcat.errors import GalcatError, where
+from galcat.fitsplus import move_votmeta, primary_hdu, votable_header
 
 RA_UCD = "pos.eq.ra;meta.main"
 DEC_UCD = "pos.eq.dec;meta.main"
@@ -104,7 +105,7 @@ def write_table(table: Table, path, overwrite: bool = False) -> Path:
         raise GalcatError(f"{where(path)}CSV cannot hold vector columns; use .ecsv, .fits or .vot")
     with atomic_path(path) as tmp:
         if fmt == "fits":
-            _write_fits(table, tmp)
+            _write_fits(table, tmp, path.name)
         elif fmt == "hdf5":
             table.write(tmp, format="hdf5", path="data", serialize_meta=True, overwrite=True)
         elif fmt == "votable":
@@ -183,7 +184,7 @@ def _column_comments(table: Table, safe: list[str], escaped: list[str]):
     return comments, descriptions
 
 
-def _write_fits(table: Table, path: Path) -> None:
+def _write_fits(table: Table, path: Path, name: str) -> None:
     out = table.copy(copy_data=False)
     json_keys = []
     for key, value in list(out.meta.items()):
@@ -223,7 +224,9 @@ def _write_fits(table: Table, path: Path) -> None:
         len(str(card.value)) > 68 for card in hdu.header.cards if isinstance(card.value, str)
     ):  # long strings use the OGIP CONTINUE convention, which fitsverify wants declared
         hdu.header["LONGSTRN"] = ("OGIP 1.0", "The OGIP long string convention may be used.")
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True, checksum=True)
+    primary = primary_hdu(votable_header(table, hdu, name))  # what TOPCAT/STILTS show (galcat.fitsplus)
+    fits.HDUList([primary, hdu]).writeto(path, overwrite=True, checksum=True)
+    move_votmeta(path)
 
 
 def _write_votable(table: Table, path: Path) -> None:
@@ -295,7 +298,9 @@ def _read_fits(path: Path) -> Table:
     if renamed:
         present = [new for new in renamed if new in table.colnames]
         table.rename_columns(present, [renamed[new] for new in present])
-    for key in [k for k in table.meta if k.startswith(("TUCD", "TCOMM")) or k in ("CHECKSUM", "DATASUM")]:
+    for key in [
+        k for k in table.meta if k.startswith(("TUCD", "TCOMM")) or k in ("CHECKSUM", "DATASUM", "LONGSTRN")
+    ]:
         del table.meta[key]
     return table
 

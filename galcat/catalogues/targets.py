@@ -24,6 +24,7 @@ from galcat.tables import clean_text
 
 #: columns read_targets adds in front of the user's columns (besides the standard ones)
 TARGET_COLUMNS = ("target_row", "position_source", "resolve_note")
+NOT_FOUND = "not found by"  #: in ``resolve_note``: the resolver was asked and did not know the name
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".csv.gz", ".tsv.gz", ".txt.gz")
 
 
@@ -114,15 +115,15 @@ def read_targets(
     if need.size:
         if not (name_col or id_col):
             for i in need:
-                notes[i] = "no position and no name"
+                notes[i] = "no name to look up"
         elif resolver is None:
             for i in need:
-                notes[i] = "no position; pass --resolver to look the name up"
+                notes[i] = "pass --resolver to look the name up"
         else:
             resolved_by = _resolve(resolver, [names[i] for i in need], need, ra, dec, source_of, notes)
     for i in need:
         if not np.isfinite(ra[i]) and not names[i].strip() and notes[i] == "":
-            notes[i] = "no position and an empty name"
+            notes[i] = "empty name"
     labels, classes = _labels(user, label_column, path)
     meta = spec.table_meta(
         path,
@@ -170,11 +171,16 @@ def _resolve(resolver, names, rows, ra, dec, source_of, notes) -> bool:
     for k, i in enumerate(usable):
         row = rows[i]
         if np.ma.is_masked(found["ra"][k]) or np.ma.is_masked(found["dec"][k]):
-            notes[row] = f"name {names[i]!r} not found by {label}"
+            notes[row] = f"name {names[i]!r} {NOT_FOUND} {label}"
             continue
         ra[row], dec[row] = float(found["ra"][k]), float(found["dec"][k])
         source_of[row] = str(found["source"][k]) if "source" in found.colnames else label
     return bool(usable)
+
+
+def position_status(note: str) -> str:
+    """Why a row has no position, from its ``resolve_note``: ``unresolved name: ...`` or ``no position: ...``."""
+    return f"unresolved name: {note}" if f" {NOT_FOUND} " in note else f"no position: {note}"
 
 
 def _resolver_label(resolver) -> str:

@@ -8,11 +8,16 @@ import typer
 
 from galcat.cli.app import app, handle_errors, predict_turns_option
 
+#: exit code of a classify run that wrote its table but could classify no row
+NOTHING_CLASSIFIED = 3
+
 
 @app.command("classify")
 @handle_errors
 def classify(
-    model: Path = typer.Option(..., "--model", help="Training run directory (galcat train --out)."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Training run directory (galcat train --out); not with --resolve-only."
+    ),
     targets: Path = typer.Option(
         ..., "--targets", help="Your list: CSV/TSV, FITS, VOTable, ECSV or Parquet with names and/or RA/Dec."
     ),
@@ -52,22 +57,30 @@ def classify(
     batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
     predict_turns: int | None = predict_turns_option(),
+    resolve_only: bool = typer.Option(
+        False, "--resolve-only", help="Only positions and each row's status: no images, no model."
+    ),
 ):
     """Classify your own galaxies: every row of --targets comes back with predictions (or why not).
 
     Example: galcat classify --model runs/gz1-dml --targets mine.csv --out mine_classified.fits
     --resolver openngc:../shared/data/openngc
+
+    Exit code 0 when at least one row was classified (or with --resolve-only), 3 when the table
+    was written but no row could be classified (see its classify_status column), 2 on a bad request.
     """
-    from galcat.outputs.classify import ClassifyConfig, classify_targets, format_summary
+    from galcat.outputs.classify import ClassifyConfig, classify_targets
+    from galcat.outputs.classify_table import format_summary
 
     cfg = ClassifyConfig(
-        model=str(model), targets=str(targets), out=str(out), images=str(images) if images else None,
-        image_pattern=image_pattern,
+        model=str(model) if model else None, targets=str(targets), out=str(out),
+        images=str(images) if images else None, image_pattern=image_pattern,
         service=service, resolver=resolver, reference=str(reference) if reference else None,
         keep_store=str(keep_store) if keep_store else None, samp=samp, frame=frame, equinox=equinox,
         id_column=id_column, name_column=name_column, ra_column=ra_column, dec_column=dec_column,
         pixels=pixels, scale=scale, release=release, base_url=base_url, k=k, workers=workers,
         overwrite=overwrite, batch_size=batch_size, device=device, predict_turns=predict_turns,
+        resolve_only=resolve_only,
     )  # fmt: skip
     result = classify_targets(cfg)
     if result is None:  # a torchrun rank other than 0; rank 0 writes the table
@@ -76,3 +89,9 @@ def classify(
         print(line)
     if samp:
         print(f"sent {out} to SAMP clients")
+    if not resolve_only and result.n_classified == 0:
+        typer.echo(
+            f"galcat: error: no row of {targets} could be classified; why is in {out} (classify_status)",
+            err=True,
+        )
+        raise typer.Exit(NOTHING_CLASSIFIED)

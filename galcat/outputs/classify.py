@@ -5,37 +5,44 @@ cutouts (disk cache, retries, resumable build) or reads local images matched by 
 unlabelled store, runs the model exactly as ``galcat embed`` does (the fold ensemble with its
 uncertainty columns where the run has folds, one model otherwise) with the k nearest labelled
 reference galaxies, and writes the user's table back with every column and row in the user's
-order plus galcat's columns. A row that could not be classified keeps masked predictions and a
-``classify_status`` saying why.
+order plus galcat's columns. The output's schema never depends on what succeeded: a row that
+could not be classified keeps masked predictions and a ``classify_status`` saying why, and a run
+in which no row could be classified still writes the whole table. A galcat column whose name the
+user's table already has (ignoring case, as FITS does) gets the suffix ``_galcat``
+(:func:`galcat.outputs.join.free_name`). ``resolve_only`` stops after the positions.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections import Counter
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
-from astropy.table import Column, MaskedColumn, Table
+from astropy.table import Column, Table
 
 from galcat.errors import GalcatError
 from galcat.net import HttpConfig
-from galcat.outputs.join import add_columns, has_main_position
-from galcat.tables import DEC_UCD, RA_UCD
-
-OK = "ok"
+from galcat.outputs.classify_table import (
+    OK,
+    RESOLVED,
+    ClassifyResult,
+    model_template,
+    output_table,
+    summarise,
+)
+from galcat.outputs.join import add_columns, scatter_column
 
 
 @dataclass
 class ClassifyConfig:
     """Everything one ``galcat classify`` run depends on (saved in the output's meta)."""
 
-    model: str  #: training run directory
+    model: str | None  #: training run directory (None only with ``resolve_only``)
     targets: str  #: the user's target list (CSV/TSV, FITS, VOTable, ECSV, Parquet)
-    out: str  #: output table (.fits, .vot, .ecsv, .parquet)
+    out: str | None = None  #: output table (.fits, .vot, .ecsv, .parquet); None: only return it
     images: str | None = None  #: local image folder (files named by id, any case); else ``service``
     image_pattern: str = "{key}"  #: file name of an id in ``images`` (extension optional), e.g. "{key}_tgt"
     service: str = "skyserver"  #: skyserver | hips2fits | legacysurvey
@@ -61,33 +68,30 @@ class ClassifyConfig:
     predict_turns: int | None = None  # views a prediction averages (1 or 4); None: as trained
     overwrite: bool = False
     http: HttpConfig | None = None  #: retries and timeouts of the cutout downloads
+    resolve_only: bool = False  #: positions and statuses only: no images, no model
 
 
-@dataclass
-class ClassifyResult:
-    table: Table  #: the user's table plus galcat's columns
-    out: Path
-    store: Path | None  #: the kept store (None when it was a temporary one)
-    class_counts: dict = field(default_factory=dict)  #: predicted class -> rows
-    failures: dict = field(default_factory=dict)  #: reason -> rows
-    examples: dict = field(default_factory=dict)  #: reason -> one example row
-
-    @property
-    def n_classified(self) -> int:
-        return int(np.count_nonzero(np.asarray(self.table["classify_status"]) == OK))
-
-
-def _check_out(cfg: ClassifyConfig) -> Path:
+def _check_out(cfg: ClassifyConfig) -> Path | None:
+    """Every check that needs no file read: the outputs, the options, their ranges."""
     from galcat.tables import table_format
 
-    out = Path(cfg.out)
-    table_format(out)  # an unknown extension fails before any download
-    if out.suffix.lower() == ".csv":
-        raise GalcatError(f"{out}: CSV cannot hold the embedding vectors; use .fits, .vot, .ecsv or .parquet")
-    if out.exists() and not cfg.overwrite:
-        raise GalcatError(f"{out}: exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise GalcatError(f"{out.parent}: output folder does not exist")
+    if not cfg.resolve_only and not cfg.model:
+        raise GalcatError("--model is needed to classify (or pass --resolve-only for positions alone)")
+    out = Path(cfg.out) if cfg.out is not None else None
+    if out is not None:
+        if out.is_dir():
+            raise GalcatError(f"{out}: is a folder; --out names the output table file")
+        table_format(out)  # an unknown extension fails before any download
+        if out.suffix.lower() == ".csv" and not cfg.resolve_only:
+            raise GalcatError(
+                f"{out}: CSV cannot hold the embedding vectors; use .fits, .vot, .ecsv or .parquet"
+            )
+        if out.exists() and not cfg.overwrite:
+            raise GalcatError(f"{out}: exists; pass --overwrite to replace it")
+        if not out.parent.is_dir():
+            raise GalcatError(f"{out.parent}: output folder does not exist")
+    if cfg.keep_store and Path(cfg.keep_store).is_dir():
+        raise GalcatError(f"{cfg.keep_store}: is a folder; --keep-store names the store file")
     if cfg.keep_store and Path(cfg.keep_store).exists() and not cfg.overwrite:
         raise GalcatError(f"{cfg.keep_store}: store exists; pass --overwrite to replace it")
     from galcat.images import SERVICES
@@ -102,7 +106,7 @@ def _check_out(cfg: ClassifyConfig) -> Path:
     return out
 
 
-def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path) -> None:
+def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
     """Outputs (table, kept store) that are none of the inputs, writable; option ranges."""
     from galcat.paths import check_writable, refuse_overwriting_inputs
     from galcat.ranges import check_numbers
@@ -117,17 +121,20 @@ def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path) -> None:
             "scale": {"low": 0, "low_open": True, "allow_none": True},
         },
     )
-    model = Path(cfg.model)
+    model = Path(cfg.model) if cfg.model else None
     inputs = {
         "--targets": cfg.targets,
         "--model": model,
         "--reference": cfg.reference,
         "--images": cfg.images,
     }
-    if model.is_dir():
+    if model is not None and model.is_dir():
         inputs["--model (config.json)"] = model / "config.json"
     refuse_overwriting_inputs({"--out": out, "--keep-store": cfg.keep_store}, inputs)
-    check_writable(out)
+    if out is not None:
+        check_writable(out)
+    if cfg.keep_store:
+        check_writable(cfg.keep_store, "--keep-store")
 
 
 def pixel_source(cfg: ClassifyConfig):
@@ -186,8 +193,19 @@ def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Pa
     return {int(rows[int(r["row"])]): (str(r["status"]), str(r["error"])) for r in failed}
 
 
-def _status_text(status: str, error: str, local: bool) -> str:
-    kind = "blank cutout" if status == "blank" else ("image not read" if local else "download failed")
+def _status_text(status: str, error: str, local: bool, note: str = "") -> str:
+    """The ``classify_status`` of a row the store build could not use; ``note`` is its ``resolve_note``."""
+    from galcat.catalogues.targets import position_status
+
+    if status == "blank":
+        kind = "blank cutout"
+    elif not local:
+        kind = "download failed"
+    else:
+        kind = "no image" if "no image file" in error else "image not read"
+    unresolved = position_status(note) if note else ""
+    if kind == "no image" and unresolved.startswith("unresolved name"):
+        return f"{unresolved}; {error}"  # the name is the likelier mistake than the folder
     return f"{kind}: {error}" if error else kind
 
 
@@ -199,8 +217,8 @@ BUILD_WAIT = timedelta(days=7)
 class _Job:
     """Rank 0's state between building the target store and writing the output table."""
 
-    out: Path
-    run: object
+    out: Path | None
+    run: object  #: the loaded run (None with resolve_only)
     user: Table
     targets: Table
     status: np.ndarray  #: per user row: "" until known, else why it has no prediction
@@ -212,20 +230,25 @@ class _Job:
     def shared(self) -> dict:
         """What every torchrun rank needs to embed its share of the built store."""
         built = self.store_path.exists()
+        beside = self.out if self.out is not None else self.store_path
         return {
-            "out": str(self.out), "store": str(self.store_path) if built else None,
+            "out": str(beside), "store": str(self.store_path) if built else None,
             "reference": self.reference if built else None,
         }  # fmt: skip
 
 
 def classify_targets(cfg: ClassifyConfig) -> ClassifyResult | None:
-    """Run the whole target-list pipeline; write ``cfg.out`` (and send it over SAMP when asked).
+    """Run the whole target-list pipeline; write ``cfg.out`` when given (and send it over SAMP when asked).
 
-    Under ``torchrun`` rank 0 alone reads the targets and builds their store while the other ranks
+    Every row of the user's table comes back, in order, with the same columns whatever happened;
+    the returned :class:`ClassifyResult` holds the table (also without ``cfg.out``). Under
+    ``torchrun`` rank 0 alone reads the targets and builds their store while the other ranks
     wait (a failed build stops them with the same error); then every rank embeds its share of the
     store's rows (part files beside the output, so a killed run resumes) and rank 0 writes the
     table. The other ranks write nothing and return ``None``.
     """
+    if cfg.resolve_only:
+        return _resolve_only(cfg)
     from galcat.outputs.embed import EmbedConfig, embed_catalogue
     from galcat.outputs.shards import finish, main_rank_first, process_group
 
@@ -241,19 +264,20 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult | None:
                 annotated = embed_catalogue(embed, parts_beside=shared["out"])
             if job is None:  # a torchrun rank other than 0: rank 0 writes the table
                 return None
-            table = _write_output(cfg, job, annotated)
+            table, used = _write_output(cfg, job, annotated)
         except BaseException:
             if job is not None:
                 _drop_workdir(job.workdir)
             raise
-    finish(job.out)
+    if job.out is not None:
+        finish(job.out)
     if job.workdir is not None:
         shutil.rmtree(job.workdir, ignore_errors=True)
-    if cfg.samp:
+    if cfg.samp and job.out is not None:
         from galcat.outputs.samp import send_table
 
         send_table(job.out, name=job.out.name)
-    return _result(table, job.out, cfg, annotated, job.run)
+    return _result(table, used, job, cfg, annotated)
 
 
 def _drop_workdir(workdir: Path | None) -> None:
@@ -262,9 +286,33 @@ def _drop_workdir(workdir: Path | None) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _read(cfg: ClassifyConfig) -> tuple[Table, Table, np.ndarray]:
+    """(the user's table, the standard target table, the status of each row that has no position)."""
+    from galcat.catalogues.targets import position_status, read_targets, read_user_table
+
+    user = read_user_table(cfg.targets)
+    targets = read_targets(
+        cfg.targets, resolver=cfg.resolver, frame=cfg.frame, equinox=cfg.equinox, id_column=cfg.id_column,
+        name_column=cfg.name_column, ra_column=cfg.ra_column, dec_column=cfg.dec_column, table=user,
+    )  # fmt: skip
+    status = np.full(len(user), "", dtype=object)
+    for i in np.flatnonzero(np.ma.getmaskarray(targets["ra"])):
+        status[i] = position_status(str(targets["resolve_note"][i]))
+    return user, targets, status
+
+
+def _resolve_only(cfg: ClassifyConfig) -> ClassifyResult:
+    """The user's table with the positions galcat would use and each row's status: no images, no model."""
+    out = _check_out(cfg)
+    user, targets, status = _read(cfg)
+    status[status == ""] = RESOLVED
+    job = _Job(out, None, user, targets, status, np.full(len(user), "", dtype=object), Path(), None)
+    table, used = _write_output(cfg, job, None)
+    return _result(table, used, job, cfg, None)
+
+
 def _prepare(cfg: ClassifyConfig) -> _Job:
     """Check the request, read and resolve the targets and build their store (rank 0 only)."""
-    from galcat.catalogues.targets import read_targets, read_user_table
     from galcat.model import load_run
 
     out = _check_out(cfg)
@@ -273,39 +321,35 @@ def _prepare(cfg: ClassifyConfig) -> _Job:
 
         check_hub()
     run = load_run(cfg.model, cfg.predict_turns)
-    user = read_user_table(cfg.targets)
-    targets = read_targets(
-        cfg.targets, resolver=cfg.resolver, frame=cfg.frame, equinox=cfg.equinox, id_column=cfg.id_column,
-        name_column=cfg.name_column, ra_column=cfg.ra_column, dec_column=cfg.dec_column, table=user,
-    )  # fmt: skip
+    user, targets, status = _read(cfg)
     n = len(user)
     # without --keep-store, a fixed folder beside the output: an interrupted run resumes its partial store
-    workdir = None if cfg.keep_store else out.parent / f".{out.name}.galcat-work"
-    store_path = Path(cfg.keep_store) if cfg.keep_store else workdir / "targets.h5"
-    blank = np.full(n, "", dtype=object)
-    job = _Job(out, run, user, targets, blank.copy(), blank.copy(), store_path, workdir)
-    known = ~np.ma.getmaskarray(targets["ra"])
-    if cfg.images is None:
-        for i in np.flatnonzero(~known):
-            job.status[i] = f"no position: {targets['resolve_note'][i]}"
-    rows = np.arange(n) if cfg.images is not None else np.flatnonzero(known)
-    if workdir is not None:
+    if cfg.keep_store:
+        workdir = None
+    elif out is not None:
+        workdir = out.parent / f".{out.name}.galcat-work"
         workdir.mkdir(exist_ok=True)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="galcat-classify-"))
+    store_path = Path(cfg.keep_store) if cfg.keep_store else workdir / "targets.h5"
+    job = _Job(out, run, user, targets, status, np.full(n, "", dtype=object), store_path, workdir)
+    job.reference = cfg.reference or default_reference(run)
+    known = ~np.ma.getmaskarray(targets["ra"])
+    rows = np.arange(n) if cfg.images is not None else np.flatnonzero(known)
     try:
         if len(rows):
             records = _build(cfg, targets, rows, job.store_path, _model_image_size(run))
             for row, (st, error) in records.items():
-                job.status[row] = _status_text(st, error, cfg.images is not None)
-            if job.store_path.exists():
-                job.reference = cfg.reference or default_reference(run)
+                note = "" if known[row] else str(targets["resolve_note"][row])
+                job.status[row] = _status_text(st, error, cfg.images is not None, note)
     except BaseException:
         _drop_workdir(job.workdir)
         raise
     return job
 
 
-def _write_output(cfg: ClassifyConfig, job: _Job, annotated) -> Table:
-    """The user's table with positions, predictions and per-row status, written to ``job.out``."""
+def _write_output(cfg: ClassifyConfig, job: _Job, annotated) -> tuple[Table, dict]:
+    """The user's table with positions, predictions and per-row status, written to ``job.out`` if any."""
     from galcat.store import open_store
     from galcat.tables import write_table
 
@@ -316,37 +360,30 @@ def _write_output(cfg: ClassifyConfig, job: _Job, annotated) -> Table:
             job.origin[stored_rows] = [str(s) for s in store.provenance("source")]
             base_columns = set(store.catalogue.colnames)
         job.status[stored_rows] = OK
-    table = _output_table(job.user, job.targets, annotated, base_columns, stored_rows)
+    model = {}
+    if job.run is not None:
+        template = model_template(job.run, job.reference, cfg.k)
+        names = [
+            *template.colnames,
+            *(c for c in getattr(annotated, "colnames", []) if c not in base_columns),
+        ]
+        for name in dict.fromkeys(names):
+            given = annotated is not None and name in annotated.colnames
+            column, rows = (annotated[name], stored_rows) if given else (template[name], stored_rows[:0])
+            model[name] = scatter_column(column, rows, len(job.user), name)
+    table, used = output_table(job.user, job.targets, model)
     why = "'ok', or why the row has no prediction"
-    add_columns(table, {
+    used.update(add_columns(table, {
         "classify_status": Column([str(s) for s in job.status], description=why),
         "image_origin": Column([str(s) for s in job.origin], description="URL or file the pixels came from"),
-    })  # fmt: skip
+    }))  # fmt: skip
     table.meta.update(_meta(cfg, job.run, job.reference, job.targets))
-    write_table(table, job.out, overwrite=cfg.overwrite)
-    return table
-
-
-def _output_table(user: Table, targets: Table, annotated, base_columns: set, stored_rows) -> Table:
-    """The user's table with ICRS positions, where they came from, and the model's columns."""
-    table = user.copy(copy_data=True)
-    main = not has_main_position(user)  # the user's own RA/Dec stay the main position if they have one
-    ra_ucd, dec_ucd = (RA_UCD, DEC_UCD) if main else (RA_UCD.split(";")[0], DEC_UCD.split(";")[0])
-    columns = {}
-    for name, ucd, text in (("ra", ra_ucd, "right ascension"), ("dec", dec_ucd, "declination")):
-        values = np.asarray(targets[name].filled(np.nan), dtype=np.float64)
-        col = MaskedColumn(values, unit=u.deg, mask=np.ma.getmaskarray(targets[name]))
-        col.description = f"ICRS {text} used by galcat"
-        col.meta["ucd"] = ucd
-        columns[f"{name}_icrs"] = col
-    columns["position_source"] = Column(
-        [str(s) for s in targets["position_source"]], description="Where ra_icrs/dec_icrs came from"
-    )
-    add_columns(table, columns)
-    if annotated is not None:
-        new = [c for c in annotated.colnames if c not in base_columns]
-        add_columns(table, {c: annotated[c] for c in new}, stored_rows)
-    return table
+    renamed = {name: new for name, new in used.items() if name != new}
+    if renamed:
+        table.meta["classify_renamed"] = renamed
+    if job.out is not None:
+        write_table(table, job.out, overwrite=cfg.overwrite)
+    return table, used
 
 
 def _meta(cfg: ClassifyConfig, run, reference, targets: Table) -> dict:
@@ -354,41 +391,19 @@ def _meta(cfg: ClassifyConfig, run, reference, targets: Table) -> dict:
 
     return {
         "classify_config": to_dict(cfg),
-        "classify_model": str(cfg.model),
-        "classify_folds": len(run.folds),
+        "classify_model": str(cfg.model or ""),
+        "classify_folds": len(run.folds) if run is not None else 0,
         "classify_targets": str(cfg.targets),
-        "classify_source": str(cfg.images) if cfg.images else cfg.service,
+        "classify_source": "" if cfg.resolve_only else str(cfg.images) if cfg.images else cfg.service,
         "classify_reference": str(reference or ""),
         "classify_resolver": str(cfg.resolver or ""),
         "n_unresolved": int(targets.meta.get("n_unresolved", 0)),
     }
 
 
-def _result(table: Table, out: Path, cfg: ClassifyConfig, annotated, run) -> ClassifyResult:
-    from galcat.outputs.columns import sanitize_name
-
-    result = ClassifyResult(table, out, Path(cfg.keep_store) if cfg.keep_store else None)
-    scheme = getattr(run.folds[0], "scheme", None)
-    pred = f"pred_{sanitize_name(scheme or 'class')}"
-    if annotated is not None and pred in annotated.colnames:
-        counts = Counter(str(v) for v in annotated[pred])
-        result.class_counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    for row, text in enumerate(table["classify_status"], start=1):
-        if text != OK:
-            reason = str(text).split(":", 1)[0]
-            result.failures[reason] = result.failures.get(reason, 0) + 1
-            result.examples.setdefault(reason, f"row {row}: {text}")
-    return result
-
-
-def format_summary(result: ClassifyResult) -> list[str]:
-    """Lines the CLI prints: where the table went, counts per predicted class, failures with reasons."""
-    n = len(result.table)
-    lines = [f"wrote {result.out}: {n} rows, {result.n_classified} classified, {n - result.n_classified} not"]
-    if result.class_counts:
-        lines.append("predicted: " + ", ".join(f"{c} {k}" for c, k in result.class_counts.items()))
-    for reason, count in sorted(result.failures.items(), key=lambda kv: -kv[1]):
-        lines.append(f"not classified ({reason}): {count} rows, e.g. {result.examples[reason][:160]}")
-    if result.store is not None:
-        lines.append(f"store kept at {result.store}")
-    return lines
+def _result(table: Table, used: dict, job: _Job, cfg: ClassifyConfig, annotated) -> ClassifyResult:
+    store = Path(cfg.keep_store) if cfg.keep_store else None
+    status = np.asarray(job.status, dtype=object)
+    return summarise(
+        ClassifyResult(table, job.out, store, status, used, cfg.resolve_only), job.run, annotated
+    )

@@ -2,7 +2,9 @@
 
 The user's table is written back unchanged (every column, every row, the user's order); each
 galcat column becomes a masked column of the same length, filled on the rows that were
-classified. A galcat column whose name the user already uses gets the suffix ``_galcat``.
+classified. One naming rule for every galcat column: when the user's table already has a column
+of that name (ignoring case), the user's column keeps its name and galcat's gets the suffix
+``_galcat``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ SUFFIX = "_galcat"
 
 
 def free_name(table: Table, name: str) -> str:
-    """``name``, or ``name_galcat`` (``name_galcat2`` ...) when the table already has it."""
-    if name not in table.colnames:
+    """``name``, or ``name_galcat`` (``name_galcat2`` ...) when the table already has it.
+
+    Names are compared ignoring case, because FITS does: ``P_E`` in the user's table would
+    otherwise collide with galcat's ``p_E`` in a FITS file.
+    """
+    taken = {c.lower() for c in table.colnames}
+    if name.lower() not in taken:
         return name
     candidate, k = name + SUFFIX, 2
-    while candidate in table.colnames:
+    while candidate.lower() in taken:
         candidate, k = f"{name}{SUFFIX}{k}", k + 1
     return candidate
 

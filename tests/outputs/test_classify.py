@@ -149,7 +149,8 @@ def test_ngc_names_resolved_offline_and_classified_from_a_folder(shared_data, ti
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"{len(rows) + 1} rows, {len(rows)} classified, 1 not" in result.output
-    assert "predicted: " in result.output and "not classified (image not read): 1 rows" in result.output
+    assert "predicted: " in result.output and "not classified (unresolved name): 1 rows" in result.output
+    assert "row 32: unresolved name: name 'NGC 99999' not found by openngc" in result.output
     table = read_table(out)
     assert list(table["name"]) == [n for n, _, _ in rows] + ["NGC 99999"]
     assert list(table["classify_status"][:-1]) == ["ok"] * len(rows)

@@ -132,7 +132,7 @@ def test_classify_under_torchrun_equals_one_process_and_resumes_a_killed_rank(sh
     a, b = read_table(one), read_table(two)
     _assert_same_columns(a, b)
     assert list(b["classify_status"][:-1]) == ["ok"] * N_IMAGES
-    assert b["classify_status"][-1].startswith("image not read")
+    assert b["classify_status"][-1].startswith("no image: ")
     assert {"pred_hubble9", "embedding", "knn_dists"} <= set(b.colnames)
     assert sorted(os.listdir(outs)) == ["one.fits", "two.fits"]  # no parts, no hidden store folder
 
