@@ -179,7 +179,7 @@ def _resolve(resolver, names, rows, ra, dec, source_of, notes) -> bool:
 
 
 def position_status(note: str) -> str:
-    """Why a row has no position, from its ``resolve_note``: ``unresolved name: ...`` or ``no position: ...``."""
+    """Why a row has no position, from its ``resolve_note``: 'unresolved name: ...' or 'no position: ...'."""
     return f"unresolved name: {note}" if f" {NOT_FOUND} " in note else f"no position: {note}"
 
 

@@ -362,7 +362,7 @@ def _write_output(cfg: ClassifyConfig, job: _Job, annotated) -> tuple[Table, dic
         job.status[stored_rows] = OK
     model = {}
     if job.run is not None:
-        template = model_template(job.run, job.reference, cfg.k)
+        template = model_template(job.run, job.reference, cfg.k, cfg.model)
         names = [
             *template.colnames,
             *(c for c in getattr(annotated, "colnames", []) if c not in base_columns),

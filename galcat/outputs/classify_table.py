@@ -40,7 +40,7 @@ class ClassifyResult:
         return int(np.count_nonzero(self.status == RESOLVED)) if self.resolve_only else self.n_classified
 
 
-def model_template(run, reference: str | None, k: int) -> Table:
+def model_template(run, reference: str | None, k: int, model_dir: str = "") -> Table:
     """A zero-row table with exactly the model columns ``embed`` adds for ``run`` (and ``reference``):
     the output's schema when no row, or only some rows, could be classified."""
     from galcat.model.ensemble import select_folds
