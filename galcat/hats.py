@@ -108,8 +108,9 @@ def write_hats(
             )
     missing = np.ma.getmaskarray(table[ra]) | np.ma.getmaskarray(table[dec])
     if missing.any():
+        first = int(np.flatnonzero(missing)[0]) + 1  # counted from 1, as every galcat message
         raise GalcatError(
-            f"{where(path, int(np.flatnonzero(missing)[0]), ra)}{int(missing.sum())} rows have no position; "
+            f"{where(path, first, ra)}{int(missing.sum())} rows have no position; "
             "HATS partitions by sky position (write those rows to .fits/.parquet instead)"
         )
     frame = _to_frame(table)

@@ -350,7 +350,7 @@ def finite_positions(table: Table, ra: str = "ra", dec: str = "dec", path=None) 
         row = int(np.flatnonzero(bad)[0])
         column = ra if not np.isfinite(ra_v[row]) else dec
         raise GalcatError(
-            f"{where(path, row, column)}invalid position ({ra_v[row]}, {dec_v[row]}); "
+            f"{where(path, row + 1, column)}invalid position ({ra_v[row]}, {dec_v[row]}); "
             "mask unknown positions instead of using NaN"
         )
     return ~masked

@@ -99,7 +99,7 @@ def test_exclude_overlap_report():
 def test_bad_inputs_are_clear_errors():
     a, b = _tables()
     a["ra"][1] = np.nan
-    with pytest.raises(GalcatError, match=r"table A, row 1, column 'ra'.*invalid position"):
+    with pytest.raises(GalcatError, match=r"table A, row 2, column 'ra'.*invalid position"):  # counted from 1
         crossmatch_sky(a, b, "5arcsec")
     with pytest.raises(GalcatError, match=r"table B, column 'pgc'.*missing"):
         crossmatch_ids(a, b["name", "ra", "dec"])

@@ -312,3 +312,44 @@ def test_fits_provenance_is_named_parameters_in_stilts(shared_data, tiny, names_
             assert hdul[0].header["VOTMETA"] is True and list(hdul[0].header)[4] == "VOTMETA"
     config_line = _stilts_meta(stilts, classified).split("\nclassify_config:\n", 1)[1].splitlines()[0]
     assert config_line.strip().endswith("}") and '"resolve_only": true' in config_line
+
+
+def test_keep_store_in_a_read_only_folder_names_keep_store(tiny, names_csv, readonly_dir, tmp_path):
+    """Issue 21.17: the message names the option that cannot be written."""
+    run, _ = tiny
+    out = tmp_path / "o.fits"
+    result = invoke("classify", "--model", run, "--targets", names_csv, "--out", out,
+                    "--keep-store", readonly_dir / "s.h5")  # fmt: skip
+    line = one_line_error(result, "--keep-store", "read-only")
+    assert "--out" not in line and not out.exists()
+
+
+def test_out_that_is_a_folder_is_refused_before_any_work(names_csv, tmp_path):
+    """Issue 21.17: ``--out <dir> --overwrite`` is one line naming --out, before the model is even read."""
+    folder = tmp_path / "results.fits"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("keep me")
+    before = digest(folder)
+    result = invoke("classify", "--model", tmp_path / "no-such-run", "--targets", names_csv, "--out", folder,
+                    "--overwrite")  # fmt: skip
+    line = one_line_error(result, "results.fits", "is a folder", "--out")
+    assert ".tmp" not in line and digest(folder) == before
+
+
+def test_row_numbers_count_from_one_everywhere(tmp_path):
+    """Issue 21.17: target lists, HATS and position checks all name the user's row 1 as row 1."""
+    from astropy.table import MaskedColumn
+
+    from galcat.errors import GalcatError
+    from galcat.tables import finite_positions, write_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("name,ra,dec\na,10,20\nb,xx,21\n")
+    one_line_error(invoke("classify", "--targets", path, "--out", tmp_path / "o.ecsv", "--resolve-only"),
+                   "row 2", "'xx'")  # fmt: skip
+    table = Table({"ra": MaskedColumn([1.0, 2.0], mask=[False, True]), "dec": [0.0, 1.0]})
+    with pytest.raises(GalcatError, match="row 2"):
+        write_table(table, tmp_path / "x.hats")
+    table = Table({"ra": [1.0, np.nan], "dec": [0.0, 1.0]})
+    with pytest.raises(GalcatError, match="row 2"):
+        finite_positions(table)
