@@ -13,10 +13,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from galcat.errors import GalcatError, NetworkError
+from galcat.errors import GalcatError
 from galcat.images.result import FetchResult
 from galcat.images.validate import InvalidPayload, decode_image, is_blank, sha256_hex
-from galcat.net import DiskCache, HttpClient, HttpConfig, cache_key, open_cache
+from galcat.net import DiskCache, HttpClient, HttpConfig, RequestFailed, cache_key, open_cache
 from galcat.tables import clean_text
 
 _LOCK_STRIPES = 1024
@@ -116,9 +116,8 @@ class UrlSource:
                 pass  # a damaged cache entry: download again and overwrite it
         try:
             download = self.client.get(url, validate)
-        except NetworkError as exc:  # one row's failure (service down included) is that row's status
-            attempts = getattr(exc, "attempts", 1)
-            return FetchResult(objid, row_index, "failed", origin=url, error=str(exc), attempts=attempts)
+        except RequestFailed as exc:
+            return FetchResult(objid, row_index, "failed", origin=url, error=str(exc), attempts=exc.attempts)
         if self.cache is not None:
             self.cache.put(url, download.data)
         status, image, error = classify(download.value, "ok")

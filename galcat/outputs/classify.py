@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Column, Table
 
-from galcat.errors import GalcatError
+from galcat.errors import GalcatError, NetworkError
 from galcat.net import HttpConfig
 from galcat.outputs.classify_table import (
     OK,
@@ -186,6 +186,8 @@ def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Pa
     table = targets[rows]
     try:
         build_store(table, source, store_path, config)
+    except NetworkError as exc:  # the service cannot be reached at all: the build stops, each row says why
+        return {int(row): ("failed", str(exc)) for row in rows}
     except GalcatError:
         if store_path.exists() or not listed.exists():
             raise

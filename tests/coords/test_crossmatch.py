@@ -181,7 +181,7 @@ def test_cli_crossmatch_writes_fits_with_separation(tmp_path):
     [
         ("empty", "is empty"),
         ("missing_column", "column 'dec'"),
-        ("nan", "row 1, column 'ra'"),
+        ("nan", "row 2, column 'ra'"),  # a["ra"][1]: the second row
         ("bad_radius", "radius"),
         ("bad_by", "--by must be"),
     ],
