@@ -29,11 +29,13 @@ _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".csv.gz", ".tsv.gz", ".txt.gz
 
 
 def read_user_table(source) -> Table:
-    """The user's table as given, by extension; in text tables id and name columns stay text
-    (leading zeros kept) while other columns get their natural types."""
+    """The one reader of every table a user hands galcat (target lists, cross-match and audit
+    inputs): the table as given, by extension. Text tables (plain or gzip, UTF-8 with or without a
+    byte-order mark, any line ends) are read strictly; their id and name columns stay text (leading
+    zeros kept) while other columns get their natural types."""
     path = Path(source)
     if not path.is_file():
-        raise GalcatError(f"{where(path)}target list not found")
+        raise GalcatError(f"{where(path)}file not found")
     name = path.name.lower()
     if name.endswith(_TEXT_SUFFIXES):
         from galcat.catalogues.textio import read_delimited

@@ -25,10 +25,12 @@ def crossmatch_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
 ):
     """Cross-match table A with table B and write the matched pairs (with separation in arcsec)."""
+    from galcat.catalogues.targets import read_user_table
     from galcat.coords.crossmatch import crossmatch_to_file
     from galcat.progress import console
 
     matched = crossmatch_to_file(
-        table_a, table_b, out, overwrite=overwrite, radius=radius, by=by, key=key, key_b=key_b
-    )
+        table_a, table_b, out, overwrite=overwrite, radius=radius, by=by, key=key, key_b=key_b,
+        reader=read_user_table,
+    )  # fmt: skip
     console.print(f"{len(matched)} matched pairs ({table_a.name} x {table_b.name}, by {by}) -> {out}")

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord, search_around_sky
-from astropy.table import Column, Table, hstack
+from astropy.table import Column, MaskedColumn, Table, hstack
 
 from galcat.coords.names import normalise_name, pgc_name
+from galcat.coords.positions import angle_unit, column_degrees, find_position_columns
 from galcat.errors import GalcatError, where
 from galcat.tables import ensure_columns, finite_positions
 
@@ -38,11 +39,31 @@ def parse_radius(radius) -> u.Quantity:
     return quantity.to(u.arcsec)
 
 
+def _in_degrees(column, kind: str, label: str):
+    """A position column as float degrees: numbers in degrees as they are, anything else (sexagesimal
+    text, VizieR's h:m:s, numbers with an angle unit) read as target lists read it, masked where empty."""
+    if (
+        column.dtype.kind in "iuf"
+        and column.ndim == 1
+        and angle_unit(column.unit, label, column.name) in (None, u.deg)
+    ):
+        return column
+    values = column_degrees(column, kind, label, column.name)
+    return MaskedColumn(values, name=column.name, mask=~np.isfinite(values))
+
+
 def _coords(table: Table, ra: str, dec: str, label: str) -> tuple[SkyCoord, np.ndarray]:
-    usable = finite_positions(table, ra, dec, path=label)
+    if (ra, dec) == ("ra", "dec") and not {ra, dec} <= set(table.colnames):  # as target lists find them
+        found = find_position_columns(table, path=label)
+        ra, dec = found if found[0] is not None else (ra, dec)
+    ensure_columns(table, (ra, dec), label)
+    degrees = Table(
+        [_in_degrees(table[ra], "ra", label), _in_degrees(table[dec], "dec", label)], names=(ra, dec)
+    )
+    usable = finite_positions(degrees, ra, dec, path=label)
     rows = np.flatnonzero(usable)
-    ra_v = np.asarray(np.ma.filled(np.ma.asarray(table[ra], dtype=float)[rows], np.nan))
-    dec_v = np.asarray(np.ma.filled(np.ma.asarray(table[dec], dtype=float)[rows], np.nan))
+    ra_v = np.asarray(np.ma.filled(np.ma.asarray(degrees[ra], dtype=float)[rows], np.nan))
+    dec_v = np.asarray(np.ma.filled(np.ma.asarray(degrees[dec], dtype=float)[rows], np.nan))
     return SkyCoord(ra_v * u.deg, dec_v * u.deg), rows
 
 
@@ -163,14 +184,20 @@ def crossmatch(
     return _joined(a, b, ia, ib, _separation(a, b, ia, ib), by_labels)
 
 
-def crossmatch_files(a, b, radius=DEFAULT_RADIUS, *, by: str = "sky", key: str = "pgc", key_b=None) -> Table:
+def crossmatch_files(
+    a, b, radius=DEFAULT_RADIUS, *, by: str = "sky", key: str = "pgc", key_b=None, reader=None
+) -> Table:
     """Cross-match two catalogue files; when either is a HATS catalogue, lsdb matches them on Dask.
 
     HATS catalogues are matched by sky position only (nearest neighbour of each A row in B within
-    ``radius``); small tables are read into memory and matched with astropy.
+    ``radius``); small tables are read into memory and matched with astropy. ``reader`` reads a
+    file (default :func:`galcat.tables.read_table`; the CLI passes the one reader of user tables,
+    :func:`galcat.catalogues.targets.read_user_table`).
     """
     from galcat.hats import crossmatch_hats, is_hats
     from galcat.tables import read_table
+
+    read_table = reader or read_table
 
     if is_hats(a) or is_hats(b):
         if by != "sky":

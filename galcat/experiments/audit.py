@@ -53,9 +53,9 @@ def read_labelled(path) -> Table:
 
             with open_store(path) as store:
                 return store.catalogue.copy()
-    from galcat.tables import read_table
+    from galcat.catalogues.targets import read_user_table
 
-    return read_table(path)
+    return read_user_table(path)  # the one reader of user tables: what classify reads, audit reads
 
 
 def scheme_labels(table: Table, scheme: str, suffix: str = "", source: str = "table") -> np.ndarray:

@@ -353,3 +353,36 @@ def test_row_numbers_count_from_one_everywhere(tmp_path):
     table = Table({"ra": [1.0, np.nan], "dec": [0.0, 1.0]})
     with pytest.raises(GalcatError, match="row 2"):
         finite_positions(table)
+
+
+def test_crossmatch_and_audit_read_what_classify_reads(tmp_path):
+    """One reader: a CSV with a BOM, CRLF line ends and VizieR-style sexagesimal RAJ2000/DEJ2000 (and
+    ids with leading zeros) is read by classify, crossmatch and audit alike."""
+    rows = [("007", "12 39 59.43", "-11 37 23.0", "E"), ("042", "00 42 44.3", "+41 16 09", "Sb")]
+    mine = tmp_path / "mine.csv"
+    mine.write_bytes(
+        (
+            "\ufeffobjid,RAJ2000,DEJ2000,hubble9\r\n" + "".join(f"{o},{r},{d},{h}\r\n" for o, r, d, h in rows)
+        ).encode()
+    )
+    other = tmp_path / "other.ecsv"
+    Table(
+        {"objid": ["x", "y"], "ra": [189.997625, 10.6845833], "dec": [-11.6230556, 41.2691667],
+         "hubble9": ["E", "Sa"]}
+    ).write(other)  # fmt: skip
+    before = digest(mine)
+    result = invoke("classify", "--targets", mine, "--out", tmp_path / "r.ecsv", "--resolve-only")
+    assert result.exit_code == 0, result.output
+    assert list(read_table(tmp_path / "r.ecsv")["objid"]) == ["007", "042"]
+    out = tmp_path / "pairs.ecsv"
+    result = invoke("crossmatch", mine, other, "--radius", "2arcsec", "--out", out)
+    assert result.exit_code == 0, result.output
+    pairs = read_table(out)
+    assert len(pairs) == 2 and sorted(pairs["objid_a"]) == ["007", "042"]
+    assert np.allclose(sorted(pairs["separation"]), [0, 0], atol=0.01)
+    renamed = tmp_path / "renamed.csv"  # audit matches on ra/dec by name
+    renamed.write_bytes(mine.read_bytes().replace(b"RAJ2000,DEJ2000", b"ra,dec"))
+    report = tmp_path / "audit"
+    result = invoke("audit", renamed, other, "--by", "sky", "--out", report, "--bootstrap", "10")
+    assert result.exit_code == 0, result.output
+    assert (report / "audit.json").exists() and digest(mine) == before
