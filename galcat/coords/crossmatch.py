@@ -15,7 +15,7 @@ from astropy.coordinates import SkyCoord, search_around_sky
 from astropy.table import Column, MaskedColumn, Table, hstack
 
 from galcat.coords.names import normalise_name, pgc_name
-from galcat.coords.positions import angle_unit, column_degrees, find_position_columns
+from galcat.coords.positions import DEC_NAMES, RA_NAMES, angle_unit, column_degrees, find_column
 from galcat.errors import GalcatError, where
 from galcat.tables import ensure_columns, finite_positions
 
@@ -53,9 +53,9 @@ def _in_degrees(column, kind: str, label: str):
 
 
 def _coords(table: Table, ra: str, dec: str, label: str) -> tuple[SkyCoord, np.ndarray]:
-    if (ra, dec) == ("ra", "dec") and not {ra, dec} <= set(table.colnames):  # as target lists find them
-        found = find_position_columns(table, path=label)
-        ra, dec = found if found[0] is not None else (ra, dec)
+    if (ra, dec) == ("ra", "dec") and not {ra, dec} & set(table.colnames):  # as target lists find them
+        found = find_column(table, RA_NAMES, "pos.eq.ra"), find_column(table, DEC_NAMES, "pos.eq.dec")
+        ra, dec = found if None not in found else (ra, dec)
     ensure_columns(table, (ra, dec), label)
     degrees = Table(
         [_in_degrees(table[ra], "ra", label), _in_degrees(table[dec], "dec", label)], names=(ra, dec)
