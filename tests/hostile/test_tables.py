@@ -58,11 +58,9 @@ def test_names_offline_come_back_every_row_in_order_with_its_status(shared_data,
     """Issue 21.1 and 'must show': 10 famous names + 1 nonsense, OpenNGC offline, cutout service down."""
     run, _ = tiny
     before = digest(names_csv)
-    out = tmp_path / "names_out.fits"
-    result = invoke(
-        "classify", "--model", run, "--targets", names_csv, "--out", out, "--base-url", OFFLINE,
-        "--resolver", f"openngc:{shared_data / 'openngc'}",
-    )  # fmt: skip
+    out, resolver = tmp_path / "names_out.fits", f"openngc:{shared_data / 'openngc'}"
+    args = ["--targets", names_csv, "--out", out, "--base-url", OFFLINE, "--resolver", resolver]
+    result = invoke("classify", "--model", run, *args)
     assert result.exit_code == 3, result.output
     lines = _stderr_lines(result)
     assert len(lines) == 1 and "no row of" in lines[0] and "classify_status" in lines[0]
