@@ -27,10 +27,15 @@ def _open_text(path: Path) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise GalcatError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # spreadsheets' "Unicode text": UTF-16 with its BOM
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise GalcatError(f"{path}: damaged UTF-16 text (byte {exc.start})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise GalcatError(f"{path}: not a UTF-8 text table (byte {exc.start})") from None
+        raise GalcatError(f"{path}: not a UTF-8 (or UTF-16 with BOM) text table (byte {exc.start})") from None
 
 
 def _split(line: str, delimiter: str) -> list[str]:

@@ -384,3 +384,13 @@ def test_crossmatch_and_audit_read_what_classify_reads(tmp_path):
     result = invoke("audit", renamed, other, "--by", "sky", "--out", report, "--bootstrap", "10")
     assert result.exit_code == 0, result.output
     assert (report / "audit.json").exists() and digest(mine) == before
+
+
+def test_a_spreadsheets_unicode_text_export_is_read(tmp_path):
+    """UTF-16 with a BOM, tab-separated, CRLF: what a spreadsheet's 'Unicode text' export writes."""
+    path = tmp_path / "export.txt"
+    path.write_bytes("name\tra\tdec\r\nM 51\t13:29:52.7\t+47:11:43\r\n".encode("utf-16"))
+    table = read_targets(path)
+    assert list(table["objid"]) == ["M 51"] and np.allclose(
+        [table["ra"][0], table["dec"][0]], [202.4696, 47.1953], atol=1e-3
+    )
