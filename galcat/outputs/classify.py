@@ -310,6 +310,10 @@ def _resolve_only(cfg: ClassifyConfig) -> ClassifyResult:
     status[status == ""] = RESOLVED
     job = _Job(out, None, user, targets, status, np.full(len(user), "", dtype=object), Path(), None)
     table, used = _write_output(cfg, job, None)
+    if cfg.samp and out is not None:
+        from galcat.outputs.samp import send_table
+
+        send_table(out, name=out.name)
     return _result(table, used, job, cfg, None)
 
 
