@@ -30,6 +30,7 @@ from galcat.outputs.classify_table import (
     RESOLVED,
     ClassifyResult,
     model_template,
+    output_meta,
     output_table,
     summarise,
 )
@@ -383,28 +384,13 @@ def _write_output(cfg: ClassifyConfig, job: _Job, annotated) -> tuple[Table, dic
         "classify_status": Column([str(s) for s in job.status], description=why),
         "image_origin": Column([str(s) for s in job.origin], description="URL or file the pixels came from"),
     }))  # fmt: skip
-    table.meta.update(_meta(cfg, job.run, job.reference, job.targets))
+    table.meta.update(output_meta(cfg, job.run, job.reference, job.targets))
     renamed = {name: new for name, new in used.items() if name != new}
     if renamed:
         table.meta["classify_renamed"] = renamed
     if job.out is not None:
         write_table(table, job.out, overwrite=cfg.overwrite)
     return table, used
-
-
-def _meta(cfg: ClassifyConfig, run, reference, targets: Table) -> dict:
-    from galcat.config import to_dict
-
-    return {
-        "classify_config": to_dict(cfg),
-        "classify_model": str(cfg.model or ""),
-        "classify_folds": len(run.folds) if run is not None else 0,
-        "classify_targets": str(cfg.targets),
-        "classify_source": "" if cfg.resolve_only else str(cfg.images) if cfg.images else cfg.service,
-        "classify_reference": str(reference or ""),
-        "classify_resolver": str(cfg.resolver or ""),
-        "n_unresolved": int(targets.meta.get("n_unresolved", 0)),
-    }
 
 
 def _result(table: Table, used: dict, job: _Job, cfg: ClassifyConfig, annotated) -> ClassifyResult:

@@ -88,6 +88,22 @@ def output_table(user: Table, targets: Table, model: dict) -> tuple[Table, dict]
     return table, used
 
 
+def output_meta(cfg, run, reference, targets: Table) -> dict:
+    """The provenance of a classify output: its config, model, sources (saved in the table's meta)."""
+    from galcat.config import to_dict
+
+    return {
+        "classify_config": to_dict(cfg),
+        "classify_model": str(cfg.model or ""),
+        "classify_folds": len(run.folds) if run is not None else 0,
+        "classify_targets": str(cfg.targets),
+        "classify_source": "" if cfg.resolve_only else str(cfg.images) if cfg.images else cfg.service,
+        "classify_reference": str(reference or ""),
+        "classify_resolver": str(cfg.resolver or ""),
+        "n_unresolved": int(targets.meta.get("n_unresolved", 0)),
+    }
+
+
 def summarise(result: ClassifyResult, run, annotated) -> ClassifyResult:
     """Fill the counts of ``result`` from its statuses and galcat's own prediction column."""
     from galcat.outputs.columns import sanitize_name
