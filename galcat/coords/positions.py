@@ -151,6 +151,10 @@ def angle_unit(unit, path=None, name: str | None = None):
 
 
 def _check_range(values: np.ndarray, kind: str, path, name) -> None:
+    infinite = np.flatnonzero(np.isinf(values))
+    if infinite.size:  # NaN means unknown; an infinite angle is a mistake
+        row = int(infinite[0])
+        raise GalcatError(f"{where(path, row + 1, name)}{values[row]} is not a finite angle")
     finite = np.isfinite(values)
     low, high = (0.0, 360.0) if kind == "ra" else (-90.0, 90.0)
     bad = np.flatnonzero(finite & ((values < low) | (values > high)))

@@ -125,12 +125,14 @@ def format_summary(result: ClassifyResult) -> list[str]:
     """Lines the CLI prints: where the table went, counts per predicted class, failures with reasons."""
     n = len(result.table)
     where_to = f"wrote {result.out}" if result.out is not None else "classified"
-    done = "with a position" if result.resolve_only else "classified"
+    done, missing = (
+        ("with a position", "without a position") if result.resolve_only else ("classified", "not classified")
+    )
     lines = [f"{where_to}: {n} rows, {result.n_positioned} {done}, {n - result.n_positioned} not"]
     if result.class_counts:
         lines.append("predicted: " + ", ".join(f"{c} {k}" for c, k in result.class_counts.items()))
     for reason, count in sorted(result.failures.items(), key=lambda kv: -kv[1]):
-        lines.append(f"not {done} ({reason}): {count} rows, e.g. {result.examples[reason]}")
+        lines.append(f"{missing} ({reason}): {count} rows, e.g. {result.examples[reason]}")
     renamed = {a: b for a, b in result.columns.items() if a != b}
     if renamed:
         lines.append(

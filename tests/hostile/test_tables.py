@@ -92,6 +92,7 @@ def test_resolve_only_needs_neither_images_nor_a_model(shared_data, names_csv, t
     assert result.exit_code == 0, result.output
     assert not _stderr_lines(result) and digest(names_csv) == before
     assert "11 rows, 10 with a position, 1 not" in result.stdout
+    assert "without a position (unresolved name): 1 rows" in result.stdout
     table = read_table(out)
     assert list(table["classify_status"]) == ["resolved"] * 10 + [
         f"unresolved name: name '{NONSENSE}' not found by openngc"
@@ -401,3 +402,13 @@ def test_a_spreadsheets_unicode_text_export_is_read(tmp_path):
     assert list(table["objid"]) == ["M 51"] and np.allclose(
         [table["ra"][0], table["dec"][0]], [202.4696, 47.1953], atol=1e-3
     )
+
+
+def test_an_infinite_position_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "inf.csv"
+    path.write_text("name,ra,dec\na,12h39m59.43s,-11d37m23s\nb,inf,5\n")
+    out = tmp_path / "o.ecsv"
+    one_line_error(
+        invoke("classify", "--targets", path, "--out", out, "--resolve-only"), "row 2", "'ra'", "finite"
+    )
+    assert not out.exists()
