@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
-from astropy.table import Table
+from astropy.table import Column, MaskedColumn, Table
 
 from galcat.atomic import atomic_path
 from galcat.config import json_default
@@ -184,8 +184,51 @@ def _column_comments(table: Table, safe: list[str], escaped: list[str]):
     return comments, descriptions
 
 
+def _fixed_width_text(table: Table) -> None:
+    """Object columns of text (a VOTable's ``arraysize="*"`` strings) as fixed-width strings, in place:
+    a FITS binary table has no variable-length text."""
+    for name in [c for c in table.colnames if table[c].dtype.kind == "O"]:
+        col = table[name]
+        mask = np.ma.getmaskarray(col)
+        values = [v for v, m in zip(np.ravel(np.ma.getdata(col)), np.ravel(mask), strict=True) if not m]
+        if not all(isinstance(v, str | bytes | np.str_ | np.bytes_) for v in values):
+            raise GalcatError(
+                f"{where(column=name)}holds variable-length values a FITS table cannot store; "
+                "write .vot, .ecsv or .parquet"
+            )
+        text = [
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            for v in np.ravel(np.ma.getdata(col))
+        ]
+        data = np.array([t if not m else "" for t, m in zip(text, np.ravel(mask), strict=True)], dtype=str)
+        data = data.reshape(col.shape)
+        new = MaskedColumn(data, mask=mask) if mask.any() else Column(data)
+        new.info.description, new.info.unit, new.info.meta = (
+            col.info.description,
+            col.info.unit,
+            col.info.meta,
+        )
+        table.replace_column(name, new, copy=False)
+
+
+def _units_fits_cannot_scale(table: Table) -> dict[int, str]:
+    """{column number: unit text} for units such as ``hourangle`` that astropy refuses to write as
+    FITS units; they are dropped from ``table`` (in place) and written as plain ``TUNITn`` text."""
+    free = {}
+    for i, col in enumerate(table.itercols(), start=1):
+        if col.unit is None:
+            continue
+        try:
+            col.unit.to_string(format="fits")
+        except (ValueError, u.UnitsError):
+            free[i] = col.unit.to_string()
+            col.unit = None
+    return free
+
+
 def _write_fits(table: Table, path: Path, name: str) -> None:
     out = table.copy(copy_data=False)
+    _fixed_width_text(out)
     json_keys = []
     for key, value in list(out.meta.items()):
         if isinstance(value, dict | list | tuple) or (
@@ -211,9 +254,13 @@ def _write_fits(table: Table, path: Path, name: str) -> None:
         json_keys.append(_DESCRIPTIONS_META_KEY)
     if json_keys:
         out.meta[_JSON_META_KEY] = json.dumps(json_keys)
+    free_units = _units_fits_cannot_scale(out)
     with warnings.catch_warnings():  # long meta keys become HIERARCH cards, which is what we want
         warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+        warnings.simplefilter("ignore", u.UnitsWarning)  # a user's h:m:s unit is kept as written
         hdu = fits.table_to_hdu(out)
+    for i, text in free_units.items():
+        hdu.header[f"TUNIT{i}"] = _header_text(text)
     for i, col in enumerate(table.itercols(), start=1):
         ucd = col.meta.get("ucd") if col.meta else None
         if ucd:

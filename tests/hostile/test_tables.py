@@ -231,10 +231,15 @@ def test_vizier_sexagesimal_units_in_every_format(tmp_path, fmt):
     table = read_targets(path)
     assert np.allclose(table["ra"], [189.997625, 10.6845833], atol=1e-6)
     assert np.allclose(table["dec"], [-11.6230556, 41.2691667], atol=1e-6)
-    out = tmp_path / "resolved.ecsv"
+    out = tmp_path / "resolved.fits"  # VOTable text columns are variable-length: FITS gets them fixed
     result = invoke("classify", "--targets", path, "--out", out, "--resolve-only")
     assert result.exit_code == 0 and not _stderr_lines(result), result.output
-    assert digest(path) == before and list(read_table(out)["classify_status"]) == ["resolved"] * 2
+    back = read_table(out)
+    assert digest(path) == before and list(back["classify_status"]) == ["resolved"] * 2
+    assert list(back["RAJ2000"]) == [r[1] for r in rows] and str(back["RAJ2000"].unit) in (
+        "h:m:s",
+        "hourangle",
+    )
 
 
 def test_a_2d_position_column_is_one_line(tmp_path):
