@@ -82,7 +82,11 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
     if out is not None:
         if out.is_dir():
             raise GalcatError(f"{out}: is a folder; --out names the output table file")
-        table_format(out)  # an unknown extension fails before any download
+        if table_format(out) == "hats":  # an unknown extension fails before any download too
+            raise GalcatError(
+                f"{out}: classify writes every row, also those without a position or prediction; "
+                "use .fits, .vot, .ecsv or .parquet"
+            )
         if out.suffix.lower() == ".csv" and not cfg.resolve_only:
             raise GalcatError(
                 f"{out}: CSV cannot hold the embedding vectors; use .fits, .vot, .ecsv or .parquet"

@@ -417,3 +417,11 @@ def test_an_infinite_position_is_one_line_naming_it(tmp_path):
         invoke("classify", "--targets", path, "--out", out, "--resolve-only"), "row 2", "'ra'", "finite"
     )
     assert not out.exists()
+
+
+def test_a_table_format_that_cannot_hold_every_row_is_refused_first(names_csv, tmp_path):
+    """HATS partitions by position, so rows without one cannot go there: refused before any work."""
+    out = tmp_path / "out.hats"
+    result = invoke("classify", "--targets", names_csv, "--out", out, "--resolve-only")
+    one_line_error(result, "out.hats", ".fits")
+    assert not out.exists()
