@@ -18,7 +18,20 @@ ROOT = Path(galcat.__file__).parent
 
 #: Lowest first. A module may import from its own package, from lower layers, and nothing else.
 LAYERS = [
-    {"galcat", "_lazy", "errors", "atomic", "config", "progress", "tables", "hats", "net", "paths", "ranges", "fitsplus"},
+    {
+        "galcat",
+        "_lazy",
+        "errors",
+        "atomic",
+        "config",
+        "progress",
+        "tables",
+        "hats",
+        "net",
+        "paths",
+        "ranges",
+        "fitsplus",
+    },
     {"schemes"},
     {"coords"},
     {"images"},
