@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "demo",
     "evaluate",
     "embed",
+    "explore",
     "classify",
     "synth",
     "audit",

@@ -1,0 +1,56 @@
+"""A classified catalogue without a model: a synthetic store plus made-up predictions in exactly
+the columns ``galcat embed`` writes (annotate_outputs), for the explorer's tests and benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def synthetic_explore_inputs(folder, n_per_class=6, size=32, seed=0, ids=None, drop_rows=(), k=5):
+    """(catalogue path, store path): store rows 0..n-1, catalogue columns as embed writes them.
+
+    ``ids`` replaces the objids (hostile strings); ``drop_rows`` are catalogue rows whose objid
+    is changed so that the store has no image for them. The catalogue is its own kNN reference.
+    """
+    from galcat.model.ensemble import EnsemblePredictions, normalised_entropy
+    from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs
+    from galcat.schemes import HUBBLE9
+    from galcat.store import write_store
+    from galcat.synth import synthetic_catalogue_and_images
+    from galcat.tables import write_table
+
+    folder = Path(folder)
+    table, images = synthetic_catalogue_and_images(HUBBLE9, n_per_class=n_per_class, size=size, seed=seed)
+    n = len(table)
+    if ids is not None:
+        table["objid"] = np.asarray(list(ids)[:n] + [f"g{i}" for i in range(len(ids), n)], dtype=str)
+    store = write_store(folder / "store.h5", table, images, overwrite=True)
+    rng = np.random.default_rng(seed)
+    truth = np.array([HUBBLE9.index(str(c)) for c in table["hubble9"]])
+    logits = rng.normal(size=(3, n, len(HUBBLE9))) + 1.2 * np.eye(len(HUBBLE9))[truth]
+    fold_probs = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    probs = fold_probs.mean(axis=0)
+    ensemble = EnsemblePredictions(
+        index=np.arange(n), embeddings=rng.normal(size=(n, 8)).astype(np.float32), folds=[0, 1, 2],
+        temperatures=[1.0] * 3, probs=probs, probs_std=fold_probs.std(axis=0),
+        entropy=normalised_entropy(probs), agreement=(fold_probs.argmax(2) == probs.argmax(1)).mean(0),
+        fold_probs=fold_probs,
+    )  # fmt: skip
+    vectors = ensemble.embeddings / np.linalg.norm(ensemble.embeddings, axis=1, keepdims=True)
+    distances = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    order = np.argsort(distances, axis=1)[:, :k]
+    objids = np.asarray(table["objid"]).astype(str)
+    knn = ReferenceNeighbours(
+        np.take_along_axis(distances, order, 1), np.asarray(table["hubble9"]).astype(str)[order], objids[order]
+    )
+    out = annotate_outputs(
+        table, ensemble.embeddings, probs, list(HUBBLE9), "hubble9", knn=knn, ensemble=ensemble
+    )
+    for row in drop_rows:
+        out["objid"][row] = f"missing-{row}"
+    path = folder / "catalogue.fits"
+    write_table(out, path, overwrite=True)
+    return path, store
