@@ -1,0 +1,148 @@
+"""Similarity search for the served explorer: a galaxy id, a position or an image -> neighbours.
+
+The search space is the explored catalogue's own ``embedding`` column (the store's embedding
+index, one exact :class:`galcat.metrics.knn.KnnIndex`). An id, name or "RA DEC" is looked up as
+``galcat neighbours`` looks a query up (:func:`galcat.outputs.neighbours.find_query`); an image
+goes through the run's fold ensemble, resized to the store's side like a store row.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+
+from galcat.errors import GalcatError
+from galcat.outputs.columns import masked_to_str
+
+MAX_K = 100
+
+
+@dataclass
+class Answer:
+    query: str
+    neighbours: list[dict]
+
+    def as_dict(self) -> dict:
+        return {"query": self.query, "neighbours": self.neighbours}
+
+
+class SimilaritySearch:
+    """Neighbours among the catalogue's rows; image queries need the run that embedded it."""
+
+    def __init__(self, catalogue, store_path, model=None, resolver=None, radius_arcsec=10.0):
+        from galcat.explore.data import prediction_column
+        from galcat.metrics.knn import KnnIndex
+        from galcat.tables import read_table
+
+        self.table = read_table(catalogue)
+        if "embedding" not in self.table.colnames:
+            raise GalcatError(f"{catalogue}: no embedding column; similarity search needs `galcat embed` output")
+        vectors = np.ma.filled(np.ma.asarray(self.table["embedding"], dtype=np.float32), 0.0)
+        self.index = KnnIndex.build(vectors, normalize=True, backend="torch")
+        self.objids = masked_to_str(self.table["objid"])
+        pred = prediction_column(self.table, catalogue)
+        scheme = pred[len("pred_"):]
+        truth = self.table[scheme] if scheme in self.table.colnames else self.table[pred]
+        self.labels = masked_to_str(truth)
+        self.store_path = str(store_path)
+        self.model = model or str(self.table.meta.get("embed_model", "") or "") or None
+        self.folds = str(self.table.meta.get("embed_folds", "") or "") or None
+        self.resolver = resolver
+        self.radius = radius_arcsec
+        self._run = None
+        self._lock = threading.Lock()
+
+    @property
+    def can_embed_images(self) -> bool:
+        return bool(self.model) and Path(self.model).exists()
+
+    def _neighbours(self, vector, k: int, exclude_row: int | None = None) -> list[dict]:
+        k = _check_k(k, len(self.objids) - (exclude_row is not None))
+        exclude = None if exclude_row is None else np.array([exclude_row])
+        distances, rows = self.index.search(np.atleast_2d(vector).astype(np.float32), k, exclude=exclude)
+        return [
+            {"row": int(r), "objid": str(self.objids[r]), "label": str(self.labels[r]), "distance": float(d)}
+            for d, r in zip(distances[0], rows[0], strict=True)
+        ]
+
+    def by_text(self, text: str, k: int) -> Answer:
+        """An objid, a name in the catalogue, a resolvable name or "RA DEC" (any notation)."""
+        from galcat.outputs.neighbours import find_query
+
+        match = find_query(self.table, text, self.resolver, self.radius)
+        vector = self.index.reconstruct(np.array([match.row]))[0]
+        how = {"objid": "id", "name": "name", "resolver": "resolved name", "position": "position"}[match.how]
+        where = f", {match.separation_arcsec:.1f} arcsec away" if match.separation_arcsec is not None else ""
+        return Answer(f"{how} {text!r} -> galaxy {match.objid}{where}", self._neighbours(vector, k, match.row))
+
+    def by_image(self, payload: bytes, k: int) -> Answer:
+        """An uploaded PNG/JPEG, embedded by the run's folds (their pooled, calibrated ensemble)."""
+        if not self.can_embed_images:
+            raise GalcatError("image search needs the run that embedded the catalogue (--model)")
+        image = decode_image(payload)
+        with self._lock:
+            vector = self._embed(image)
+        return Answer(f"uploaded image ({image.shape[1]} x {image.shape[0]} px)", self._neighbours(vector, k))
+
+    def _embed(self, image: np.ndarray) -> np.ndarray:
+        import tempfile
+
+        from astropy.table import Table
+
+        from galcat.model import load_run
+        from galcat.model.ensemble import predict_ensemble, select_folds
+        from galcat.store import open_store, write_store
+
+        if self._run is None:
+            run = load_run(self.model)
+            self._run = (run, select_folds(run, self.folds))
+        run, selected = self._run
+        with open_store(self.store_path) as store:
+            side = int(store.image_shape[0])
+        size = int(getattr(selected[0][1].model, "image_size", None) or getattr(run.config, "image_size", side))
+        picture = resize(image, side)
+        with tempfile.TemporaryDirectory(prefix="galcat-search-") as folder:
+            path = Path(folder) / "query.h5"
+            write_store(path, Table({"objid": ["upload"], "ra": [np.nan], "dec": [np.nan]}), picture[None])
+            ensemble = predict_ensemble(selected, str(path), np.array([0]), None, 1, "cpu", image_size=size)
+        return ensemble.embeddings[0]
+
+
+def _check_k(k, available: int) -> int:
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        raise GalcatError(f"k={k!r}: give a whole number") from None
+    if not 1 <= k <= MAX_K:
+        raise GalcatError(f"k={k}: must be between 1 and {MAX_K}")
+    return min(k, max(available, 1))
+
+
+def decode_image(payload: bytes) -> np.ndarray:
+    """A PNG/JPEG upload as uint8 RGB, or a one-line error."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not payload:
+        raise GalcatError("the upload is empty; send a PNG or JPEG image")
+    try:
+        with Image.open(BytesIO(payload)) as picture:
+            if picture.width * picture.height > 4096 * 4096:
+                raise GalcatError(f"the image is {picture.width} x {picture.height} px; at most 4096 x 4096")
+            return np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise GalcatError(f"the upload is not a readable image ({type(exc).__name__})") from None
+
+
+def resize(image: np.ndarray, side: int) -> np.ndarray:
+    """Centre square crop resized to ``side`` (the store's image side)."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    edge = min(h, w)
+    top, left = (h - edge) // 2, (w - edge) // 2
+    picture = Image.fromarray(np.ascontiguousarray(image[top : top + edge, left : left + edge]))
+    return np.asarray(picture.resize((side, side), Image.Resampling.LANCZOS), dtype=np.uint8)
