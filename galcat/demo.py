@@ -5,7 +5,8 @@ render a labelled synthetic "training catalogue" and a separate "unseen catalogu
 stores, train a small ResNet with label-smoothing cross-entropy, refine its embedding with deep
 metric learning (ProxyNCA + pair mining, initialised from the first stage, as the paper does),
 evaluate both on the unseen store (accuracy, macro F1, precision@1, MAP@R, confusion, ROC) and
-write the unseen catalogue back with embedding, prediction and kNN columns (FITS, opens in TOPCAT).
+write the unseen catalogue back with embedding, prediction and kNN columns (FITS, opens in TOPCAT),
+and write its explorer (``explore/index.html``: the galaxies, predictions and neighbours in a browser).
 """
 
 from __future__ import annotations
@@ -133,6 +134,18 @@ def run_demo(cfg: DemoConfig) -> dict:
         )
     )  # fmt: skip
     timings["embed_s"] = time.perf_counter() - t
+
+    t = _stage("write the explorer: the unseen galaxies, predictions and neighbours in a browser")
+    from galcat.explore.site import ExploreConfig, write_site
+
+    site = write_site(
+        ExploreConfig(
+            catalogue=str(catalogue), store=str(query_store), reference=str(train_store),
+            report=str(out / "reports" / "dml-proxy-nca"), out=str(out / "explore"), overwrite=True,
+            title="galcat demo: unseen synthetic galaxies",
+        )
+    )  # fmt: skip
+    timings["explore_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
 
     summary = {
@@ -140,6 +153,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         "runs": {"ls-ce": str(lsce_run), "dml-proxy-nca": str(dml_run)},
         "metrics_on_unseen": reports,
         "catalogue": str(catalogue),
+        "explorer": str(site.index),
         "catalogue_columns": list(table.colnames),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }

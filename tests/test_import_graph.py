@@ -40,6 +40,7 @@ LAYERS = [
     {"metrics", "synth"},
     {"model"},
     {"evaluate", "outputs"},
+    {"explore"},
     {"experiments", "demo"},
     {"cli"},
     {"__main__"},

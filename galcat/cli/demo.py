@@ -37,3 +37,4 @@ def demo(
     print(json.dumps(summary["metrics_on_unseen"], indent=2))
     print(f"catalogue: {summary['catalogue']}  ({len(summary['catalogue_columns'])} columns)")
     print(f"total time: {summary['timings_s']['total_s']} s")
+    print(f"open this first, in a browser: {summary['explorer']}")

@@ -80,4 +80,4 @@ def evaluate_command(
             f"ECE ({calibration['n_bins']} bins) {before['ece']:.4f} -> {after['ece']:.4f}, "
             f"Brier {before['brier']:.4f} -> {after['brier']:.4f} (before -> after temperature scaling)"
         )
-    print(f"report: {out / 'report.md'}")
+    print(f"report: {out / 'report.md'} (with the figures inline: {out / 'report.html'})")

@@ -198,8 +198,8 @@ def evaluate_arrays(
 
 #: the files an evaluation writes into ``--out`` (besides figures), checked against the inputs
 REPORT_FILES = (
-    "metrics.json", "report.md", "evaluate_config.json", "confusion.png", "roc.png", "calibration.png",
-    "errors.png",
+    "metrics.json", "report.md", "report.html", "evaluate_config.json", "confusion.png", "roc.png",
+    "calibration.png", "errors.png",
 )  # fmt: skip
 
 
@@ -374,8 +374,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     }
     out = Path(cfg.out)
     images = _mistake_images(cfg.query, combined.get("mistakes") or [])  # also names their objids
-    write_report(out, metrics)
-    if len(images):
+    if len(images):  # drawn first: the report pages list and embed it
         from galcat.evaluate.plots import plot_mistakes
 
         captions = [
@@ -383,6 +382,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
             for m in combined["mistakes"]
         ]
         plot_mistakes(images, captions, out / "errors.png", f"{metrics['model']}: most confident mistakes")
+    write_report(out, metrics)
     save_config(cfg, out / "evaluate_config.json")
     return metrics
 

@@ -16,6 +16,7 @@ import numpy as np
 from galcat.atomic import atomic_write
 from galcat.config import json_default
 from galcat.evaluate.plots import plot_confusion, plot_reliability, plot_roc
+from galcat.evaluate.report_html import write_report_html
 from galcat.metrics.classification import row_normalise
 
 #: (key, column title) of the summary table, in the paper's order.
@@ -234,8 +235,8 @@ def report_markdown(metrics: dict) -> str:
 
 
 def write_report(out_dir, metrics: dict) -> dict[str, Path]:
-    """Write metrics.json, report.md, confusion.png, roc.png and calibration.png (when the data
-    allow) to out_dir."""
+    """Write metrics.json, report.md, report.html (the same with the figures inline), confusion.png,
+    roc.png and calibration.png (when the data allow) to out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / "metrics.json", "report": out / "report.md"}
@@ -258,5 +259,7 @@ def write_report(out_dir, metrics: dict) -> dict[str, Path]:
             before, after, out / "calibration.png", f"{metrics.get('model')}: reliability ({kind})"
         )
     atomic_write(paths["metrics"], json.dumps(metrics, indent=2, default=json_default) + "\n")
-    atomic_write(paths["report"], report_markdown(metrics))
+    text = report_markdown(metrics)
+    atomic_write(paths["report"], text)
+    paths["report_html"] = write_report_html(out, text, f"Evaluation of {metrics.get('model', 'model')}")
     return paths

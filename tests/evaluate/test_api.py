@@ -206,6 +206,9 @@ def test_evaluate_cli_end_to_end(tiny_run):
     assert set(fold["bootstrap"]) >= {"accuracy", "map_at_r"}
     assert (out / "confusion.png").stat().st_size > 10_000 and (out / "roc.png").exists()
     assert "unweighted F1" in (out / "report.md").read_text()
+    page = (out / "report.html").read_text()  # the same report, one file, figures inline
+    assert "<th>unweighted F1</th>" in page and page.count('src="data:image/png;base64,') >= 2
+    assert 'src="confusion.png"' not in page and "<script" not in page
 
 
 def test_evaluate_on_own_store_uses_validation_rows(tiny_run, tmp_path):
