@@ -10,14 +10,6 @@ import pytest
 from helpers.browser import console_errors, start_chromium
 from helpers.explore_data import synthetic_explore_inputs
 
-HOSTILE_IDS = [
-    "<script>window.PWNED=1</script>",
-    '<img src=x onerror="window.PWNED=2">',
-    "quote's \"double\" `back`",
-    "ünïcødé ☃ 銀河 \u202eRTL",
-    "a&amp;b</td></tr>",
-    "comma,id",
-]
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,17 @@ from pathlib import Path
 import numpy as np
 
 
+#: objids that try to become markup, break quoting or CSV, or reverse the text
+HOSTILE_IDS = [
+    "<script>window.PWNED=1</script>",
+    '<img src=x onerror="window.PWNED=2">',
+    "quote's \"double\" `back`",
+    "ünïcødé ☃ 銀河 \u202eRTL",
+    "a&amp;b</td></tr>",
+    "comma,id",
+]
+
+
 def synthetic_explore_inputs(folder, n_per_class=6, size=32, seed=0, ids=None, drop_rows=(), k=5):
     """(catalogue path, store path): store rows 0..n-1, catalogue columns as embed writes them.
 
