@@ -45,8 +45,9 @@ def explore(
     temporary = tempfile.TemporaryDirectory(prefix="galcat-explore-") if out is None else None
     folder = Path(temporary.name) if temporary else out
     cfg = ExploreConfig(
-        catalogue=str(catalogue), store=str(store), out=str(folder), reference=str(reference) if reference else None,
-        report=str(report) if report else None, map=map_method, title=title, overwrite=overwrite,
+        catalogue=str(catalogue), store=str(store), out=str(folder),
+        reference=str(reference) if reference else None, report=str(report) if report else None,
+        map=map_method, title=title, overwrite=overwrite,
     )  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task("site images", total=None)

@@ -17,7 +17,8 @@ FIGURES = (
 )
 
 STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 24px auto; padding: 0 16px; color: #1b1f24; }
+body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 24px auto; padding: 0 16px;
+       color: #1b1f24; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
 th, td { border: 1px solid #ccd; padding: 3px 8px; text-align: left; }
 th { background: #eef1f5; }

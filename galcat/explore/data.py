@@ -31,8 +31,8 @@ def prediction_column(table: Table, path=None) -> str:
     return names[0]
 
 
-def class_names(table: Table, pred: str) -> list[str]:
-    """The model's classes in probability-column order, named as the model names them.
+def class_names(table: Table, pred: str) -> tuple[list[str], list[str]]:
+    """The model's classes and their ``p_<class>`` columns, in column order, named as the model names them.
 
     ``p_<class>`` columns hold sanitised names; the real name comes from the column description,
     else from the predicted values, else the sanitised fragment itself.
@@ -87,7 +87,15 @@ def _split(values, digits: int | None = None) -> list[list]:
     return rows
 
 
-def neighbour_lists(table: Table, scheme_column: str | None) -> dict | None:
+def _matrix(table: Table, columns: list[str], n: int) -> list[list]:
+    """Per-row lists of the given float columns (0 where masked), rounded for the page."""
+    if not columns:
+        return [[] for _ in range(n)]
+    values = [np.ma.filled(np.ma.asarray(table[c], dtype=np.float64), 0.0) for c in columns]
+    return np.round(np.column_stack(values), 4).tolist()
+
+
+def neighbour_lists(table: Table) -> dict | None:
     """Each row's k nearest references (ids, labels, distances) in ``knn_ids`` order, or None."""
     if "knn_ids" not in table.colnames:
         return None
@@ -131,6 +139,16 @@ def _votable_type(column) -> str | None:
     return {"f": "double", "i": "long", "u": "long", "b": "boolean", "U": "char", "S": "char"}.get(kind)
 
 
+def _vounit(unit) -> str:
+    """The unit as VOTable's VOUnit text ('' for none, or one astropy cannot write so)."""
+    if unit is None:
+        return ""
+    try:
+        return unit.to_string("vounit")
+    except (ValueError, AttributeError):
+        return ""
+
+
 def export_columns(table: Table) -> tuple[list[dict], list[list]]:
     """Every scalar column (description, unit, UCD and values) for the CSV/VOTable export."""
     columns, values = [], []
@@ -147,12 +165,14 @@ def export_columns(table: Table) -> tuple[list[dict], list[list]]:
             data = [bool(v) for v in np.ma.filled(np.ma.asarray(column), False)]
         else:
             filled = np.ma.asarray(column)
-            data = [None if m else int(v) for v, m in zip(filled.data, np.ma.getmaskarray(filled), strict=True)]
+            data = [
+                None if m else int(v) for v, m in zip(filled.data, np.ma.getmaskarray(filled), strict=True)
+            ]
         columns.append(
             {
                 "name": name,
                 "datatype": datatype,
-                "unit": str(column.unit) if column.unit is not None else "",
+                "unit": _vounit(column.unit),
                 "ucd": str((column.meta or {}).get("ucd") or ""),
                 "description": str(column.description or ""),
             }
@@ -166,28 +186,30 @@ def page_rows(table: Table, path=None) -> dict:
     if "objid" not in table.colnames:
         raise GalcatError(f"{where(path, column='objid')}the catalogue has no objid column")
     pred = prediction_column(table, path)
-    scheme = pred[len("pred_"):]
+    scheme = pred[len("pred_") :]
     classes, prob_columns = class_names(table, pred)
     labels = list(classes)
     true_column = scheme if scheme in table.colnames else None
     n = len(table)
+
+    def optional(name: str, digits: int) -> list:
+        return _floats(table[name], digits) if name in table.colnames else [None] * n
+
     rows = {
         "id": masked_to_str(table["objid"]).tolist(),
-        "ra": _floats(table["ra"], 6) if "ra" in table.colnames else [None] * n,
-        "dec": _floats(table["dec"], 6) if "dec" in table.colnames else [None] * n,
+        "ra": optional("ra", 6),
+        "dec": optional("dec", 6),
         "pred": _codes(masked_to_str(table[pred]), labels),
-        "prob": _floats(table["pred_prob"], 4) if "pred_prob" in table.colnames else [None] * n,
-        "entropy": _floats(table["pred_entropy"], 4) if "pred_entropy" in table.colnames else [None] * n,
-        "agreement": _floats(table["pred_agreement"], 3) if "pred_agreement" in table.colnames else [None] * n,
+        "prob": optional("pred_prob", 4),
+        "entropy": optional("pred_entropy", 4),
+        "agreement": optional("pred_agreement", 3),
         "true": _codes(masked_to_str(table[true_column]), labels) if true_column else [-1] * n,
-        "probs": np.round(np.column_stack(
-            [np.ma.filled(np.ma.asarray(table[c], dtype=np.float64), 0.0) for c in prob_columns]
-        ), 4).tolist() if prob_columns else [[] for _ in range(n)],
-    }  # fmt: skip
+        "probs": _matrix(table, prob_columns, n),
+    }
     std_columns = [f"{c}_std" for c in prob_columns]
     has_std = bool(prob_columns) and all(c in table.colnames for c in std_columns)
     if has_std:
-        rows["std"] = np.round(np.column_stack([np.asarray(table[c], dtype=np.float64) for c in std_columns]), 4).tolist()
+        rows["std"] = _matrix(table, std_columns, n)
     return {
         "rows": rows,
         "classes": classes,

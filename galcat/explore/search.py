@@ -40,12 +40,14 @@ class SimilaritySearch:
 
         self.table = read_table(catalogue)
         if "embedding" not in self.table.colnames:
-            raise GalcatError(f"{catalogue}: no embedding column; similarity search needs `galcat embed` output")
+            raise GalcatError(
+                f"{catalogue}: no embedding column; similarity search needs `galcat embed` output"
+            )
         vectors = np.ma.filled(np.ma.asarray(self.table["embedding"], dtype=np.float32), 0.0)
         self.index = KnnIndex.build(vectors, normalize=True, backend="torch")
         self.objids = masked_to_str(self.table["objid"])
         pred = prediction_column(self.table, catalogue)
-        scheme = pred[len("pred_"):]
+        scheme = pred[len("pred_") :]
         truth = self.table[scheme] if scheme in self.table.colnames else self.table[pred]
         self.labels = masked_to_str(truth)
         self.store_path = str(store_path)
@@ -77,7 +79,9 @@ class SimilaritySearch:
         vector = self.index.reconstruct(np.array([match.row]))[0]
         how = {"objid": "id", "name": "name", "resolver": "resolved name", "position": "position"}[match.how]
         where = f", {match.separation_arcsec:.1f} arcsec away" if match.separation_arcsec is not None else ""
-        return Answer(f"{how} {text!r} -> galaxy {match.objid}{where}", self._neighbours(vector, k, match.row))
+        return Answer(
+            f"{how} {text!r} -> galaxy {match.objid}{where}", self._neighbours(vector, k, match.row)
+        )
 
     def by_image(self, payload: bytes, k: int) -> Answer:
         """An uploaded PNG/JPEG, embedded by the run's folds (their pooled, calibrated ensemble)."""
@@ -103,7 +107,9 @@ class SimilaritySearch:
         run, selected = self._run
         with open_store(self.store_path) as store:
             side = int(store.image_shape[0])
-        size = int(getattr(selected[0][1].model, "image_size", None) or getattr(run.config, "image_size", side))
+        size = int(
+            getattr(selected[0][1].model, "image_size", None) or getattr(run.config, "image_size", side)
+        )
         picture = resize(image, side)
         with tempfile.TemporaryDirectory(prefix="galcat-search-") as folder:
             path = Path(folder) / "query.h5"

@@ -148,6 +148,8 @@ def serve_site(cfg: SearchConfig, announce=print) -> None:
     announce(f"http://{'localhost' if cfg.host in LOCALHOST else host}:{port}/")
     try:
         server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how a user stops serving: no error
+        pass
     finally:
         server.server_close()
 

@@ -138,10 +138,12 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
     cells = np.full(len(rows), -1, dtype=np.int64)
     cells[rows >= 0] = np.arange(len(found))
     page["rows"]["cell"] = cells.tolist()
-    neighbours = neighbour_lists(table, page["true_column"])
+    neighbours = neighbour_lists(table)
     ref_sheet = None
     if neighbours is None:
-        notes.append("the catalogue has no knn_ids column (run `galcat embed` with --reference): no neighbours")
+        notes.append(
+            "the catalogue has no knn_ids column (run `galcat embed` with --reference): no neighbours"
+        )
     elif reference is None:
         notes.append("no --reference store given: neighbours are listed without their images")
     else:
@@ -174,8 +176,11 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
         "rows": page["rows"],
         "knn": neighbours,
         "map": embedding_map(table, cfg.map),
-        "sheets": {"thumb": thumb.as_dict(), "large": (large if len(sets) > 1 else thumb).as_dict(),
-                   "ref": ref_sheet.as_dict() if ref_sheet else None},  # fmt: skip
+        "sheets": {
+            "thumb": thumb.as_dict(),
+            "large": (large if len(sets) > 1 else thumb).as_dict(),
+            "ref": ref_sheet.as_dict() if ref_sheet else None,
+        },  # fmt: skip
         "export": {"columns": columns, "values": values},
         "report": None,
     }

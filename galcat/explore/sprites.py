@@ -65,7 +65,9 @@ def write_sheets(site: Path, sets: list[SheetSet], store, rows: np.ndarray, prog
                 sheet.paste(picture, ((i % SIDE) * size, (i // SIDE) * size))
             buffer = BytesIO()
             sheet.save(buffer, format="JPEG", quality=85)
-            atomic_write(site / f"{sheet_set.prefix}{start // (SIDE * SIDE)}.jpg", buffer.getvalue(), fsync=False)
+            atomic_write(
+                site / f"{sheet_set.prefix}{start // (SIDE * SIDE)}.jpg", buffer.getvalue(), fsync=False
+            )
             sheet_set.count = start + len(chunk)
         if progress is not None:
             progress(len(chunk))

@@ -11,7 +11,6 @@ from helpers.browser import console_errors, start_chromium
 from helpers.explore_data import synthetic_explore_inputs
 
 
-
 @pytest.fixture(scope="session")
 def browser(require_tool, tmp_path_factory):
     """One headless Chromium for the session (downloads go to ``browser.downloads``)."""
@@ -20,7 +19,9 @@ def browser(require_tool, tmp_path_factory):
     driver = start_chromium(chromium, chromedriver, downloads=downloads)
     driver.downloads = downloads
     try:
-        driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        driver.execute_cdp_cmd(
+            "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
         yield driver
     finally:
         driver.quit()

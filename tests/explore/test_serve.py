@@ -26,7 +26,9 @@ def explored(tiny, tmp_path_factory):
     folder = tmp_path_factory.mktemp("explore-run")
     catalogue = folder / "embedded.fits"
     table = embed_catalogue(
-        EmbedConfig(model=str(run), store=str(store), reference=str(store), out=str(catalogue), k=4, device="cpu")
+        EmbedConfig(
+            model=str(run), store=str(store), reference=str(store), out=str(catalogue), k=4, device="cpu"
+        )
     )
     report = folder / "report"
     evaluate(EvaluateConfig(model=str(run), query=str(store), reference=str(store), out=str(report),
@@ -39,7 +41,9 @@ def explored(tiny, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(explored):
     table, catalogue, store, run, site, _ = explored
-    server, thread = serve_in_thread(SearchConfig(str(site.out), str(catalogue), str(store), str(run), port=0))
+    server, thread = serve_in_thread(
+        SearchConfig(str(site.out), str(catalogue), str(store), str(run), port=0)
+    )
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     thread.join(10)
@@ -48,7 +52,9 @@ def server(explored):
 
 def request(url, data=None, headers=None):
     """(status, JSON or text body) of a real HTTP request, 4xx/5xx included."""
-    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    req = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as response:
             status, body, kind = response.status, response.read(), response.headers.get("Content-Type", "")
@@ -160,7 +166,9 @@ def test_the_served_page_searches_from_the_browser(page, explored, server):
     page.find_element(By.ID, "search-k").send_keys("4")
     page.find_element(By.ID, "search-go").click()
     assert wait_for(lambda: page.find_elements(By.CSS_SELECTOR, "#search-results .neighbour"), timeout=30)
-    ids = [e.get_attribute("data-id") for e in page.find_elements(By.CSS_SELECTOR, "#search-results .neighbour")]
+    ids = [
+        e.get_attribute("data-id") for e in page.find_elements(By.CSS_SELECTOR, "#search-results .neighbour")
+    ]
     assert ids == str(table["knn_ids"][5]).split(",")
     page.find_element(By.ID, "search-query").clear()
     page.find_element(By.ID, "search-query").send_keys("no-such-galaxy")

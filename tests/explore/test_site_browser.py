@@ -85,7 +85,9 @@ def test_a_confusion_cell_lists_exactly_its_galaxies(site):
     for cell in cells:  # every count is the number of catalogue rows with that (true, predicted) pair
         t, p = labels[int(cell.get_attribute("data-true"))], labels[int(cell.get_attribute("data-pred"))]
         assert int(cell.text) == int(((truth == t) & (pred == p)).sum()), (t, p)
-    wrong = next(c for c in cells if c.get_attribute("data-true") != c.get_attribute("data-pred") and c.text != "0")
+    wrong = next(
+        c for c in cells if c.get_attribute("data-true") != c.get_attribute("data-pred") and c.text != "0"
+    )
     t, p = labels[int(wrong.get_attribute("data-true"))], labels[int(wrong.get_attribute("data-pred"))]
     wrong.click()
     assert driver.find_element(By.ID, "view-table").is_displayed()
@@ -139,7 +141,9 @@ def test_exported_votable_validates_and_holds_the_selection(site, tmp_path):
     expected = table[[list(table["objid"]).index(i) for i in selected]]
     assert np.allclose(exported["pred_prob"], expected["pred_prob"], atol=1e-6)
     assert list(exported["pred_hubble9"]) == list(expected["pred_hubble9"])
-    assert exported["ra"].unit == "deg" and exported["ra"].meta.get("ucd", exported["ra"].info.meta) is not None
+    assert (
+        exported["ra"].unit == "deg" and exported["ra"].meta.get("ucd", exported["ra"].info.meta) is not None
+    )
     driver.find_element(By.ID, "export-csv").click()
     csv = driver.downloads / "galcat-selection.csv"
     assert wait_for(lambda: csv.is_file() and csv.stat().st_size > 0)

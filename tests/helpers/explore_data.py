@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: objids that try to become markup, break quoting or CSV, or reverse the text
 HOSTILE_IDS = [
     "<script>window.PWNED=1</script>",
     '<img src=x onerror="window.PWNED=2">',
-    "quote's \"double\" `back`",
+    'quote\'s "double" `back`',
     "ünïcødé ☃ 銀河 \u202eRTL",
     "a&amp;b</td></tr>",
     "comma,id",
@@ -55,7 +54,9 @@ def synthetic_explore_inputs(folder, n_per_class=6, size=32, seed=0, ids=None, d
     order = np.argsort(distances, axis=1)[:, :k]
     objids = np.asarray(table["objid"]).astype(str)
     knn = ReferenceNeighbours(
-        np.take_along_axis(distances, order, 1), np.asarray(table["hubble9"]).astype(str)[order], objids[order]
+        np.take_along_axis(distances, order, 1),
+        np.asarray(table["hubble9"]).astype(str)[order],
+        objids[order],
     )
     out = annotate_outputs(
         table, ensemble.embeddings, probs, list(HUBBLE9), "hubble9", knn=knn, ensemble=ensemble
