@@ -21,6 +21,10 @@ def explore(
     report: Path | None = typer.Option(None, "--report", help="A `galcat evaluate --out` folder to include."),
     map_method: str = typer.Option("pca", "--map", help="Embedding map: pca or tsne."),
     title: str | None = typer.Option(None, "--title", help="Page title (default: the catalogue's name)."),
+    thumb_size: int = typer.Option(48, "--thumb-size", help="Pixels of a table thumbnail."),
+    image_size: int = typer.Option(
+        96, "--image-size", help="Pixels of the panel image (at most the store's)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a site already in --out."),
     serve: bool = typer.Option(False, "--serve", help="Serve the site on localhost with similarity search."),
     port: int = typer.Option(8765, "--port", help="Port for --serve (0: any free port)."),
@@ -47,7 +51,7 @@ def explore(
     cfg = ExploreConfig(
         catalogue=str(catalogue), store=str(store), out=str(folder),
         reference=str(reference) if reference else None, report=str(report) if report else None,
-        map=map_method, title=title, overwrite=overwrite,
+        map=map_method, title=title, thumb_size=thumb_size, image_size=image_size, overwrite=overwrite,
     )  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task("site images", total=None)

@@ -203,7 +203,8 @@ def _write_page(out: Path, data: dict) -> None:
     package = resources.files("galcat.explore") / "assets"
     for name in ASSETS:
         atomic_write(out / "assets" / name, (package / name).read_bytes(), fsync=False)
-    atomic_write(out / "data" / "galaxies.js", f"window.GALCAT_DATA = {script_json(data)};\n", fsync=False)
+    script = f"window.GALCAT_DATA = {script_json(data)};\nwindow.GALCAT_DATA_AT = performance.now();\n"
+    atomic_write(out / "data" / "galaxies.js", script, fsync=False)
     html = (package / "index.html").read_text(encoding="utf-8")
     import html as html_module
 

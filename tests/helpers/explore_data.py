@@ -48,18 +48,15 @@ def synthetic_explore_inputs(folder, n_per_class=6, size=32, seed=0, ids=None, d
         entropy=normalised_entropy(probs), agreement=(fold_probs.argmax(2) == probs.argmax(1)).mean(0),
         fold_probs=fold_probs,
     )  # fmt: skip
-    vectors = ensemble.embeddings / np.linalg.norm(ensemble.embeddings, axis=1, keepdims=True)
-    distances = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
-    np.fill_diagonal(distances, np.inf)
-    order = np.argsort(distances, axis=1)[:, :k]
+    from galcat.metrics.knn import knn
+
+    distances, order = knn(ensemble.embeddings, ensemble.embeddings, k, exclude_self=True)
     objids = np.asarray(table["objid"]).astype(str)
-    knn = ReferenceNeighbours(
-        np.take_along_axis(distances, order, 1),
-        np.asarray(table["hubble9"]).astype(str)[order],
-        objids[order],
+    knn_result = ReferenceNeighbours(
+        distances, np.asarray(table["hubble9"]).astype(str)[order], objids[order]
     )
     out = annotate_outputs(
-        table, ensemble.embeddings, probs, list(HUBBLE9), "hubble9", knn=knn, ensemble=ensemble
+        table, ensemble.embeddings, probs, list(HUBBLE9), "hubble9", knn=knn_result, ensemble=ensemble
     )
     for row in drop_rows:
         out["objid"][row] = f"missing-{row}"

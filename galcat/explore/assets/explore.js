@@ -448,6 +448,7 @@
     if (apply !== false) applyFilters();
   }
   function init() {
+    var started = performance.now();
     document.title = M.title;
     $("title").textContent = M.title;
     var notes = $("notes");
@@ -489,7 +490,8 @@
     applyFilters();
     setupSearch();
     window.GALCAT = { state: state, applyFilters: applyFilters, openGalaxy: openGalaxy, exportCSV: exportCSV,
-      exportVOTable: exportVOTable, mapPoint: mapPoint, showView: showView, ready: true };
+      exportVOTable: exportVOTable, mapPoint: mapPoint, showView: showView, ready: true,
+      timings: { init_ms: performance.now() - started, ready_at_ms: performance.now() } };
   }
   init();
 })();
