@@ -125,17 +125,27 @@ def main() -> None:
     figures["search_over_frame"] = browser["search_ms"] / FRAME_MS
     figures["init_share_of_first_render"] = browser["init_ms"] / browser["first_render_ms"]
     figures["data_share_of_first_render"] = browser["data_loaded_ms"] / browser["first_render_ms"]
-    print(f"write site: {result.seconds:.2f} s for {result.n_rows} rows; alone: sprite sheets "
-          f"{parts['sprite_sheets_s']:.2f} s ({100 * figures['sheets_share_of_write']:.0f} %), catalogue read + page "
-          f"data {parts['read_catalogue_s'] + parts['page_data_s']:.2f} s ({100 * figures['data_share_of_write']:.0f} %)")  # fmt: skip
-    print(f"size: {result.size_bytes / 1e6:.1f} MB (images {sizes['img_bytes'] / 1e6:.1f} MB, "
-          f"data {sizes['data_bytes'] / 1e6:.1f} MB)")  # fmt: skip
-    print(f"first render: {browser['first_render_ms']:.0f} ms from navigation start; the data script is "
-          f"loaded and run at {browser['data_loaded_ms']:.0f} ms ({100 * figures['data_share_of_first_render']:.0f} %), "
-          f"the page init (filters, confusion, first table page) takes {browser['init_ms']:.0f} ms "
-          f"({100 * figures['init_share_of_first_render']:.0f} %)")  # fmt: skip
-    print(f"class filter: {browser['filter_ms']:.1f} ms = {figures['filter_over_frame']:.2f} frames; "
-          f"id search: {browser['search_ms']:.1f} ms = {figures['search_over_frame']:.2f} frames (60 Hz)")  # fmt: skip
+    f, share = figures, {k: 100 * v for k, v in figures.items() if "share" in k}
+    data_s = parts["read_catalogue_s"] + parts["page_data_s"]
+    print(
+        f"write site: {result.seconds:.2f} s for {result.n_rows} rows; alone: sprite sheets "
+        f"{parts['sprite_sheets_s']:.2f} s ({share['sheets_share_of_write']:.0f} %), "
+        f"catalogue read + page data {data_s:.2f} s ({share['data_share_of_write']:.0f} %)"
+    )
+    print(
+        f"size: {result.size_bytes / 1e6:.1f} MB (images {sizes['img_bytes'] / 1e6:.1f} MB, "
+        f"data {sizes['data_bytes'] / 1e6:.1f} MB)"
+    )
+    print(
+        f"first render: {browser['first_render_ms']:.0f} ms from navigation start; data script loaded "
+        f"and run at {browser['data_loaded_ms']:.0f} ms ({share['data_share_of_first_render']:.0f} %); "
+        f"page init (filters, confusion, first table page) {browser['init_ms']:.0f} ms "
+        f"({share['init_share_of_first_render']:.0f} %)"
+    )
+    print(
+        f"class filter: {browser['filter_ms']:.1f} ms = {f['filter_over_frame']:.2f} frames; "
+        f"id search: {browser['search_ms']:.1f} ms = {f['search_over_frame']:.2f} frames (60 Hz)"
+    )
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
 
 
