@@ -1,7 +1,8 @@
 """``galcat explore`` on a 10^4-row catalogue: writing the site, its size, and the page in Chromium.
 
-Builds a synthetic store and a catalogue with the columns ``galcat embed`` writes (made-up
-predictions, real k-NN columns), then measures in one process:
+Builds a synthetic store (``--unique`` rendered galaxies per class, repeated to ``--rows``) and a
+catalogue with the columns ``galcat embed`` writes (made-up predictions, real k-NN columns), then
+measures in one process:
 
 - the time to write the site (``write_site``), and its parts measured alone: reading the
   catalogue, cutting the JPEG sprite sheets, the page data; the ratio says what dominates;
@@ -103,14 +104,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=64, help="store image side")
+    parser.add_argument("--unique", type=int, default=50, help="rendered galaxies per class (then repeated)")
     parser.add_argument("--repeats", type=int, default=5, help="page loads in Chromium (median)")
     args = parser.parse_args()
-    per_class = -(-args.rows // len(HUBBLE9))
     with tempfile.TemporaryDirectory(prefix="galcat-bench-explore-") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
-        catalogue, store = synthetic_explore_inputs(work, n_per_class=per_class, size=args.size, k=10)
-        print(f"inputs: {per_class * len(HUBBLE9)} rows, {args.size} px ({time.perf_counter() - t:.1f} s)")
+        catalogue, store = synthetic_explore_inputs(
+            work, n_per_class=args.unique, size=args.size, k=10, rows=args.rows
+        )
+        unique = args.unique * len(HUBBLE9)
+        print(
+            f"inputs: {args.rows} rows ({unique} rendered galaxies), {args.size} px "
+            f"({time.perf_counter() - t:.1f} s)"
+        )
         cfg = ExploreConfig(str(catalogue), str(store), str(work / "site"), reference=str(store))
         result = write_site(cfg)
         parts = write_parts(catalogue, store, work / "parts", cfg.thumb_size, min(cfg.image_size, args.size))

@@ -151,6 +151,13 @@ def test_quick_demo_writes_metrics_catalogue_and_reports(tour):
         assert (report / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(summary["timings_s"]) >= {"stores_s", "train_ls_ce_s", "train_dml_s", "evaluate_s", "total_s"}
 
+    (command,) = [c for c in RUN if c.startswith("galcat demo --out demo-quick")]
+    explorer = Path("demo-quick") / "explore" / "index.html"
+    assert summary["explorer"] == str(explorer) and (demo / "explore" / "index.html").is_file()
+    assert tour[1][command].stdout.splitlines()[-1] == f"open this first, in a browser: {explorer}"
+    for model in summary["metrics_on_unseen"]:
+        assert (demo / "reports" / model / "report.html").stat().st_size > 10_000
+
     catalogue = Path(summary["catalogue"])
     assert catalogue == Path("demo-quick") / "synthetic_unseen_embedded.fits"
     with fits.open(demo / catalogue.name) as hdul:
@@ -172,3 +179,22 @@ def test_hats_tour_matches_every_merger_back(tour):
     assert (work / "mergers_embedded.hats" / "galcat_columns.json").exists()
     matched = Table.read(work / "mergers_x.ecsv", format="ascii.ecsv")
     assert len(matched) == 54 and float(np.max(matched["sep_arcsec"])) < 2.0
+
+
+def test_quick_demo_explorer_opens_in_chromium(tour, require_tool, tmp_path):
+    """The demo's explorer in headless Chromium, no console errors: table, a galaxy, the map
+    (the PNGs go to ``$GALCAT_EXPLORE_SHOTS`` when set, to look at)."""
+    import os
+
+    from helpers.browser import start_chromium
+    from helpers.explore_shots import take_screenshots
+
+    driver = start_chromium(require_tool("chromium"), require_tool("chromedriver"))
+    try:
+        out = os.environ.get("GALCAT_EXPLORE_SHOTS") or tmp_path
+        shots = take_screenshots(driver, tour[0] / "demo-quick" / "explore" / "index.html", out)
+        assert driver.find_element("id", "panel-neighbours").find_elements("css selector", "li .thumb")
+    finally:
+        driver.quit()
+    for path in shots.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000

@@ -18,11 +18,15 @@ HOSTILE_IDS = [
 ]
 
 
-def synthetic_explore_inputs(folder, n_per_class=6, size=32, seed=0, ids=None, drop_rows=(), k=5):
+def synthetic_explore_inputs(
+    folder, n_per_class=6, size=32, seed=0, ids=None, drop_rows=(), k=5, rows: int | None = None
+):
     """(catalogue path, store path): store rows 0..n-1, catalogue columns as embed writes them.
 
     ``ids`` replaces the objids (hostile strings); ``drop_rows`` are catalogue rows whose objid
     is changed so that the store has no image for them. The catalogue is its own kNN reference.
+    ``rows`` repeats the rendered galaxies (new ids, shifted positions) up to that many rows, for
+    sizes whose rendering would take longer than what is measured.
     """
     from galcat.model.ensemble import EnsemblePredictions, normalised_entropy
     from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs
@@ -33,6 +37,11 @@ def synthetic_explore_inputs(folder, n_per_class=6, size=32, seed=0, ids=None, d
 
     folder = Path(folder)
     table, images = synthetic_catalogue_and_images(HUBBLE9, n_per_class=n_per_class, size=size, seed=seed)
+    if rows is not None:
+        take = np.arange(rows) % len(table)
+        table, images = table[take], images[take]
+        table["objid"] = np.char.add("SYN", np.char.zfill(np.arange(1, rows + 1).astype(str), 7))
+        table["ra"] = (np.asarray(table["ra"]) + 0.01 * (take // n_per_class)) % 360
     n = len(table)
     if ids is not None:
         table["objid"] = np.asarray(list(ids)[:n] + [f"g{i}" for i in range(len(ids), n)], dtype=str)
