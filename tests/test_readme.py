@@ -193,8 +193,8 @@ def test_quick_demo_explorer_opens_in_chromium(tour, require_tool, tmp_path):
     try:
         out = os.environ.get("GALCAT_EXPLORE_SHOTS") or tmp_path
         shots = take_screenshots(driver, tour[0] / "demo-quick" / "explore" / "index.html", out)
-        assert driver.find_element("id", "panel-neighbours").find_elements("css selector", "li .thumb")
     finally:
         driver.quit()
+    assert set(shots) == {"table", "galaxy", "map", "report"}
     for path in shots.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000

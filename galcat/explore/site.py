@@ -171,6 +171,7 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
             "has_entropy": page["has_entropy"],
             "has_agreement": page["has_agreement"],
             "model": str(table.meta.get("embed_model", "")),
+            "reference_is_store": reference is not None and reference.fingerprint == store.fingerprint,
             "notes": notes,
         },
         "rows": page["rows"],

@@ -1,4 +1,5 @@
-"""Screenshots of an explorer in headless Chromium: the table, a galaxy with its neighbours, the map.
+"""Screenshots of an explorer in headless Chromium: the table, a galaxy with its neighbours, the map
+and the report tab.
 
 Used by the README demo test and by hand:
 ``python tests/helpers/explore_shots.py demo/explore/index.html OUT_DIR``.
@@ -16,7 +17,7 @@ from helpers.browser import console_errors, open_site, start_chromium  # noqa: E
 
 
 def take_screenshots(driver, index, out_dir) -> dict[str, Path]:
-    """Three PNGs of the site at ``index``; the galaxy is the first mistake (else the first row)."""
+    """PNGs of the site at ``index``; the galaxy is the first mistake (else the first row)."""
     from selenium.webdriver.common.by import By
 
     out = Path(out_dir)
@@ -28,11 +29,18 @@ def take_screenshots(driver, index, out_dir) -> dict[str, Path]:
         By.CSS_SELECTOR, "#galaxies tbody tr"
     )
     rows[0].click()
-    driver.execute_script("document.getElementById('panel-neighbours').scrollIntoView({block: 'end'})")
+    size = driver.get_window_size()
+    driver.set_window_size(size["width"], 1500)  # the whole panel: image, probabilities, neighbours
     driver.save_screenshot(str(shots["galaxy"]))
-    driver.execute_script("window.scrollTo(0, 0)")
+    driver.set_window_size(size["width"], size["height"])
     driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=map]").click()
     driver.save_screenshot(str(shots["map"]))
+    shots["report"] = out / "report.png"
+    driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=report]").click()
+    driver.find_element(By.ID, "panel-close").click()
+    driver.set_window_size(size["width"], 2400)
+    driver.save_screenshot(str(shots["report"]))
+    driver.set_window_size(size["width"], size["height"])
     errors = console_errors(driver)
     if errors:
         raise AssertionError(f"console errors on {index}: {errors}")

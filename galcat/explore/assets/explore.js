@@ -183,7 +183,7 @@
       box.appendChild(row);
     });
   }
-  function neighbourItem(id, lab, dist, sheet, cell, truth) {
+  function neighbourItem(id, lab, dist, sheet, cell, truth, row) {
     var li = el("li", "neighbour");
     li.dataset.id = id;
     li.appendChild(image(sheet, cell, 72, id));
@@ -191,7 +191,6 @@
     var l = el("div", truth ? (lab === truth ? "match" : "mismatch") : null, lab);
     li.appendChild(l);
     if (dist !== null && dist !== undefined) li.appendChild(el("div", "hint", "d = " + fmt(dist, 3)));
-    var row = rowOf(id);
     if (row >= 0) { li.classList.add("link"); li.title = "open " + id; li.addEventListener("click", function () { openGalaxy(row); }); }
     return li;
   }
@@ -203,7 +202,11 @@
     var ids = D.knn.ids[i], labs = D.knn.labels[i], dists = D.knn.dists[i], cells = D.knn.cells ? D.knn.cells[i] : [];
     var truth = label(R.true[i]) || label(R.pred[i]);
     if (!ids.length) { note.textContent = "No neighbours for this galaxy."; return; }
-    ids.forEach(function (id, j) { list.appendChild(neighbourItem(id, labs[j], dists[j], D.sheets.ref, cells[j], truth)); });
+    /* a neighbour opens in the panel only when the reference galaxies are this catalogue's own */
+    var own = M.reference_is_store;
+    ids.forEach(function (id, j) {
+      list.appendChild(neighbourItem(id, labs[j], dists[j], D.sheets.ref, cells[j], truth, own ? rowOf(id) : -1));
+    });
   }
 
   /* ---- embedding map ---- */
@@ -406,8 +409,8 @@
     var box = $("search-results"); box.replaceChildren();
     $("search-status").textContent = answer.query;
     answer.neighbours.forEach(function (n) {
-      var row = rowOf(n.objid);
-      var item = neighbourItem(n.objid, n.label, n.distance, D.sheets.thumb, row >= 0 ? R.cell[row] : -1, null);
+      var row = n.row;
+      var item = neighbourItem(n.objid, n.label, n.distance, D.sheets.thumb, R.cell[row], null, row);
       item.className += " item";
       box.appendChild(item);
     });
