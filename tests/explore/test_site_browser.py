@@ -151,3 +151,23 @@ def test_exported_votable_validates_and_holds_the_selection(site, tmp_path):
 
     rows = ascii.read(csv, format="csv")
     assert list(rows["objid"]) == selected and rows.colnames == exported.colnames
+
+
+def test_neighbours_from_another_store_do_not_open_a_namesake(page, synthetic, tmp_path):
+    """The demo's training and unseen stores both number their galaxies SYN000001...: a reference
+    galaxy must not open the catalogue galaxy that happens to share its id."""
+    from helpers.explore_data import synthetic_explore_inputs
+
+    from galcat.explore.site import ExploreConfig, write_site
+
+    catalogue, store, _ = synthetic
+    _, other = synthetic_explore_inputs(tmp_path, seed=1)  # same ids, other images
+    result = write_site(
+        ExploreConfig(str(catalogue), str(store), str(tmp_path / "site"), reference=str(other))
+    )
+    open_site(page, result.index)
+    page.find_element(By.CSS_SELECTOR, "#galaxies tbody tr[data-row='7']").click()
+    items = page.find_elements(By.CSS_SELECTOR, "#panel-neighbours li.neighbour")
+    assert items and not page.find_elements(By.CSS_SELECTOR, "#panel-neighbours li.link")
+    items[0].click()
+    assert page.find_element(By.ID, "panel").get_attribute("data-row") == "7"
