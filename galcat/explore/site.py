@@ -65,6 +65,28 @@ def _row_map(objids: np.ndarray, wanted) -> np.ndarray:
     return np.array([first.get(str(w), -1) for w in wanted], dtype=np.int64)
 
 
+def _neighbour_images(out: Path, cfg: ExploreConfig, neighbours: dict, reference, thumb, found) -> SheetSet:
+    """Sprite cells of every ``knn_ids`` galaxy (``neighbours["cells"]``, -1 where the reference
+    lacks it). ``thumb`` is the table's sheet set when the reference is the catalogue's own store
+    (its cells are reused; ``found`` are the store rows of those cells), else None: new sheets."""
+    wanted = sorted({i for ids in neighbours["ids"] for i in ids})
+    ref_rows = _row_map(masked_to_str(reference.catalogue["objid"]), wanted)
+    if thumb is not None:
+        cell_of_row = {int(r): c for c, r in enumerate(found)}
+        cells = [cell_of_row.get(int(r), -1) for r in ref_rows]
+        sheet = thumb
+    else:
+        present = ref_rows >= 0
+        sheet = SheetSet("img/ref-", min(cfg.thumb_size, int(reference.image_shape[0])))
+        write_sheets(out, [sheet], reference, ref_rows[present])
+        cells = np.full(len(wanted), -1, dtype=np.int64)
+        cells[present] = np.arange(int(present.sum()))
+        cells = cells.tolist()
+    cell_of = dict(zip(wanted, cells, strict=True))
+    neighbours["cells"] = [[cell_of.get(i, -1) for i in ids] for ids in neighbours["ids"]]
+    return sheet
+
+
 def _prepare_out(cfg: ExploreConfig) -> Path:
     from galcat.paths import check_writable, refuse_overwriting_inputs
 
@@ -139,6 +161,7 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
     cells[rows >= 0] = np.arange(len(found))
     page["rows"]["cell"] = cells.tolist()
     neighbours = neighbour_lists(table)
+    same_store = reference is not None and reference.fingerprint == store.fingerprint
     ref_sheet = None
     if neighbours is None:
         notes.append(
@@ -147,13 +170,7 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
     elif reference is None:
         notes.append("no --reference store given: neighbours are listed without their images")
     else:
-        wanted = sorted({i for ids in neighbours["ids"] for i in ids})
-        ref_rows = _row_map(masked_to_str(reference.catalogue["objid"]), wanted)
-        present = ref_rows >= 0
-        ref_sheet = SheetSet("img/ref-", min(cfg.thumb_size, int(reference.image_shape[0])))
-        write_sheets(out, [ref_sheet], reference, ref_rows[present])
-        cell_of = dict(zip(np.asarray(wanted)[present].tolist(), range(int(present.sum())), strict=True))
-        neighbours["cells"] = [[cell_of.get(i, -1) for i in ids] for ids in neighbours["ids"]]
+        ref_sheet = _neighbour_images(out, cfg, neighbours, reference, thumb if same_store else None, found)
     columns, values = export_columns(table)
     data = {
         "meta": {
@@ -171,7 +188,7 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
             "has_entropy": page["has_entropy"],
             "has_agreement": page["has_agreement"],
             "model": str(table.meta.get("embed_model", "")),
-            "reference_is_store": reference is not None and reference.fingerprint == store.fingerprint,
+            "reference_is_store": same_store,
             "notes": notes,
         },
         "rows": page["rows"],

@@ -103,6 +103,11 @@ def test_a_galaxy_shows_its_neighbours_in_knn_ids_order(site):
     items = driver.find_elements(By.CSS_SELECTOR, "#panel-neighbours li.neighbour")
     assert [li.get_attribute("data-id") for li in items] == str(table["knn_ids"][row]).split(",")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#panel-neighbours .thumb")) == len(items)
+    cells, own = driver.execute_script(  # the reference is the store: neighbours reuse the table's cells
+        f"const D = window.GALCAT_DATA; return [D.knn.cells[{row}], "
+        f"D.knn.ids[{row}].map(i => D.rows.cell[D.rows.id.indexOf(i)])]"
+    )
+    assert cells == own and min(cells) >= 0
     probs = driver.find_elements(By.CSS_SELECTOR, "#panel-probs .prob-row")
     assert len(probs) == 9 and len(driver.find_elements(By.CSS_SELECTOR, "#panel-probs .prob-spread")) == 9
     links = driver.find_elements(By.CSS_SELECTOR, "#panel-links a.external")
