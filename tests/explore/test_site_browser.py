@@ -176,3 +176,23 @@ def test_neighbours_from_another_store_do_not_open_a_namesake(page, synthetic, t
     assert items and not page.find_elements(By.CSS_SELECTOR, "#panel-neighbours li.link")
     items[0].click()
     assert page.find_element(By.ID, "panel").get_attribute("data-row") == "7"
+
+
+def test_a_large_catalogue_pages_the_table(page, tmp_path):
+    from helpers.explore_data import synthetic_explore_inputs
+
+    from galcat.explore.site import ExploreConfig, write_site
+
+    catalogue, store = synthetic_explore_inputs(tmp_path, n_per_class=2, rows=450)
+    result = write_site(ExploreConfig(str(catalogue), str(store), str(tmp_path / "site")))
+    open_site(page, result.index)
+    assert shown_rows(page) == list(range(200))
+    assert page.find_element(By.ID, "page-info").text == "page 1 of 3"
+    page.find_element(By.ID, "page-next").click()
+    page.find_element(By.ID, "page-next").click()
+    assert shown_rows(page) == list(range(400, 450)) and page.find_element(By.ID, "page-next").get_attribute(
+        "disabled"
+    )
+    page.find_element(By.ID, "f-text").send_keys("SYN00001")  # a filter goes back to the first page
+    assert shown_rows(page) == [r for r in range(450) if "SYN00001" in f"SYN{r + 1:07d}"]
+    assert not page.find_element(By.ID, "pager").is_displayed()
