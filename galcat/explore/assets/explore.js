@@ -56,15 +56,17 @@
     };
   }
   function isMistake(i) { return R.true[i] >= 0 && R.pred[i] >= 0 && R.true[i] !== R.pred[i]; }
+  var lowerIds = null;
   function applyFilters() {
     var f = readFilters(), out = [];
+    if (f.text && !lowerIds) lowerIds = R.id.map(function (s) { return s.toLowerCase(); });
     for (var i = 0; i < N; i++) {
       if (f.pred >= 0 && R.pred[i] !== f.pred) continue;
       if (f.truth >= 0 && R.true[i] !== f.truth) continue;
       if (f.mistakes && !isMistake(i)) continue;
       if (f.entropy !== null && !(R.entropy[i] !== null && R.entropy[i] >= f.entropy)) continue;
       if (f.agreement !== null && !(R.agreement[i] !== null && R.agreement[i] <= f.agreement)) continue;
-      if (f.text && R.id[i].toLowerCase().indexOf(f.text) < 0) continue;
+      if (f.text && lowerIds[i].indexOf(f.text) < 0) continue;
       out.push(i);
     }
     state.view = out;
