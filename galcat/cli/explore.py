@@ -29,6 +29,11 @@ def explore(
     serve: bool = typer.Option(False, "--serve", help="Serve the site on localhost with similarity search."),
     port: int = typer.Option(8765, "--port", help="Port for --serve (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address for --serve (default: localhost only)."),
+    resolver: str | None = typer.Option(
+        None,
+        "--resolver",
+        help="Name resolver for --serve queries (openngc:PATH, simbad, sesame), as classify.",
+    ),
     model: Path | None = typer.Option(
         None, "--model", help="Run for image uploads in --serve (default: the catalogue's embed_model)."
     ),
@@ -69,7 +74,7 @@ def explore(
     try:
         serve_site(
             SearchConfig(site=str(folder), catalogue=str(catalogue), store=str(store),
-                         model=str(model) if model else None, host=host, port=port),
+                         model=str(model) if model else None, host=host, port=port, resolver=resolver),
             announce=lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True),
         )  # fmt: skip
     finally:
