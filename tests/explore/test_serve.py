@@ -186,3 +186,30 @@ def test_serve_listens_on_localhost_by_default(explored):
         assert server.server_address[0] == "127.0.0.1"
     finally:
         server.server_close()
+
+
+def test_a_name_is_resolved_as_classify_resolves_it(shared_data, tmp_path):
+    """``--resolver openngc:PATH`` (offline, the real OpenNGC): 'M 100' finds the galaxy at its position."""
+    from helpers.explore_data import synthetic_explore_inputs
+
+    from galcat.coords import get_resolver
+    from galcat.tables import read_table, write_table
+
+    resolver = f"openngc:{shared_data / 'openngc'}"
+    m100 = get_resolver(resolver).resolve(["M 100"])
+    catalogue, store = synthetic_explore_inputs(tmp_path, n_per_class=1)
+    table = read_table(catalogue)
+    table["ra"][3], table["dec"][3] = float(m100["ra"][0]), float(m100["dec"][0]) + 1 / 3600
+    write_table(table, catalogue, overwrite=True)
+    site = write_site(ExploreConfig(str(catalogue), str(store), str(tmp_path / "site")))
+    server, thread = serve_in_thread(
+        SearchConfig(str(site.out), str(catalogue), str(store), port=0, resolver=resolver)
+    )
+    try:
+        status, answer = request(f"http://127.0.0.1:{server.server_address[1]}/api/similar?q=M%20100&k=2")
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+    assert status == 200, answer
+    assert answer["query"].startswith(f"resolved name 'M 100' -> galaxy {table['objid'][3]}, 1.0 arcsec")
