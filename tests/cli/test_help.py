@@ -21,6 +21,7 @@ COMMANDS = [
     ["embed"],
     ["neighbours"],
     ["demo"],
+    ["explore"],
 ]
 
 
