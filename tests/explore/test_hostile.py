@@ -3,7 +3,11 @@ a missing reference degrade with a visible note, bad options are one-line errors
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
+from astropy.io import votable
 from helpers.browser import open_site
 from helpers.cli import invoke, one_line_error
 from helpers.explore_data import HOSTILE_IDS, synthetic_explore_inputs
@@ -35,6 +39,11 @@ def test_markup_in_ids_and_title_renders_as_text(page, hostile):
     assert page.execute_script("return window.PWNED === undefined")
     vot = page.execute_script("return GALCAT.exportVOTable()")
     assert "<script>" not in vot and "&lt;script&gt;window.PWNED=1&lt;/script&gt;" in vot
+    exported = votable.parse_single_table(io.BytesIO(vot.encode())).to_table()
+    assert list(exported["objid"][: len(HOSTILE_IDS)]) == HOSTILE_IDS
+    rows = list(csv.reader(io.StringIO(page.execute_script("return GALCAT.exportCSV()"))))
+    objid = rows[0].index("objid")
+    assert [r[objid] for r in rows[1 : len(HOSTILE_IDS) + 1]] == HOSTILE_IDS
 
 
 def test_a_row_without_a_store_image_shows_a_placeholder(page, hostile):
