@@ -20,6 +20,76 @@ _NOT_PREDICTION = re.compile(r"^pred_(prob|entropy|agreement)(_|$)|_fold\d+$")
 _CLASS_IN_DESCRIPTION = re.compile(r"Probability of class '(.*)' \(")
 
 
+def classify_output(table: Table) -> bool:
+    """Whether the table is a ``galcat classify`` output (the user's table plus galcat's columns)."""
+    return "classify_status" in table.colnames
+
+
+def standard_view(table: Table, store_catalogue=None, path=None) -> Table:
+    """The catalogue under the names the explorer reads: ``objid``, ``ra``/``dec`` in degrees and
+    galcat's columns under their own names, whatever ``classify`` had to rename (a shallow copy).
+
+    A classify output keeps the user's columns: its positions are ``ra_icrs``/``dec_icrs`` and its
+    ids the user's id column, else the kept store's ``objid`` (matched by ``target_row``), else
+    ``row N``.
+    """
+    view = table.copy(copy_data=False)
+    for name, new in (table.meta.get("classify_renamed") or {}).items():
+        if new in view.colnames:
+            if name in view.colnames:
+                view.rename_column(name, _free(view, f"{name}_input"))
+            view.rename_column(new, name)
+    if classify_output(table) and {"ra_icrs", "dec_icrs"} <= set(view.colnames):
+        for name in ("ra", "dec"):
+            if name in view.colnames:
+                view.rename_column(name, _free(view, f"{name}_input"))
+            view[name] = view[f"{name}_icrs"]
+    if "objid" not in view.colnames:
+        view["objid"] = _ids(view, store_catalogue)
+    return view
+
+
+def _free(table: Table, name: str) -> str:
+    while name in table.colnames:
+        name += "_"
+    return name
+
+
+def _ids(view: Table, store_catalogue) -> list[str]:
+    config = view.meta.get("classify_config") or {}
+    for column in (config.get("id_column"), config.get("name_column")):
+        if column and column in view.colnames:
+            return masked_to_str(view[column]).tolist()
+    ids = [f"row{i}" for i in range(1, len(view) + 1)]
+    if store_catalogue is not None and "target_row" in store_catalogue.colnames:
+        for target, objid in zip(
+            store_catalogue["target_row"], masked_to_str(store_catalogue["objid"]), strict=True
+        ):
+            if 1 <= int(target) <= len(ids):
+                ids[int(target) - 1] = objid
+    return ids
+
+
+def store_rows(view: Table, store_catalogue) -> np.ndarray:
+    """Store row of each catalogue row (-1 where the store has no image for it): by ``target_row``
+    for a classify output and its kept store, else by ``objid`` (first occurrence)."""
+    rows = np.full(len(view), -1, dtype=np.int64)
+    if classify_output(view) and "target_row" in store_catalogue.colnames:
+        targets = np.asarray(store_catalogue["target_row"], dtype=np.int64) - 1
+        inside = (targets >= 0) & (targets < len(view))
+        rows[targets[inside]] = np.flatnonzero(inside)
+        return rows
+    return rows_by_id(masked_to_str(store_catalogue["objid"]), masked_to_str(view["objid"]))
+
+
+def rows_by_id(objids, wanted) -> np.ndarray:
+    """Row of each wanted id among ``objids`` (first occurrence), -1 where it is absent."""
+    first: dict[str, int] = {}
+    for row, objid in enumerate(objids):
+        first.setdefault(str(objid), row)
+    return np.array([first.get(str(w), -1) for w in wanted], dtype=np.int64)
+
+
 def prediction_column(table: Table, path=None) -> str:
     """``pred_<scheme>``: the predicted class column (not a per-fold one)."""
     names = [c for c in table.colnames if c.startswith("pred_") and not _NOT_PREDICTION.search(c)]
@@ -112,23 +182,27 @@ def embedding_map(table: Table, method: str = "pca", seed: int = 0) -> dict | No
     """2-D coordinates of the ``embedding`` column: PCA (default) or t-SNE; None without embeddings."""
     if "embedding" not in table.colnames or table["embedding"].ndim != 2:
         return None
-    vectors = np.ma.filled(np.ma.asarray(table["embedding"], dtype=np.float64), 0.0)
-    vectors = np.nan_to_num(vectors)
+    embedding = np.ma.asarray(table["embedding"], dtype=np.float64)
+    every = np.ma.filled(embedding, np.nan)
+    valid = np.isfinite(every).all(axis=1)  # a row without an embedding (unclassified) is not drawn
+    vectors = every[valid]
     if len(vectors) < 3:
-        xy = np.zeros((len(vectors), 2))
+        points = np.zeros((len(vectors), 2))
     elif method == "pca":
         centred = vectors - vectors.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        xy = centred @ vt[:2].T
-        if xy.shape[1] < 2:
-            xy = np.column_stack([xy, np.zeros(len(xy))])
+        points = centred @ vt[:2].T
+        if points.shape[1] < 2:
+            points = np.column_stack([points, np.zeros(len(points))])
     elif method == "tsne":
         from sklearn.manifold import TSNE
 
         perplexity = float(min(30, max(2, (len(vectors) - 1) // 3)))
-        xy = TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(vectors)
+        points = TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(vectors)
     else:
         raise GalcatError(f"--map {method!r}: use pca or tsne")
+    xy = np.full((len(every), 2), np.nan)
+    xy[valid] = points
     return {"method": method, "x": _floats(xy[:, 0], 4), "y": _floats(xy[:, 1], 4)}
 
 

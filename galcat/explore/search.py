@@ -1,9 +1,10 @@
 """Similarity search for the served explorer: a galaxy id, a position or an image -> neighbours.
 
-The search space is the explored catalogue's own ``embedding`` column (the store's embedding
-index, one exact :class:`galcat.metrics.knn.KnnIndex`). An id, name or "RA DEC" is looked up as
-``galcat neighbours`` looks a query up (:func:`galcat.outputs.neighbours.find_query`); an image
-goes through the run's fold ensemble, resized to the store's side like a store row.
+The search space is the explored catalogue's own ``embedding`` column (an exact
+:class:`galcat.outputs.index.EmbeddingIndex` of the rows that have one). An id, name or "RA DEC"
+is looked up as ``galcat neighbours`` looks a query up
+(:func:`galcat.outputs.neighbours.find_query`); an image goes through the run's fold ensemble,
+resized to the store's side like a store row.
 """
 
 from __future__ import annotations
@@ -34,25 +35,33 @@ class SimilaritySearch:
     """Neighbours among the catalogue's rows; image queries need the run that embedded it."""
 
     def __init__(self, catalogue, store_path, model=None, resolver=None, radius_arcsec=10.0):
-        from galcat.explore.data import prediction_column
-        from galcat.metrics.knn import KnnIndex
+        from galcat.explore.data import prediction_column, standard_view
+        from galcat.outputs.index import EmbeddingIndex
+        from galcat.store import open_store
         from galcat.tables import read_table
 
-        self.table = read_table(catalogue)
+        with open_store(store_path) as store:
+            self.table = standard_view(read_table(catalogue), store.catalogue, catalogue)
         if "embedding" not in self.table.colnames:
             raise GalcatError(
                 f"{catalogue}: no embedding column; similarity search needs `galcat embed` output"
             )
-        vectors = np.ma.filled(np.ma.asarray(self.table["embedding"], dtype=np.float32), 0.0)
-        self.index = KnnIndex.build(vectors, normalize=True, backend="torch")
+        embedding = np.ma.asarray(self.table["embedding"], dtype=np.float32)
+        vectors = np.ma.filled(embedding, 0.0)
+        self.valid = ~np.ma.getmaskarray(embedding).any(axis=1) & (np.abs(vectors).sum(axis=1) > 0)
+        if not self.valid.any():
+            raise GalcatError(f"{catalogue}: no row has an embedding; nothing to search")
+        # rows without an embedding (a classify row that failed) are left out of the index
+        self.index = EmbeddingIndex.build(vectors[self.valid], np.flatnonzero(self.valid), backend="torch")
         self.objids = masked_to_str(self.table["objid"])
         pred = prediction_column(self.table, catalogue)
         scheme = pred[len("pred_") :]
         truth = self.table[scheme] if scheme in self.table.colnames else self.table[pred]
         self.labels = masked_to_str(truth)
         self.store_path = str(store_path)
-        self.model = model or str(self.table.meta.get("embed_model", "") or "") or None
-        self.folds = str(self.table.meta.get("embed_folds", "") or "") or None
+        meta = self.table.meta
+        self.model = model or str(meta.get("embed_model") or meta.get("classify_model") or "") or None
+        self.folds = str(meta.get("embed_folds", "") or "") or None
         self.resolver = resolver
         self.radius = radius_arcsec
         self._run = None
@@ -63,9 +72,9 @@ class SimilaritySearch:
         return bool(self.model) and Path(self.model).exists()
 
     def _neighbours(self, vector, k: int, exclude_row: int | None = None) -> list[dict]:
-        k = _check_k(k, len(self.objids) - (exclude_row is not None))
+        k = _check_k(k, len(self.index) - (exclude_row is not None))
         exclude = None if exclude_row is None else np.array([exclude_row])
-        distances, rows = self.index.search(np.atleast_2d(vector).astype(np.float32), k, exclude=exclude)
+        distances, rows = self.index.search(np.atleast_2d(vector).astype(np.float32), k, exclude_rows=exclude)
         return [
             {"row": int(r), "objid": str(self.objids[r]), "label": str(self.labels[r]), "distance": float(d)}
             for d, r in zip(distances[0], rows[0], strict=True)
@@ -76,7 +85,9 @@ class SimilaritySearch:
         from galcat.outputs.neighbours import find_query
 
         match = find_query(self.table, text, self.resolver, self.radius)
-        vector = self.index.reconstruct(np.array([match.row]))[0]
+        if not self.valid[match.row]:
+            raise GalcatError(f"galaxy {match.objid!r} has no embedding (it was not classified)")
+        vector = self.index.vectors_of([match.row])[0]
         how = {"objid": "id", "name": "name", "resolver": "resolved name", "position": "position"}[match.how]
         where = f", {match.separation_arcsec:.1f} arcsec away" if match.separation_arcsec is not None else ""
         return Answer(

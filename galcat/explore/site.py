@@ -18,7 +18,15 @@ import numpy as np
 
 from galcat.atomic import atomic_write
 from galcat.errors import GalcatError, where
-from galcat.explore.data import embedding_map, export_columns, neighbour_lists, page_rows
+from galcat.explore.data import (
+    embedding_map,
+    export_columns,
+    neighbour_lists,
+    page_rows,
+    rows_by_id,
+    standard_view,
+    store_rows,
+)
 from galcat.explore.sprites import SheetSet, write_sheets
 from galcat.outputs.columns import masked_to_str
 
@@ -57,20 +65,12 @@ class SiteResult:
         return self.out / "index.html"
 
 
-def _row_map(objids: np.ndarray, wanted) -> np.ndarray:
-    """Store row of each wanted id (first occurrence), -1 where the store lacks it."""
-    first: dict[str, int] = {}
-    for row, objid in enumerate(objids):
-        first.setdefault(objid, row)
-    return np.array([first.get(str(w), -1) for w in wanted], dtype=np.int64)
-
-
 def _neighbour_images(out: Path, cfg: ExploreConfig, neighbours: dict, reference, thumb, found) -> SheetSet:
     """Sprite cells of every ``knn_ids`` galaxy (``neighbours["cells"]``, -1 where the reference
     lacks it). ``thumb`` is the table's sheet set when the reference is the catalogue's own store
     (its cells are reused; ``found`` are the store rows of those cells), else None: new sheets."""
     wanted = sorted({i for ids in neighbours["ids"] for i in ids})
-    ref_rows = _row_map(masked_to_str(reference.catalogue["objid"]), wanted)
+    ref_rows = rows_by_id(masked_to_str(reference.catalogue["objid"]), wanted)
     if thumb is not None:
         cell_of_row = {int(r): c for c, r in enumerate(found)}
         cells = [cell_of_row.get(int(r), -1) for r in ref_rows]
@@ -139,15 +139,16 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
 
     start = time.perf_counter()
     _check(cfg)
-    table = read_table(cfg.catalogue)
-    if len(table) == 0:
+    original = read_table(cfg.catalogue)
+    if len(original) == 0:
         raise GalcatError(f"{where(cfg.catalogue)}the catalogue has no rows")
-    page = page_rows(table, cfg.catalogue)
     store = _open(cfg.store, "--store")
+    table = standard_view(original, store.catalogue, cfg.catalogue)
+    page = page_rows(table, cfg.catalogue)
     reference = _open(cfg.reference, "--reference") if cfg.reference else None
     out = _prepare_out(cfg)
     notes: list[str] = []
-    rows = _row_map(masked_to_str(store.catalogue["objid"]), page["rows"]["id"])
+    rows = store_rows(table, store.catalogue)
     missing = int((rows < 0).sum())
     if missing:
         notes.append(f"{missing} of {len(rows)} galaxies have no image in the store (shown as a placeholder)")
@@ -171,7 +172,7 @@ def write_site(cfg: ExploreConfig, progress=None) -> SiteResult:
         notes.append("no --reference store given: neighbours are listed without their images")
     else:
         ref_sheet = _neighbour_images(out, cfg, neighbours, reference, thumb if same_store else None, found)
-    columns, values = export_columns(table)
+    columns, values = export_columns(original)
     data = {
         "meta": {
             "title": cfg.title or f"galcat explore: {Path(cfg.catalogue).name}",
