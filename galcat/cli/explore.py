@@ -30,9 +30,7 @@ def explore(
     port: int = typer.Option(8765, "--port", help="Port for --serve (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address for --serve (default: localhost only)."),
     resolver: str | None = typer.Option(
-        None,
-        "--resolver",
-        help="Name resolver for --serve queries (openngc:PATH, simbad, sesame), as classify.",
+        None, "--resolver", help="Names in --serve: openngc:PATH, simbad, sesame."
     ),
     model: Path | None = typer.Option(
         None, "--model", help="Run for image uploads in --serve (default: the catalogue's embed_model)."
