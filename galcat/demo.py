@@ -51,28 +51,19 @@ def run_demo(cfg: DemoConfig) -> dict:
     from galcat.model import TrainConfig, train
     from galcat.outputs.embed import EmbedConfig, embed_catalogue
     from galcat.paths import check_writable
-    from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
+    from galcat.ranges import bound, check_numbers
     from galcat.synth import make_synthetic_store
 
     check_numbers(
         cfg,
         {
-            "n_train_per_class": {
-                "low": 2,
-                "high": 100_000,
-                "integer": True,
-                "option": "--n-train-per-class",
-            },
-            "n_query_per_class": {
-                "low": 1,
-                "high": 100_000,
-                "integer": True,
-                "option": "--n-query-per-class",
-            },
-            "image_size": {"low": 16, "high": MAX_IMAGE_SIDE, "integer": True},
-            "ce_epochs": {"low": 1, "high": 10_000, "integer": True},
-            "dml_epochs": {"low": 1, "high": 10_000, "integer": True},
-            "batch_size": {"low": 2, "high": 1 << 16, "integer": True},
+            "n_train_per_class": bound("per_class", low=2),  # a fold split needs two per class
+            "n_query_per_class": bound("per_class"),
+            "image_size": bound("image_side", low=16),
+            "ce_epochs": bound("epochs"),
+            "dml_epochs": bound("epochs"),
+            "batch_size": bound("batch_size", low=2),
+            "seed": bound("seed"),
         },
     )
     check_writable(cfg.out)

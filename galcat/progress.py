@@ -23,6 +23,8 @@ from rich.table import Column
 from rich.text import Text
 
 console = Console(stderr=True)
+# in a log file (stderr not a terminal) a line stays one line, however long, instead of rich's 80 columns
+console.soft_wrap = not console.is_terminal
 
 
 class RateColumn(ProgressColumn):

@@ -1,8 +1,10 @@
-"""Range checks for numeric options, shared by every typed config (build, train, embed, evaluate).
+"""Range checks for numeric options, and the one table of bounds every typed config uses.
 
 The same rule applies whether a value comes from the command line, a Python call or a saved
 ``config.json``: NaN, infinities, booleans posing as numbers and values outside the documented
-range are a :class:`~galcat.errors.GalcatError` that names the option.
+range are a :class:`~galcat.errors.GalcatError` that names the option. A quantity that several
+commands share (an image side, a batch size, a match radius) has one entry in :data:`BOUNDS`, so
+``synth store --size`` and ``build --size`` refuse the same values.
 """
 
 from __future__ import annotations
@@ -15,6 +17,30 @@ from galcat.errors import GalcatError
 #: the largest stored image side galcat builds or trains at (the paper uses 75 px; 1024 px is
 #: already 3 MB per image, 0.8 TB for a 240k-galaxy catalogue)
 MAX_IMAGE_SIDE = 1024
+
+#: bounds of each kind of quantity, shared by every config that has one (see :func:`bound`)
+BOUNDS: dict[str, dict] = {
+    "image_side": {"low": 1, "high": MAX_IMAGE_SIDE, "integer": True},
+    "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
+    "neighbours": {"low": 1, "high": 100_000, "integer": True},
+    "workers": {"low": 1, "high": 256, "integer": True},
+    "bootstrap": {"low": 0, "high": 1_000_000, "integer": True},
+    "seed": {"low": 0, "high": 2**32 - 1, "integer": True},
+    "fold": {"low": 0, "high": 99, "integer": True},
+    "epochs": {"low": 1, "high": 100_000, "integer": True},
+    "per_class": {"low": 1, "high": 100_000, "integer": True},
+    "fraction": {"low": 0, "high": 1, "low_open": True},
+    "probability": {"low": 0, "high": 1},
+    "cutout_pixels": {"low": 1, "high": 4096, "integer": True},
+    "positive": {"low": 0, "low_open": True},
+    "radius_arcsec": {"low": 0, "high": 180 * 3600, "low_open": True},
+    "data_release": {"low": 1, "high": 99, "integer": True},
+}
+
+
+def bound(kind: str, **overrides) -> dict:
+    """The :data:`BOUNDS` rule of ``kind`` with ``overrides`` (``allow_none``, ``option``, a tighter low)."""
+    return {**BOUNDS[kind], **overrides}
 
 
 def check_number(

@@ -16,6 +16,32 @@ except ImportError:  # pragma: no cover - older typer raises click's own excepti
 
 from galcat.errors import GalcatError
 
+try:  # typer >= 0.20 formats help with its own copy of click
+    from typer._click import _textwrap as _help_textwrap
+except ImportError:  # pragma: no cover
+    from click import _textwrap as _help_textwrap
+
+
+class _HelpWrapper(_help_textwrap.TextWrapper):
+    """Help text wraps at spaces only: '--val-fraction' or 'proxy-anchor' is never split at a hyphen."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["break_on_hyphens"] = False
+        super().__init__(*args, **kwargs)
+
+
+_help_textwrap.TextWrapper = _HelpWrapper  # read by the help formatter's wrap_text at each call
+
+#: the commands in workflow order, by section of ``galcat --help``; a new command joins its section
+#: here (tests/cli/test_help.py fails for a command that is in none)
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Start here": ("demo",),
+    "Catalogues and stores": ("catalogue", "crossmatch", "build", "info", "synth"),
+    "Models": ("train", "pretrain", "evaluate"),
+    "Catalogue columns": ("embed", "classify", "neighbours", "explore"),
+    "Experiments": ("audit", "probe", "reproduce"),
+}
+
 #: OS errors the user fixes (space, permissions, read-only mounts), reported as one line like a GalcatError
 _ENVIRONMENT_ERRNOS = {
     errno.ENOSPC: "no space left on the device",
@@ -58,6 +84,33 @@ class OneLineErrors(TyperGroup):
             sys.exit(getattr(exc, "exit_code", 2))
         sys.exit(code if isinstance(code, int) else 0)
 
+    def list_commands(self, ctx) -> list[str]:
+        """Workflow order (:data:`SECTIONS`), then any command not placed there."""
+        known = [name for names in SECTIONS.values() for name in names]
+        present = super().list_commands(ctx)
+        return [n for n in known if n in present] + [n for n in present if n not in known]
+
+    def format_commands(self, ctx, formatter) -> None:
+        """One block per section of :data:`SECTIONS`, each command with its whole first line."""
+        sections = {**SECTIONS, "Other commands": tuple(self.list_commands(ctx))}
+        shown: set[str] = set()
+        for title, names in sections.items():
+            rows = []
+            for name in names:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden or name in shown:
+                    continue
+                shown.add(name)
+                rows.append((name, command.get_short_help_str(limit=200)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def command_group(help: str) -> typer.Typer:
+    """A sub-command group (``galcat catalogue``, ``galcat synth``) with the root's plain help."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
 
 def environment_error(exc: OSError) -> str | None:
     """One line for an OSError the user can fix (naming the file), or None for anything else."""
@@ -75,6 +128,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 

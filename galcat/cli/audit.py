@@ -7,11 +7,12 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
+from galcat.cli.options import option
+from galcat.experiments.audit import AuditConfig
 
 
 @app.command(
     "audit",
-    epilog="Example: galcat audit rsa.fits efigi_pos.fits --by both --key pgc --out reports/audit-rsa-efigi",
 )
 @handle_errors
 def audit_command(
@@ -19,20 +20,23 @@ def audit_command(
     table_b: Path | None = typer.Argument(
         None, help="Catalogue table or store (B); omit for a matched table."
     ),
-    scheme: str = typer.Option("hubble9", "--scheme", help="hubble9 (hubble11 collapsed) or hubble11."),
+    scheme: str = option(AuditConfig, "scheme", help="hubble9 (hubble11 collapsed) or hubble11."),
     names: str | None = typer.Option(None, "--names", help="Names of the two label sets, e.g. rsa,efigi."),
-    radius: str = typer.Option("5arcsec", "--radius", help="Cross-match radius."),
-    by: str = typer.Option(
-        "auto", "--by", help="auto, sky, id or both (auto: both when --key is in A and B)."
-    ),
-    key: str = typer.Option("pgc", "--key", help="Identifier column for --by id/both."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Resamples for the kappa interval."),
-    seed: int = typer.Option(0, "--seed"),
-    out: Path = typer.Option(Path("reports/audit"), "--out", help="Folder for audit.md/json/png."),
+    radius: str = option(AuditConfig, "radius", help="Cross-match radius."),
+    by: str = option(AuditConfig, "by", help="auto, sky, id or both (auto: both when --key is in A and B)."),
+    key: str = option(AuditConfig, "key", help="Identifier column for --by id/both."),
+    bootstrap: int = option(AuditConfig, "bootstrap", help="Resamples for the kappa interval."),
+    seed: int = option(AuditConfig, "seed", "--seed"),
+    out: Path = option(AuditConfig, "out", help="Folder for audit.md/json/png."),
 ):
-    """Class shares (Table 1 form), confusion between the sets, agreement per class, Cohen's kappa."""
+    """Class shares (Table 1 form), confusion between the sets, agreement per class, Cohen's kappa.
+
+    \b
+    Example: galcat audit rsa.fits efigi_pos.fits --by both --key pgc \\
+      --out reports/audit-rsa-efigi
+    """
     from galcat.errors import GalcatError
-    from galcat.experiments.audit import AuditConfig, audit
+    from galcat.experiments.audit import audit
 
     pair = None
     if names:

@@ -9,8 +9,11 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
+from galcat.cli.options import option
 from galcat.errors import GalcatError
 from galcat.images.factory import DEFAULT_SERVICE, SERVICES
+from galcat.store.build import BuildConfig
+from galcat.store.preprocess import PreprocessConfig
 
 
 class Dataset(StrEnum):
@@ -39,8 +42,8 @@ def build(
     out: Path | None = typer.Option(None, "--out", help="Store path (default stores/DATASET.h5)."),
     limit: int | None = typer.Option(None, "--limit", help="Build from the first N rows only."),
     exclude: Path | None = typer.Option(None, "--exclude", help="Drop objects present in this catalogue."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an existing store (or a stale .partial)."
+    overwrite: bool = option(
+        BuildConfig, "overwrite", help="Replace an existing store (or a stale .partial)."
     ),
     release: int | None = typer.Option(None, "--release", help="SDSS data release for SkyServer."),
     scale: float | None = typer.Option(None, "--scale", help="Cutout scale (arcsec/pixel)."),
@@ -49,42 +52,45 @@ def build(
         DEFAULT_SERVICE, "--service", help=f"Cutout service: {', '.join(SERVICES)}."
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
-    keep_original: bool = typer.Option(False, "--keep-original", help="Also store the raw-size images."),
-    compression: str = typer.Option(
-        "lz4",
-        "--compression",
+    keep_original: bool = option(BuildConfig, "keep_original", help="Also store the raw-size images."),
+    compression: str = option(
+        BuildConfig,
+        "compression",
         help="Image codec: lz4 (default, streams fastest), zstd, gzip (archival, no plugin), lzf, none.",
     ),
-    present_only: bool = typer.Option(
-        False, "--present-only", help="Local archive: skip catalogue rows that have no image file."
+    present_only: bool = option(
+        BuildConfig,
+        "present_only",
+        help="Local archive: skip catalogue rows that have no image file.",
     ),
-    crop: int = typer.Option(
-        224, "--crop", help="Centre crop for a 424 px image (same fraction otherwise); 0 = none."
+    crop: int = option(
+        PreprocessConfig,
+        "crop",
+        help="Centre crop for a 424 px image (same fraction otherwise); 0 = none.",
     ),
-    size: int = typer.Option(75, "--size", help="Output image side in pixels."),
+    size: int = option(PreprocessConfig, "size", help="Output image side in pixels."),
     id_column: str | None = typer.Option(None, "--id-column", help="Folder: the id column of the CSV."),
     label_column: str | None = typer.Option(
         None, "--label-column", help="Folder: the label column of the CSV."
     ),
-    labels: str = typer.Option("rule", "--labels", help="Hubble labels: 'rule' or 'paper' (--paper-labels)."),
+    labels: str = option(BuildConfig, "labels", help="Hubble labels: 'rule' or 'paper' (--paper-labels)."),
     paper_labels: Path | None = typer.Option(None, "--paper-labels", help="The paper's frozen label table."),
     resolver: str | None = typer.Option(None, "--resolver", help="Name resolver: simbad or openngc:PATH."),
-    workers: int = typer.Option(4, "--workers", help="Parallel fetches."),
+    workers: int = option(BuildConfig, "workers", help="Parallel fetches."),
 ):
     """Build an HDF5 store; rerun the same command to resume an interrupted build.
 
     Only rows fetched as ok/cached become galaxies of the store (catalogue order); blank and
     failed rows are listed in NAME.failures.ecsv beside it.
 
-    Example: galcat build folder --images ../shared/data/gz1/images --catalogue ../shared/data/gz1/labels.csv
-    --id-column OBJID --label-column class_name --out stores/gz1.h5
-
-    Example: galcat build efigi --catalogue EFIGI_attributes.txt --resolver simbad --limit 100
-    --out stores/efigi.h5
+    \b
+    Example: galcat build folder --images ../shared/data/gz1/images \\
+      --catalogue ../shared/data/gz1/labels.csv --id-column OBJID \\
+      --label-column class_name --out stores/gz1.h5
+    Example: galcat build efigi --catalogue EFIGI_attributes.txt \\
+      --resolver simbad --limit 100 --out stores/efigi.h5
     """
     from galcat.store.api import build_from_config
-    from galcat.store.build import BuildConfig
-    from galcat.store.preprocess import PreprocessConfig
 
     config = BuildConfig(
         name=dataset.value, catalogue=str(catalogue) if catalogue else None,
@@ -119,6 +125,7 @@ def info(
 ):
     """Counts per class, provenance, shape and config of a store; --verify checks every dataset.
 
+    \b
     Example: galcat info stores/gz1.h5 --verify
     """
     from galcat.store.verify import format_info, store_info, verify_store

@@ -6,22 +6,35 @@ from pathlib import Path
 
 import typer
 
-from galcat.cli.app import app, handle_errors
+from galcat.catalogues import read_catalogue, write_catalogue
+from galcat.catalogues.targets import read_targets
+from galcat.cli.app import app, command_group, handle_errors
+from galcat.cli.options import option
 
-catalogue_app = typer.Typer(
-    help="Read a galaxy catalogue into galcat's standard table (objid, ra, dec, hubble9, hubble11).",
-    no_args_is_help=True,
+catalogue_app = command_group(
+    """Read a galaxy catalogue into galcat's standard table (objid, ra, dec, hubble9, hubble11).
+
+    \b
+    Example: galcat catalogue efigi --source EFIGI_attributes.txt --out efigi.fits
+    Example: galcat catalogue folder --source gz1/labels.csv \\
+      --label-column class_name --out gz1.ecsv
+    """
 )
 app.add_typer(catalogue_app, name="catalogue")
 
 _SOURCE = typer.Option(None, "--source", help="Local file (or URL for gz2); default: the spec's VizieR/URL.")
-_LABELS = typer.Option("rule", "--labels", help="rule (the rule in the catalogue's spec) or paper.")
+_LABELS = option(
+    read_catalogue,
+    "labels",
+    choices=("rule", "paper"),
+    help="The rule in the catalogue's spec, or the paper's.",
+)
 _PAPER = typer.Option(None, "--paper-labels", help="The paper's label table for --labels paper.")
 _RESOLVER = typer.Option(None, "--resolver", help="Name resolver for positions: simbad or openngc:PATH.")
 _OUT = typer.Option(
     ..., "--out", "-o", help="Output table; format from the extension (.fits .vot .ecsv ...)."
 )
-_OVERWRITE = typer.Option(False, "--overwrite", help="Replace --out if it exists.")
+_OVERWRITE = option(write_catalogue, "overwrite", help="Replace --out if it exists.")
 
 
 def _run(name: str, out: Path, overwrite: bool, **kwargs) -> None:
@@ -44,9 +57,7 @@ def _run(name: str, out: Path, overwrite: bool, **kwargs) -> None:
             console.print(f"  {label}: {meta[key]}")
 
 
-@catalogue_app.command(
-    "efigi", epilog="Example: galcat catalogue efigi --source EFIGI_attributes.txt --out efigi.fits"
-)
+@catalogue_app.command("efigi")
 @handle_errors
 def efigi_command(
     source: str = _SOURCE,
@@ -58,16 +69,17 @@ def efigi_command(
 ):
     """EFIGI (Baillard+2011): EFIGI_attributes.txt or VizieR J/A+A/532/A74; hubble9 by efigi_rule_v1.
 
-    Example: galcat catalogue efigi --source EFIGI_attributes.txt --labels paper
-    --paper-labels efigi_model.csv --out efigi.ecsv
+    \b
+    Example: galcat catalogue efigi --source EFIGI_attributes.txt --out \\
+      efigi.fits
+    Example: galcat catalogue efigi --source EFIGI_attributes.txt --labels \\
+      paper --paper-labels efigi_model.csv --out efigi.ecsv
     """
     _run("efigi", out, overwrite, source=source, labels=labels, paper_labels=paper_labels, resolver=resolver)
 
 
 @catalogue_app.command(
     "rsa",
-    epilog="Example: galcat catalogue rsa --source usethis_rsa2.csv --labels paper "
-    "--resolver openngc:OpenNGC/ --out rsa.fits",
 )
 @handle_errors
 def rsa_command(
@@ -82,8 +94,11 @@ def rsa_command(
 ):
     """Revised Shapley-Ames: VizieR VII/51 (B1950 -> ICRS) or a name list resolved to positions.
 
-    Example: galcat catalogue rsa --source usethis_rsa2.csv --labels paper
-    --resolver openngc:NGC.csv --out rsa.ecsv
+    \b
+    Example: galcat catalogue rsa --source usethis_rsa2.csv --labels paper \\
+      --resolver openngc:OpenNGC/ --out rsa.fits
+    Example: galcat catalogue rsa --source usethis_rsa2.csv --labels paper \\
+      --resolver openngc:NGC.csv --out rsa.ecsv
     """
     _run(
         "rsa", out, overwrite, source=source, labels=labels, paper_labels=paper_labels, resolver=resolver,
@@ -91,9 +106,7 @@ def rsa_command(
     )  # fmt: skip
 
 
-@catalogue_app.command(
-    "gz2", epilog="Example: galcat catalogue gz2 --source gz2_hart16.csv.gz --out gz2.parquet"
-)
+@catalogue_app.command("gz2")
 @handle_errors
 def gz2_command(
     source: str = _SOURCE,
@@ -105,7 +118,11 @@ def gz2_command(
 ):
     """Galaxy Zoo 2 (Hart+2016 CSV, local or URL; or the Stripe 82 vote table); gz2_rule_v1 (reconstructed).
 
-    Example: galcat catalogue gz2 --source table5.csv.gz --out stripe82.ecsv
+    \b
+    Example: galcat catalogue gz2 --source gz2_hart16.csv.gz --out \\
+      gz2.parquet
+    Example: galcat catalogue gz2 --source table5.csv.gz --out \\
+      stripe82.ecsv
     """
     _run(
         "gz2",
@@ -120,8 +137,6 @@ def gz2_command(
 
 @catalogue_app.command(
     "folder",
-    epilog="Example: galcat catalogue folder --source gz1/labels.csv --label-column class_name "
-    "--out gz1.ecsv",
 )
 @handle_errors
 def folder_command(
@@ -136,7 +151,11 @@ def folder_command(
 ):
     """An image folder: id[,label][,ra,dec] CSV + images named {id}.jpg/.jpeg/.png (any case).
 
-    Example: galcat catalogue folder --source kaggle/labels.csv --images kaggle/images --out kaggle.ecsv
+    \b
+    Example: galcat catalogue folder --source gz1/labels.csv \\
+      --label-column class_name --out gz1.ecsv
+    Example: galcat catalogue folder --source kaggle/labels.csv --images \\
+      kaggle/images --out kaggle.ecsv
     """
     _run(
         "folder", out, overwrite, source=source, images=images, id_column=id_column, label_column=label_column
@@ -151,8 +170,6 @@ _TARGET_HELP = {
 
 @catalogue_app.command(
     "targets",
-    epilog="Example: galcat catalogue targets --source mine.csv --resolver openngc:../shared/data/openngc "
-    "--out mine.fits",
 )
 @handle_errors
 def targets_command(
@@ -162,7 +179,7 @@ def targets_command(
     resolver: str = typer.Option(
         None, "--resolver", help="Resolver for names without positions: openngc:PATH, simbad or sesame."
     ),
-    frame: str = typer.Option("icrs", "--frame", help=_TARGET_HELP["frame"]),
+    frame: str = option(read_targets, "frame", help=_TARGET_HELP["frame"]),
     equinox: str = typer.Option(None, "--equinox", help=_TARGET_HELP["equinox"]),
     id_column: str = typer.Option(
         None, "--id-column", help="Id column (default objid/id/SDSSID or UCD meta.id)."
@@ -182,7 +199,11 @@ def targets_command(
 
     Positions may be degrees, sexagesimal strings or columns with units; ids are kept exactly.
 
-    Example: galcat catalogue targets --source mine.csv --resolver openngc:OpenNGC/ --out mine.fits
+    \b
+    Example: galcat catalogue targets --source mine.csv --resolver \\
+      openngc:../shared/data/openngc --out mine.fits
+    Example: galcat catalogue targets --source mine.csv --resolver \\
+      openngc:OpenNGC/ --out mine.fits
     """
     _run(
         "targets", out, overwrite, source=source, resolver=resolver, frame=frame, equinox=equinox,

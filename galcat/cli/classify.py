@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors, predict_turns_option
+from galcat.cli.options import option
+from galcat.outputs.classify import ClassifyConfig
 
 #: exit code of a classify run that wrote its table but could classify no row
 NOTHING_CLASSIFIED = 3
@@ -25,11 +27,13 @@ def classify(
     images: Path | None = typer.Option(
         None, "--images", help="Local image folder (files named by id, any case); else --service."
     ),
-    image_pattern: str = typer.Option(
-        "{key}", "--image-pattern", help="Image file name of an id, e.g. '{key}_tgt' (extension optional)."
+    image_pattern: str = option(
+        ClassifyConfig,
+        "image_pattern",
+        help="Image file name of an id, e.g. '{key}_tgt' (extension optional).",
     ),
-    service: str = typer.Option(
-        "skyserver", "--service", help="Cutout service: skyserver, hips2fits or legacysurvey."
+    service: str = option(
+        ClassifyConfig, "service", help="Cutout service: skyserver, hips2fits or legacysurvey."
     ),
     resolver: str | None = typer.Option(
         None, "--resolver", help="For names without positions: openngc:PATH (offline), simbad or sesame."
@@ -37,11 +41,11 @@ def classify(
     reference: Path | None = typer.Option(
         None, "--reference", help="Labelled store for the k nearest galaxies (default: the run's store)."
     ),
-    samp: bool = typer.Option(False, "--samp", help="Send the written table to TOPCAT over SAMP."),
+    samp: bool = option(ClassifyConfig, "samp", help="Send the written table to TOPCAT over SAMP."),
     keep_store: Path | None = typer.Option(
         None, "--keep-store", help="Keep the built HDF5 store here (else it is temporary)."
     ),
-    frame: str = typer.Option("icrs", "--frame", help="Frame of your RA/Dec: icrs, fk5 or fk4."),
+    frame: str = option(ClassifyConfig, "frame", help="Frame of your RA/Dec: icrs, fk5 or fk4."),
     equinox: str | None = typer.Option(None, "--equinox", help="Equinox for fk5/fk4 (default J2000/B1950)."),
     id_column: str | None = typer.Option(None, "--id-column", help="Id column (default objid/id/...)."),
     name_column: str | None = typer.Option(None, "--name-column", help="Name column (default name/object)."),
@@ -51,25 +55,26 @@ def classify(
     scale: float | None = typer.Option(None, "--scale", help="Cutout scale in arcsec/pixel."),
     release: int | None = typer.Option(None, "--release", help="SDSS data release (skyserver)."),
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
-    k: int = typer.Option(10, "--k", help="Nearest reference galaxies per target."),
-    workers: int = typer.Option(4, "--workers", help="Parallel downloads."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out (and --keep-store)."),
-    batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
+    k: int = option(ClassifyConfig, "k", help="Nearest reference galaxies per target."),
+    workers: int = option(ClassifyConfig, "workers", help="Parallel downloads."),
+    overwrite: bool = option(ClassifyConfig, "overwrite", help="Replace --out (and --keep-store)."),
+    batch_size: int = option(ClassifyConfig, "batch_size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
     predict_turns: int | None = predict_turns_option(),
-    resolve_only: bool = typer.Option(
-        False, "--resolve-only", help="Only positions and each row's status: no images, no model."
+    resolve_only: bool = option(
+        ClassifyConfig, "resolve_only", help="Only positions and each row's status: no images, no model."
     ),
 ):
     """Classify your own galaxies: every row of --targets comes back with predictions (or why not).
 
-    Example: galcat classify --model runs/gz1-dml --targets mine.csv --out mine_classified.fits
-    --resolver openngc:../shared/data/openngc
-
     Exit code 0 when at least one row was classified (or with --resolve-only), 3 when the table
     was written but no row could be classified (see its classify_status column), 2 on a bad request.
+
+    \b
+    Example: galcat classify --model runs/gz1-dml --targets mine.csv --out \\
+      mine_classified.fits --resolver openngc:../shared/data/openngc
     """
-    from galcat.outputs.classify import ClassifyConfig, classify_targets
+    from galcat.outputs.classify import classify_targets
     from galcat.outputs.classify_table import format_summary
 
     cfg = ClassifyConfig(

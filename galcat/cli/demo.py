@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import json
 
-import typer
-
 from galcat.cli.app import app, handle_errors
+from galcat.cli.options import option
+from galcat.demo import DemoConfig
 
 
 @app.command("demo")
 @handle_errors
 def demo(
-    out: str = typer.Option("demo", "--out", help="Output folder (stores/, runs/, reports/, catalogue)."),
-    n_train_per_class: int = typer.Option(60, help="Synthetic training galaxies per Hubble class."),
-    n_query_per_class: int = typer.Option(20, help="Synthetic unseen galaxies per class."),
-    image_size: int = typer.Option(48, help="Pixels per side of the synthetic stores."),
-    ce_epochs: int = typer.Option(4, help="Epochs of the label-smoothing CE stage."),
-    dml_epochs: int = typer.Option(2, help="Epochs of the deep-metric-learning stage."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo in --out."),
+    out: str = option(DemoConfig, "out", help="Output folder (stores/, runs/, reports/, catalogue)."),
+    n_train_per_class: int = option(
+        DemoConfig, "n_train_per_class", help="Synthetic training galaxies per Hubble class."
+    ),
+    n_query_per_class: int = option(
+        DemoConfig, "n_query_per_class", help="Synthetic unseen galaxies per class."
+    ),
+    image_size: int = option(DemoConfig, "image_size", help="Pixels per side of the synthetic stores."),
+    ce_epochs: int = option(DemoConfig, "ce_epochs", help="Epochs of the label-smoothing CE stage."),
+    dml_epochs: int = option(DemoConfig, "dml_epochs", help="Epochs of the deep-metric-learning stage."),
+    device: str = option(DemoConfig, "device", help="auto | cpu | cuda | mps"),
+    overwrite: bool = option(DemoConfig, "overwrite", help="Replace an earlier demo in --out."),
 ):
     """Run the whole pipeline offline on synthetic galaxies (a few minutes on 2 CPU cores).
 
+    \b
     Example: galcat demo --out demo
     """
-    from galcat.demo import DemoConfig, run_demo
+    from galcat.demo import run_demo
 
     summary = run_demo(
         DemoConfig(

@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors, predict_turns_option
+from galcat.cli.options import calibrate_option, option
+from galcat.outputs.embed import EmbedConfig
+from galcat.outputs.neighbours import NeighboursConfig
 
 
 @app.command("embed")
@@ -23,25 +26,22 @@ def embed(
     fold: int | None = typer.Option(
         None, "--fold", help="Use only this fold's model (default: the mean over every fold of the run)."
     ),
-    per_fold: bool = typer.Option(False, "--per-fold", help="Also write each fold's prediction columns."),
-    calibrate: bool = typer.Option(
-        True, "--calibrate/--no-calibrate", help="Temperature-scale each fold (T fit on its validation rows)."
-    ),
-    k: int = typer.Option(10, "--k", help="Number of nearest references for the kNN columns."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
-    samp: bool = typer.Option(
-        False, "--samp", help="Send the written table to TOPCAT via a running SAMP hub."
-    ),
-    batch_size: int = typer.Option(128, "--batch-size", help="Images per forward pass."),
+    per_fold: bool = option(EmbedConfig, "per_fold", help="Also write each fold's prediction columns."),
+    calibrate: bool = calibrate_option(EmbedConfig),
+    k: int = option(EmbedConfig, "k", help="Number of nearest references for the kNN columns."),
+    overwrite: bool = option(EmbedConfig, "overwrite", help="Replace an existing output file."),
+    samp: bool = option(EmbedConfig, "samp", help="Send the written table to TOPCAT via a running SAMP hub."),
+    batch_size: int = option(EmbedConfig, "batch_size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
     predict_turns: int | None = predict_turns_option(),
 ):
     """Embed a store with a trained model and write its catalogue with prediction columns.
 
-    Example: galcat embed --model runs/gz1-dml --store stores/gz1_64.h5 --reference stores/gz1_64.h5
-    --out gz1_embedded.fits
+    \b
+    Example: galcat embed --model runs/gz1-dml --store stores/gz1_64.h5 \\
+      --reference stores/gz1_64.h5 --out gz1_embedded.fits
     """
-    from galcat.outputs.embed import EmbedConfig, embed_catalogue
+    from galcat.outputs.embed import embed_catalogue
 
     cfg = EmbedConfig(
         model=str(model), store=str(store), out=str(out), reference=str(reference) if reference else None,
@@ -71,23 +71,26 @@ def neighbours(
     query: str = typer.Option(..., "--query", help="objid, object name, or 'RA DEC' (deg or sexagesimal)."),
     out: Path = typer.Option(Path("neighbours.png"), "--out", help="PNG grid to write."),
     store: Path | None = typer.Option(None, "--store", help="Store holding the query (default: --index)."),
-    fold: int = typer.Option(0, "--fold", help="Which fold's model to use."),
-    k: int = typer.Option(11, "--k", help="Number of neighbours shown."),
+    fold: int = option(NeighboursConfig, "fold", help="Which fold's model to use."),
+    k: int = option(NeighboursConfig, "k", help="Number of neighbours shown."),
     resolver: str | None = typer.Option(
         None,
         "--resolver",
         help="Name resolver for names not in the catalogue: simbad, sesame or openngc:PATH.",
     ),
-    radius: float = typer.Option(10.0, "--radius", help="Match radius in arcsec for positions and names."),
+    radius: float = option(
+        NeighboursConfig, "radius_arcsec", "--radius", help="Match radius in arcsec for positions and names."
+    ),
     device: str | None = typer.Option(None, "--device", help="torch device."),
     predict_turns: int | None = predict_turns_option(),
 ):
     """Show a query galaxy and its k nearest neighbours in embedding space (paper Figs 3-4).
 
-    Example: galcat neighbours --model runs/gz1-dml --index stores/gz1_64.h5 --query 587722981742215240
-    --k 11 --out nn.png
+    \b
+    Example: galcat neighbours --model runs/gz1-dml --index \\
+      stores/gz1_64.h5 --query 587722981742215240 --k 11 --out nn.png
     """
-    from galcat.outputs.neighbours import NeighboursConfig, find_neighbours
+    from galcat.outputs.neighbours import find_neighbours
 
     cfg = NeighboursConfig(
         model=str(model), index=str(index), query=query, out=str(out), store=str(store) if store else None,

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors, predict_turns_option
+from galcat.cli.options import calibrate_option, option
+from galcat.evaluate.api import EvaluateConfig
 
 
 @app.command("evaluate")
@@ -22,28 +24,30 @@ def evaluate_command(
     scheme: str | None = typer.Option(
         None, "--scheme", help="Query label scheme (default: the model's; hubble11 collapses to hubble9)."
     ),
-    folds: str = typer.Option(
-        "all",
+    folds: str = option(
+        EvaluateConfig,
+        "folds",
         "--folds",
         "--fold",
         help="'all' (their ensemble) or fold numbers, e.g. --fold 0 or --folds 0,2.",
     ),
-    calibrate: bool = typer.Option(
-        True, "--calibrate/--no-calibrate", help="Temperature-scale each fold (T fit on its validation rows)."
-    ),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."),
-    out: Path = typer.Option(Path("reports/evaluate"), "--out", help="Output folder for the report."),
+    calibrate: bool = calibrate_option(EvaluateConfig),
+    bootstrap: int = option(EvaluateConfig, "bootstrap", help="Bootstrap resamples for 95% intervals."),
+    out: Path = option(EvaluateConfig, "out", help="Output folder for the report."),
     raw: bool = typer.Option(False, "--raw", help="Retrieve on raw embeddings (default: L2-normalised)."),
-    batch_size: int = typer.Option(128, "--batch-size", min=1),
+    batch_size: int = option(EvaluateConfig, "batch_size", "--batch-size"),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps (default: auto)."),
     predict_turns: int | None = predict_turns_option(),
 ):
     """Accuracy, unweighted F1, P@1, MAP@R (and the paper's MAP@10), confusion matrix and ROC.
 
-    Example: galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5 --out reports/gz1-dml
+    \b
+    Example: galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5 \\
+      --out reports/gz1-dml
     """
-    from galcat.evaluate.api import EvaluateConfig, evaluate
+    from galcat.evaluate.api import evaluate
     from galcat.evaluate.report import SUMMARY_COLUMNS, fold_scalars
+    from galcat.metrics.summary import metric_text, summary_text
 
     cfg = EvaluateConfig(
         model=str(model),
@@ -65,12 +69,13 @@ def evaluate_command(
     print(f"{combined['n_query']} query galaxies; folds {', '.join(str(f) for f in combined['folds'])}")
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
-            spread = f" ± {summary[key]['std']:.4f} over folds" if several else ""
-            print(f"{title:36s} {summary[key]['mean']:.4f}{spread}")
+            print(f"{title:36s} {summary_text(summary, key)}" + (" over folds" if several else ""))
     if several:
         scalars = fold_scalars(combined)
         text = ", ".join(
-            f"{title} {scalars[key]:.4f}" for key, title in SUMMARY_COLUMNS[:4] if key in scalars
+            f"{title} {metric_text(key, scalars[key])}"
+            for key, title in SUMMARY_COLUMNS[:4]
+            if key in scalars
         )
         print(f"{combined['kind']} of {len(combined['folds'])} folds: {text}")
     calibration = combined.get("calibration")

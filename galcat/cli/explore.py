@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
+from galcat.cli.options import option
+from galcat.explore.serve import SearchConfig
+from galcat.explore.site import ExploreConfig
 
 
 @app.command("explore")
@@ -19,16 +22,16 @@ def explore(
         None, "--reference", help="Store of the reference galaxies named by knn_ids (their thumbnails)."
     ),
     report: Path | None = typer.Option(None, "--report", help="A `galcat evaluate --out` folder to include."),
-    map_method: str = typer.Option("pca", "--map", help="Embedding map: pca or tsne."),
+    map_method: str = option(ExploreConfig, "map", help="Embedding map: pca or tsne."),
     title: str | None = typer.Option(None, "--title", help="Page title (default: the catalogue's name)."),
-    thumb_size: int = typer.Option(48, "--thumb-size", help="Pixels of a table thumbnail."),
-    image_size: int = typer.Option(
-        96, "--image-size", help="Pixels of the panel image (at most the store's)."
+    thumb_size: int = option(ExploreConfig, "thumb_size", help="Pixels of a table thumbnail."),
+    image_size: int = option(
+        ExploreConfig, "image_size", help="Pixels of the panel image (at most the store's)."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a site already in --out."),
+    overwrite: bool = option(ExploreConfig, "overwrite", help="Replace a site already in --out."),
     serve: bool = typer.Option(False, "--serve", help="Serve the site on localhost with similarity search."),
-    port: int = typer.Option(8765, "--port", help="Port for --serve (0: any free port)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address for --serve (default: localhost only)."),
+    port: int = option(SearchConfig, "port", help="Port for --serve (0: any free port)."),
+    host: str = option(SearchConfig, "host", help="Address for --serve (default: localhost only)."),
     resolver: str | None = typer.Option(
         None, "--resolver", help="Names in --serve: openngc:PATH, simbad, sesame."
     ),
@@ -38,13 +41,16 @@ def explore(
 ):
     """Write a self-contained site (table, galaxy panel, embedding map, report); opens from file://.
 
-    Example: galcat explore demo/synthetic_unseen_embedded.fits --store demo/stores/synthetic_unseen.h5
-    --reference demo/stores/synthetic_train.h5 --report demo/reports/dml-proxy-nca --out demo/explore
+    \b
+    Example: galcat explore demo/synthetic_unseen_embedded.fits \\
+      --store demo/stores/synthetic_unseen.h5 \\
+      --reference demo/stores/synthetic_train.h5 \\
+      --report demo/reports/dml-proxy-nca --out demo/explore
     """
     import tempfile
 
     from galcat.errors import GalcatError
-    from galcat.explore.site import ExploreConfig, format_size, write_site
+    from galcat.explore.site import format_size, write_site
     from galcat.progress import progress_bar
 
     if out is None and not serve:
@@ -67,7 +73,7 @@ def explore(
         print(f"note: {note}")
     if not serve:
         return
-    from galcat.explore.serve import SearchConfig, serve_site
+    from galcat.explore.serve import serve_site
 
     try:
         serve_site(

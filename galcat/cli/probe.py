@@ -7,12 +7,12 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
+from galcat.cli.options import option
+from galcat.experiments.probe import ProbeConfig
 
 
 @app.command(
     "probe",
-    epilog="Example: galcat probe --model runs/gz1-lsce --store stores/gz1_64.h5 --test stores/gz1_64.h5 "
-    "--out reports/gz1-probe",
 )
 @handle_errors
 def probe_command(
@@ -21,18 +21,24 @@ def probe_command(
     test: Path = typer.Option(
         ..., "--test", help="Labelled store to evaluate on (same store: held-out split)."
     ),
-    out: Path = typer.Option(Path("reports/probe"), "--out", help="Output folder for the report."),
-    head: str = typer.Option("linear", "--head", help="linear or mlp."),
-    features: str = typer.Option("trunk", "--features", help="trunk (pooled ResNet features) or embedding."),
+    out: Path = option(ProbeConfig, "out", help="Output folder for the report."),
+    head: str = option(ProbeConfig, "head", help="linear or mlp."),
+    features: str = option(ProbeConfig, "features", help="trunk (pooled ResNet features) or embedding."),
     scheme: str | None = typer.Option(None, "--scheme", help="Label scheme of --store (default: the run's)."),
-    fold: int = typer.Option(0, "--fold", min=0, help="Which fold's network of the run."),
-    epochs: int = typer.Option(100, "--epochs", min=1, help="Head training epochs."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."),
+    fold: int = option(ProbeConfig, "fold", help="Which fold's network of the run."),
+    epochs: int = option(ProbeConfig, "epochs", help="Head training epochs."),
+    bootstrap: int = option(ProbeConfig, "bootstrap", help="Bootstrap resamples for 95% intervals."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps (default: auto)."),
 ):
-    """Train a small head on frozen features (the paper's DeepGalaxy comparison) and report it."""
+    """Train a small head on frozen features (the paper's DeepGalaxy comparison) and report it.
+
+    \b
+    Example: galcat probe --model runs/gz1-lsce --store stores/gz1_64.h5 \\
+      --test stores/gz1_64.h5 --out reports/gz1-probe
+    """
     from galcat.evaluate.report import SUMMARY_COLUMNS
-    from galcat.experiments.probe import ProbeConfig, probe
+    from galcat.experiments.probe import probe
+    from galcat.metrics.summary import summary_text
 
     cfg = ProbeConfig(
         model=str(model), store=str(store), test=str(test), out=str(out), head=head, features=features,
@@ -42,7 +48,7 @@ def probe_command(
     summary = metrics["summary"]
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
-            print(f"{title:36s} {summary[key]['mean']:.4f}")
+            print(f"{title:36s} {summary_text(summary, key)}")
     timing = metrics["probe"]
     print(
         f"features {timing['features_s']:.1f} s (CPU {timing['features_cpu_s']:.1f} s), "

@@ -8,7 +8,25 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
-from galcat.model.config import TrainConfig
+from galcat.cli.options import option
+from galcat.metrics.summary import summary_text
+from galcat.model.config import (
+    ARCHS,
+    BALANCES,
+    DEVICES,
+    DML_PREDICTORS,
+    LOSSES,
+    MINERS,
+    OPTIMIZERS,
+    PRECISIONS,
+    PREDICT_TURNS,
+    SCHEDULES,
+    SELECT_BY,
+    STAGES,
+    TrainConfig,
+)  # fmt: skip
+
+TURNS_HELP = "Predictions and embeddings average the 4 90-degree turns of each image (1: one view)."
 
 
 @app.command("train")
@@ -16,96 +34,108 @@ from galcat.model.config import TrainConfig
 def train_command(
     store: Path = typer.Option(..., "--store", help="HDF5 image store (galcat build)."),
     out: Path = typer.Option(..., "--out", help="Run directory, e.g. runs/NAME (rerun to resume)."),
-    stage: str = typer.Option("ls-ce", "--stage", help="votes | ce | ls-ce | dml"),
-    scheme: str | None = typer.Option(None, "--scheme", help="Label scheme (default: the store's first)."),
-    loss: str = typer.Option(
-        "proxy-nca", "--loss", help="dml: contrastive|triplet|proxy-nca|proxy-anchor|normalized-softmax"
-    ),
-    miner: str = typer.Option("pair", "--miner", help="dml: pair | triplet | none"),
-    init: str | None = typer.Option(None, "--init", help="Earlier run dir (fold 0 best) or checkpoint .pt."),
-    arch: str | None = typer.Option(None, "--arch", help="resnet18|resnet34|resnet50 (default by device)."),
-    embedding_dim: int = typer.Option(128, "--embedding-dim"),
-    image_size: int | None = typer.Option(None, "--image-size", help="Default: the store's image size."),
-    folds: int = typer.Option(5, "--folds", help="Stratified k-fold; 1 = one split (--val-fraction)."),
-    val_fraction: float = typer.Option(0.2, "--val-fraction"),
-    epochs: int | None = typer.Option(None, "--epochs"),
-    batch_size: int | None = typer.Option(None, "--batch-size"),
-    lr: float | None = typer.Option(None, "--lr"),
-    proxy_lr: float | None = typer.Option(None, "--proxy-lr", help="dml proxy losses: their own SGD lr."),
-    optimizer: str | None = typer.Option(None, "--optimizer", help="adam | sgd (default per stage)."),
-    label_smoothing: float = typer.Option(0.1, "--label-smoothing", help="ls-ce epsilon."),
-    m_per_class: int | None = typer.Option(None, "--m-per-class", help="MPerClassSampler m."),
-    patience: int | None = typer.Option(
-        None,
-        "--patience",
+    stage: str = option(TrainConfig, "stage", choices=STAGES),
+    scheme: str | None = option(TrainConfig, "scheme", help="Label scheme (default: the store's first)."),
+    loss: str = option(TrainConfig, "loss", choices=LOSSES, help="dml: the metric-learning loss."),
+    miner: str = option(TrainConfig, "miner", choices=MINERS, help="dml: the pair miner."),
+    init: str | None = option(TrainConfig, "init", help="Earlier run dir (fold 0 best) or checkpoint .pt."),
+    arch: str | None = option(TrainConfig, "arch", choices=ARCHS, help="Default: by device."),
+    embedding_dim: int = option(TrainConfig, "embedding_dim"),
+    image_size: int | None = option(TrainConfig, "image_size", help="Default: the store's image size."),
+    folds: int = option(TrainConfig, "folds", help="Stratified k-fold; 1 = one split (--val-fraction)."),
+    val_fraction: float = option(TrainConfig, "val_fraction"),
+    epochs: int | None = option(TrainConfig, "epochs"),
+    batch_size: int | None = option(TrainConfig, "batch_size"),
+    lr: float | None = option(TrainConfig, "lr"),
+    proxy_lr: float | None = option(TrainConfig, "proxy_lr", help="dml proxy losses: their own SGD lr."),
+    optimizer: str | None = option(TrainConfig, "optimizer", choices=OPTIMIZERS, help="Default: per stage."),
+    label_smoothing: float = option(TrainConfig, "label_smoothing", help="ls-ce epsilon."),
+    m_per_class: int | None = option(TrainConfig, "m_per_class", help="MPerClassSampler m."),
+    patience: int | None = option(
+        TrainConfig,
+        "patience",
         help="Early stopping: epochs without a better --select-by (default: 10 under --schedule plateau, "
         "off under onecycle).",
     ),
-    select_by: str | None = typer.Option(
-        None,
-        "--select-by",
-        help="Best epoch by macro_f1|accuracy|map_at_r|precision_at_1|val_loss|rmse "
-        "(default: macro_f1 for ce/ls-ce, map_at_r for dml, rmse for votes).",
+    select_by: str | None = option(
+        TrainConfig,
+        "select_by",
+        choices=SELECT_BY,
+        help="Metric that picks the best epoch (default: macro_f1 for ce/ls-ce, map_at_r for dml, "
+        "rmse for votes).",
     ),
-    schedule: str = typer.Option("onecycle", "--schedule", help="onecycle (warm-up + cosine) | plateau."),
-    balance: str = typer.Option(
-        "sampler", "--balance", help="Class imbalance: sampler (balanced batches) | loss (weights) | none."
+    schedule: str = option(TrainConfig, "schedule", choices=SCHEDULES, help="onecycle: warm-up + cosine."),
+    balance: str = option(
+        TrainConfig,
+        "balance",
+        choices=BALANCES,
+        help="Class imbalance: balanced batches, loss weights or none.",
     ),
-    balance_power: float = typer.Option(
-        0.5, "--balance-power", help="Class weight n_c^-power: 0 natural, 0.5 square root, 1 equal classes."
+    balance_power: float = option(
+        TrainConfig,
+        "balance_power",
+        help="Class weight n_c^-power: 0 natural, 0.5 square root, 1 equal classes.",
     ),
-    flips: bool | None = typer.Option(
-        None, "--flips/--no-flips", help="Random flips (default: on, off for a handed scheme such as GZ1)."
+    flips: bool | None = option(
+        TrainConfig,
+        "flips",
+        "--flips/--no-flips",
+        help="Random flips (default: on, off for a handed scheme such as GZ1).",
     ),
-    mirror_relabel: bool | None = typer.Option(
-        None,
+    mirror_relabel: bool | None = option(
+        TrainConfig,
+        "mirror_relabel",
         "--mirror-relabel/--no-mirror-relabel",
         help="Handed scheme: train on mirror images with the mirror class (cw <-> acw); default on.",
     ),
-    rot90: bool = typer.Option(True, "--rot90/--no-rot90", help="Random 90-degree rotations."),
-    max_angle: float = typer.Option(0.0, "--max-angle", help="Extra random rotation, degrees (0: none)."),
-    predictor: str = typer.Option(
-        "knn",
-        "--predictor",
+    rot90: bool = option(TrainConfig, "rot90", "--rot90/--no-rot90", help="Random 90-degree rotations."),
+    max_angle: float = option(TrainConfig, "max_angle", help="Extra random rotation, degrees (0: none)."),
+    predictor: str = option(
+        TrainConfig,
+        "predictor",
+        choices=DML_PREDICTORS,
         help="dml predictions: distance-weighted vote of the --knn-k nearest training galaxies (knn); "
         "proxy losses also: nearest class centroid (centroid) or nearest learned proxy (proxy).",
     ),
-    knn_k: int = typer.Option(
-        20, "--knn-k", help="dml --predictor knn: neighbours in the distance-weighted vote."
+    knn_k: int = option(
+        TrainConfig, "knn_k", help="dml --predictor knn: neighbours in the distance-weighted vote."
     ),
-    predict_turns: int = typer.Option(
-        4,
-        "--predict-turns",
-        help="Predictions and embeddings average the 4 90-degree turns of each image (1: one view).",
+    predict_turns: int = option(TrainConfig, "predict_turns", choices=PREDICT_TURNS, help=TURNS_HELP),
+    bn_images: int = option(
+        TrainConfig,
+        "bn_images",
+        help="Training images that re-estimate BatchNorm statistics each epoch (0: off).",
     ),
-    bn_images: int = typer.Option(
-        1024, "--bn-images", help="Training images that re-estimate BatchNorm statistics each epoch (0: off)."
-    ),
-    ema_epochs: float = typer.Option(
-        0.0,
-        "--ema-epochs",
+    ema_epochs: float = option(
+        TrainConfig,
+        "ema_epochs",
         help="Validate and save an exponential moving average of the weights with this time constant, "
         "in epochs (0: the weights of the last step).",
     ),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
-    precision: str | None = typer.Option(
-        None,
-        "--precision",
-        help="bf16 | fp32 forward passes; default bf16 on CUDA and on CPUs with native bf16 "
-        "(AVX512-BF16, AMX), fp32 elsewhere.",
+    device: str = option(TrainConfig, "device", choices=DEVICES),
+    precision: str | None = option(
+        TrainConfig,
+        "precision",
+        choices=PRECISIONS,
+        help="Forward passes; default bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), fp32 "
+        "elsewhere.",
     ),
-    compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the network."),
-    weights: Path | None = typer.Option(None, "--weights", help="Trunk weights (state_dict .pt)."),
-    seed: int = typer.Option(0, "--seed"),
-    num_workers: int = typer.Option(0, "--num-workers"),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Cap batches per epoch (smoke runs)."),
+    compile: bool = option(
+        TrainConfig, "compile", "--compile/--no-compile", help="torch.compile the network."
+    ),
+    weights: Path | None = option(TrainConfig, "weights", help="Trunk weights (state_dict .pt)."),
+    seed: int = option(TrainConfig, "seed"),
+    num_workers: int = option(TrainConfig, "num_workers"),
+    max_steps: int | None = option(TrainConfig, "max_steps", help="Cap batches per epoch (smoke runs)."),
 ):
     """Train a stage (votes, ce, ls-ce, dml) with k-fold CV; writes runs/NAME.
 
-    Example: galcat train --store stores/gz1_64.h5 --stage ls-ce --folds 1 --out runs/gz1-lsce
-
-    Example: galcat train --store stores/gz1_64.h5 --stage dml --loss proxy-nca --miner pair
-    --init runs/gz1-lsce --folds 1 --out runs/gz1-dml
+    \b
+    Example: galcat train --store stores/gz1_64.h5 --stage ls-ce --folds 1 \\
+      --out runs/gz1-lsce
+    Example: galcat train --store stores/gz1_64.h5 --stage dml \\
+      --loss proxy-nca --miner pair --init runs/gz1-lsce --folds 1 \\
+      --out runs/gz1-dml
     """
     from galcat.model import train
 
@@ -122,7 +152,7 @@ def train_command(
     )  # fmt: skip
     result = train(cfg)
     lines = [f"run {result.out} ({result.config.stage}, {result.config.arch}, {len(result.folds)} fold(s))"]
-    for key, stat in result.summary.get("metrics", {}).items():
-        lines.append(f"  {key:<16} {stat['mean']:.4f} ± {stat['std']:.4f}")
+    metrics = result.summary.get("metrics", {})
+    lines += [f"  {key:<16} {summary_text(metrics, key)}" for key in metrics]
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
         print("\n".join(lines))

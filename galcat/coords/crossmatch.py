@@ -20,6 +20,7 @@ from galcat.errors import GalcatError, where
 from galcat.tables import ensure_columns, finite_positions
 
 DEFAULT_RADIUS = 5 * u.arcsec
+MATCH_BY = ("sky", "id", "both")  # the ways two tables are matched
 
 
 def parse_radius(radius) -> u.Quantity:
@@ -34,8 +35,11 @@ def parse_radius(radius) -> u.Quantity:
                 quantity = u.Quantity(str(radius).replace(" ", ""))
             except (TypeError, ValueError) as exc:
                 raise GalcatError(f"bad radius {radius!r}: {exc} (write e.g. 5arcsec)") from None
-    if not quantity.unit.is_equivalent(u.deg) or quantity.value <= 0:
+    if not quantity.unit.is_equivalent(u.deg) or not quantity.isscalar:
         raise GalcatError(f"radius must be a positive angle, got {radius!r}")
+    from galcat.ranges import bound, check_number
+
+    check_number(float(quantity.to_value(u.arcsec)), f"radius {radius!r} in arcsec", **bound("radius_arcsec"))
     return quantity.to(u.arcsec)
 
 
@@ -163,13 +167,17 @@ def crossmatch_ids(a: Table, b: Table, key: str = "pgc", key_b: str | None = Non
 def crossmatch(
     a: Table, b: Table, radius=DEFAULT_RADIUS, *, by: str = "sky", key: str = "pgc", key_b: str | None = None
 ) -> Table:
-    """``by='sky'``, ``'id'`` or ``'both'`` (union; ``match_by`` names the method per pair)."""
+    """``by='sky'``, ``'id'`` or ``'both'`` (union; ``match_by`` names the method per pair).
+
+    The radius is checked whatever ``by`` is, so a bad one never passes unnoticed.
+    """
+    if by not in MATCH_BY:
+        raise GalcatError(f"--by must be sky, id or both, not {by!r}")
+    parse_radius(radius)
     if by == "sky":
         return crossmatch_sky(a, b, radius)
     if by == "id":
         return crossmatch_ids(a, b, key, key_b)
-    if by != "both":
-        raise GalcatError(f"--by must be sky, id or both, not {by!r}")
     found: dict[tuple[int, int], set] = {}
     ia, ib, _ = sky_pairs(a, b, radius)
     for pair in zip(ia.tolist(), ib.tolist(), strict=True):
@@ -198,7 +206,7 @@ def crossmatch_files(
     from galcat.tables import read_table
 
     read_table = reader or read_table
-
+    parse_radius(radius)  # before reading anything
     if is_hats(a) or is_hats(b):
         if by != "sky":
             raise GalcatError(f"HATS catalogues are cross-matched by sky position: use --by sky, not {by!r}")

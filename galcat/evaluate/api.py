@@ -25,7 +25,6 @@ from galcat.evaluate.roc import roc_curves
 from galcat.metrics.classification import classification_metrics
 from galcat.metrics.knn import knn
 from galcat.metrics.retrieval import METRIC_KEYS, per_query_retrieval
-from galcat.schemes import HUBBLE9
 
 
 @dataclass
@@ -57,18 +56,7 @@ class Labelled:
 
 
 def _pick_scheme(store, requested: str | None, model_scheme: str | None, model_classes: list[str]) -> str:
-    schemes = store.schemes
-    if not schemes:
-        raise GalcatError(f"{store.path}: store has no labels (no labels/<scheme>); evaluation needs labels")
-    if requested:
-        if requested not in schemes:
-            raise GalcatError(f"{store.path}: no label scheme {requested!r}; the store has {schemes}")
-        return requested
-    if model_scheme in schemes:
-        return model_scheme
-    if tuple(model_classes) == HUBBLE9 and "hubble11" in schemes:
-        return "hubble11"
-    return schemes[0]
+    return store.choose_scheme(requested, model_scheme, model_classes, need="evaluation")
 
 
 def labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> Labelled:
@@ -206,15 +194,15 @@ REPORT_FILES = (
 def check_evaluate_config(cfg: EvaluateConfig) -> None:
     """Ranges of the numeric options, and no report file that is one of the inputs, before any work."""
     from galcat.paths import check_writable, refuse_overwriting_inputs
-    from galcat.ranges import check_numbers
+    from galcat.ranges import bound, check_numbers
 
     check_numbers(
         cfg,
         {
-            "bootstrap": {"low": 0, "high": 1_000_000, "integer": True},
-            "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
+            "bootstrap": bound("bootstrap"),
+            "batch_size": bound("batch_size"),
             "block_size": {"low": 1, "integer": True, "option": "block_size"},
-            "seed": {"low": 0, "integer": True},
+            "seed": bound("seed"),
         },
     )
     out = Path(cfg.out)

@@ -8,7 +8,6 @@ printed as "MAP@R") in its own, clearly named column.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from galcat.config import json_default
 from galcat.evaluate.plots import plot_confusion, plot_reliability, plot_roc
 from galcat.evaluate.report_html import write_report_html
 from galcat.metrics.classification import row_normalise
+from galcat.metrics.summary import PERCENT, format_metric, summarise_folds, summary_text
 
 #: (key, column title) of the summary table, in the paper's order.
 SUMMARY_COLUMNS = (
@@ -45,15 +45,8 @@ def fold_scalars(fold: dict) -> dict:
 
 
 def summarize_folds(folds: list[dict]) -> dict:
-    """``{metric: {"mean", "std", "n_folds"}}`` over folds (std with ddof=0; 0 for one fold)."""
-    scalars = [fold_scalars(f) for f in folds]
-    keys = [k for k in dict.fromkeys(k for s in scalars for k in s)]
-    summary = {}
-    for key in keys:
-        values = np.array([s[key] for s in scalars if key in s and not _isnan(s[key])], dtype=np.float64)
-        if len(values):
-            summary[key] = {"mean": float(values.mean()), "std": float(values.std()), "n_folds": len(values)}
-    return summary
+    """:func:`~galcat.metrics.summary.summarise_folds` of each fold's :func:`fold_scalars`."""
+    return summarise_folds([fold_scalars(f) for f in folds])
 
 
 def _counts(values: list) -> str:
@@ -62,27 +55,9 @@ def _counts(values: list) -> str:
     return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"
 
 
-def _isnan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
-def format_metric(value, percent: bool, std=None, missing: str = "n/a", unit: bool = True) -> str:
-    """One metric as text: 4 decimals, or a percentage with 2 (`` %`` unless ``unit`` is off),
-    followed by ``± std`` when a spread is given; ``missing`` for None or NaN."""
-    if value is None or _isnan(value):
-        return missing
-    if percent:
-        spread = "" if std is None else f" ± {100 * std:.2f}"
-        return f"{100 * value:.2f}{spread}" + (" %" if unit else "")
-    return f"{value:.4f}" + ("" if std is None else f" ± {std:.4f}")
-
-
 def _cell(summary: dict, key: str, percent: bool) -> str:
     """``mean ± std`` over folds; just the value for one fold (a std of one value says nothing)."""
-    if key not in summary:
-        return "n/a"
-    single = summary[key].get("n_folds", 2) < 2
-    return format_metric(summary[key]["mean"], percent, None if single else summary[key]["std"])
+    return summary_text(summary, key)
 
 
 def _value(scalars: dict, key: str, percent: bool) -> str:
@@ -161,9 +136,6 @@ def _combined_markdown(metrics: dict) -> list[str]:
 
 def _maybe(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
-
-
-PERCENT = ("accuracy", "precision_at_1")
 
 
 def report_markdown(metrics: dict) -> str:

@@ -193,10 +193,25 @@ def paired_codes(cfg: AuditConfig) -> dict:
             "full_b": full_b, "match": match}  # fmt: skip
 
 
-def audit(cfg: AuditConfig) -> dict:
-    """Run the audit and write ``audit.json``, ``audit.md`` and ``audit.png`` to ``cfg.out``."""
+def check_audit_config(cfg: AuditConfig) -> AuditConfig:
+    """GalcatError naming the option for a bad choice, radius or count, before any file is read."""
+    from galcat.coords.crossmatch import MATCH_BY, parse_radius
+    from galcat.ranges import bound, check_numbers
+
     if cfg.scheme not in SCHEMES:
         raise GalcatError(f"--scheme {cfg.scheme!r} is not one of {', '.join(SCHEMES)}")
+    if cfg.by not in ("auto", *MATCH_BY):
+        raise GalcatError(f"--by {cfg.by!r} is not one of auto, {', '.join(MATCH_BY)}")
+    if cfg.names is not None and (len(cfg.names) != 2 or not all(str(n).strip() for n in cfg.names)):
+        raise GalcatError(f"--names {cfg.names!r}: give two names separated by a comma")
+    parse_radius(cfg.radius)
+    check_numbers(cfg, {"bootstrap": bound("bootstrap"), "seed": bound("seed")})
+    return cfg
+
+
+def audit(cfg: AuditConfig) -> dict:
+    """Run the audit and write ``audit.json``, ``audit.md`` and ``audit.png`` to ``cfg.out``."""
+    check_audit_config(cfg)
     classes = list(SCHEMES[cfg.scheme])
     pairs = paired_codes(cfg)
     name_a, name_b = pairs["names"]

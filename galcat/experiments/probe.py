@@ -116,13 +116,34 @@ def _train_scheme(cfg: ProbeConfig, fold) -> tuple[str, list[str]]:
     from galcat.store import open_store
 
     with open_store(cfg.store) as store:
-        schemes = store.schemes
-        if not schemes:
-            raise GalcatError(f"{cfg.store}: the store has no labels; the probe head needs them")
-        scheme = cfg.scheme or (fold.scheme if fold.scheme in schemes else schemes[0])
-        if scheme not in schemes:
-            raise GalcatError(f"{cfg.store}: no label scheme {scheme!r}; the store has {schemes}")
+        scheme = store.choose_scheme(cfg.scheme, fold.scheme, fold.class_names or (), need="the probe head")
         return scheme, store.class_names(scheme)
+
+
+def check_probe_config(cfg: ProbeConfig) -> ProbeConfig:
+    """GalcatError naming the option for a bad choice or a value out of range; returns ``cfg``."""
+    from galcat.ranges import bound, check_numbers
+
+    if cfg.head not in HEADS:
+        raise GalcatError(f"--head {cfg.head!r} is not one of {', '.join(HEADS)}")
+    if cfg.features not in FEATURES:
+        raise GalcatError(f"--features {cfg.features!r} is not one of {', '.join(FEATURES)}")
+    check_numbers(
+        cfg,
+        {
+            "fold": bound("fold"),
+            "epochs": bound("epochs"),
+            "lr": {"low": 0, "high": 10, "low_open": True, "option": "lr"},
+            "weight_decay": {"low": 0, "high": 1, "option": "weight_decay"},
+            "hidden": {"low": 1, "high": 65536, "integer": True, "option": "hidden"},
+            "head_batch_size": bound("batch_size", option="head_batch_size"),
+            "val_fraction": bound("fraction", high=0.99, option="val_fraction"),
+            "bootstrap": bound("bootstrap"),
+            "batch_size": bound("batch_size"),
+            "seed": bound("seed"),
+        },
+    )
+    return cfg
 
 
 def probe(cfg: ProbeConfig) -> dict:
@@ -132,10 +153,7 @@ def probe(cfg: ProbeConfig) -> dict:
     from galcat.model import load_run
     from galcat.model.folds import make_folds
 
-    if cfg.head not in HEADS:
-        raise GalcatError(f"--head {cfg.head!r} is not one of {', '.join(HEADS)}")
-    if cfg.features not in FEATURES:
-        raise GalcatError(f"--features {cfg.features!r} is not one of {', '.join(FEATURES)}")
+    check_probe_config(cfg)
     run = load_run(cfg.model)
     if not 0 <= cfg.fold < len(run.folds):
         raise GalcatError(f"{cfg.model}: no fold {cfg.fold}; the run has folds 0..{len(run.folds) - 1}")

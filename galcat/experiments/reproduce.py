@@ -71,9 +71,26 @@ class ReproduceConfig:
         return dataclasses.replace(self, **values)
 
 
-def _check(cfg: ReproduceConfig) -> None:
-    from galcat.model.config import MINERS
+def check_reproduce_config(cfg: ReproduceConfig) -> ReproduceConfig:
+    """GalcatError naming the option for a bad name, store, choice or number; returns ``cfg``."""
+    from galcat.model.config import ARCHS, MINERS
+    from galcat.ranges import bound, check_numbers
 
+    check_numbers(
+        cfg,
+        {
+            "folds": {"low": 1, "high": 100, "integer": True, "allow_none": True},
+            "image_size": bound("image_side", low=8, allow_none=True),
+            "lsce_epochs": bound("epochs", allow_none=True),
+            "dml_epochs": bound("epochs", allow_none=True),
+            "batch_size": bound("batch_size", low=2, allow_none=True),
+            "max_steps": {"low": 1, "integer": True, "allow_none": True},
+            "bootstrap": bound("bootstrap", allow_none=True),
+            "seed": bound("seed"),
+        },
+    )
+    if cfg.arch is not None and cfg.arch not in ARCHS:
+        raise GalcatError(f"--arch {cfg.arch!r} is not one of {', '.join(ARCHS)}")
     if not cfg.train:
         raise GalcatError("--train: give at least one training catalogue as NAME=STORE")
     if len(cfg.test) != 1:
@@ -90,6 +107,7 @@ def _check(cfg: ReproduceConfig) -> None:
     bad = [c for c in cfg.classes if c not in SCHEME_FOR]
     if bad or not cfg.classes:
         raise GalcatError(f"--classes {bad or '(empty)'}: use 9 and/or 11")
+    return cfg
 
 
 def _schemes(path) -> list[str]:
@@ -226,8 +244,7 @@ def reproduce(cfg: ReproduceConfig) -> dict:
     """Run every cell (skipping finished ones), then write ``results.ecsv`` and ``tables.md``."""
     from galcat.experiments.paper import mark_best_miners, write_tables
 
-    cfg = cfg.resolved()
-    _check(cfg)
+    cfg = check_reproduce_config(cfg.resolved())
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "reproduce_config.json")

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from galcat.errors import GalcatError
 from galcat.model.device import default_precision
-from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
+from galcat.ranges import bound, check_numbers
 
 STAGES = ("votes", "ce", "ls-ce", "dml")
 SCHEDULES = ("onecycle", "plateau")
@@ -64,6 +64,7 @@ PROXY_LOSSES = ("proxy-nca", "proxy-anchor", "normalized-softmax")  # losses tha
 MINERS = ("pair", "triplet", "none")
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("bf16", "fp32")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # a torch device string such as cuda:1 works too
 
 
 @dataclass
@@ -120,24 +121,27 @@ class TrainConfig:
 #: ranges of the numeric fields (the same for options, Python calls and a run's config.json)
 _RANGES = {
     "embedding_dim": {"low": 2, "high": 65536, "integer": True},
-    "image_size": {"low": 8, "high": MAX_IMAGE_SIDE, "integer": True, "allow_none": True},
+    "image_size": bound("image_side", low=8, allow_none=True),
     "folds": {"low": 1, "high": 100, "integer": True},
-    "val_fraction": {"low": 0, "high": 1, "low_open": True},
-    "epochs": {"low": 1, "high": 100_000, "integer": True, "allow_none": True},
-    "batch_size": {"low": 1, "high": 1 << 20, "integer": True, "allow_none": True},
+    "val_fraction": bound("fraction"),
+    "epochs": bound("epochs", allow_none=True),
+    "batch_size": bound("batch_size", allow_none=True),
     "lr": {"low": 0, "high": 10, "low_open": True, "allow_none": True},
     "proxy_lr": {"low": 0, "high": 100, "low_open": True, "allow_none": True},
     "momentum": {"low": 0, "high": 1},
     "weight_decay": {"low": 0, "high": 1},
-    "label_smoothing": {"low": 0, "high": 1},
+    "label_smoothing": bound("probability"),
     "m_per_class": {"low": 1, "integer": True, "allow_none": True},
     "patience": {"low": 1, "integer": True, "allow_none": True},
     "plateau_patience": {"low": 1, "integer": True, "option": "plateau_patience"},
-    "seed": {"low": 0, "high": 2**32 - 1, "integer": True},
-    "num_workers": {"low": 0, "high": 256, "integer": True},
+    "seed": bound("seed"),
+    "num_workers": bound("workers", low=0),
     "max_steps": {"low": 1, "integer": True, "allow_none": True},
     "max_angle": {"low": 0, "high": 180, "option": "max_angle"},
     "ema_epochs": {"low": 0, "high": 10_000},
+    "balance_power": bound("probability"),
+    "knn_k": bound("neighbours"),
+    "bn_images": {"low": 0, "high": 10_000_000, "integer": True},
 }
 
 
@@ -161,16 +165,10 @@ def _check(cfg: TrainConfig) -> None:
         raise GalcatError(f"--select-by {cfg.select_by!r} is not one of {', '.join(SELECT_BY)}")
     if cfg.stage == "votes" and cfg.select_by not in (None, "rmse", "val_loss"):
         raise GalcatError(f"--select-by {cfg.select_by}: --stage votes has only rmse and val_loss")
-    if not 0.0 <= cfg.balance_power <= 1.0:
-        raise GalcatError(f"--balance-power must be in [0, 1], got {cfg.balance_power}")
-    if cfg.knn_k < 1:
-        raise GalcatError(f"--knn-k must be >= 1, got {cfg.knn_k}")
     if cfg.stage == "dml" and cfg.predictor != "knn" and cfg.loss not in PROXY_LOSSES:
         raise GalcatError(f"--predictor {cfg.predictor}: --loss {cfg.loss} has no proxies; use knn")
     if cfg.predict_turns not in PREDICT_TURNS:
         raise GalcatError(f"--predict-turns must be 1 or 4, got {cfg.predict_turns}")
-    if cfg.bn_images < 0:
-        raise GalcatError(f"--bn-images must be >= 0, got {cfg.bn_images}")
     check_numbers(cfg, _RANGES)
     if cfg.val_fraction >= 1.0:
         raise GalcatError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")

@@ -35,13 +35,7 @@ def open_training_data(store_path: str, stage: str, scheme: str | None) -> Train
 
     store = open_store(store_path)
     try:
-        schemes = list(store.schemes)
-        if scheme is None and schemes:
-            scheme = schemes[0]
-        if scheme is not None and scheme not in schemes:
-            raise GalcatError(
-                f"{store_path}: no label scheme {scheme!r} in the store (has: {', '.join(schemes) or 'none'})"
-            )
+        scheme = store.choose_scheme(scheme)
         class_names = list(store.class_names(scheme)) if scheme is not None else []
         declared = store.file[f"labels/{scheme}"].attrs.get("mirror_pairs") if scheme is not None else None
         n = len(store)

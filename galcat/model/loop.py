@@ -322,12 +322,10 @@ def _format_record(rec: dict, improved: bool) -> str:
 
 
 def summarise(results: list[dict], cfg: TrainConfig) -> dict:
-    """Mean and (population) standard deviation of each best-epoch metric over folds."""
-    keys = sorted({k for r in results for k, v in r.items() if isinstance(v, float)})
-    stats = {}
-    for key in keys:
-        vals = np.array([r[key] for r in results if key in r], dtype=float)
-        stats[key] = {"mean": float(vals.mean()), "std": float(vals.std()), "values": vals.tolist()}
+    """Each best-epoch metric over folds (:func:`galcat.metrics.summary.summarise_folds`)."""
+    from galcat.metrics.summary import summarise_folds
+
+    stats = summarise_folds(results)
     return {
         "stage": cfg.stage,
         "loss": cfg.loss if cfg.stage == "dml" else None,

@@ -8,10 +8,10 @@ between threads, so :class:`HttpClient` keeps one per thread, all with the same 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from galcat.net.ratelimit import pause
 from galcat.net.session import Download, HttpConfig, RequestFailed, Session, body_snippet
 
 
@@ -19,7 +19,7 @@ class HttpClient:
     """``get(url, validate)`` -> :class:`Download`, or :class:`RequestFailed` / ``NetworkError``."""
 
     def __init__(
-        self, config: HttpConfig | None = None, sleep: Callable[[float], None] = time.sleep, service: str = ""
+        self, config: HttpConfig | None = None, sleep: Callable[[float], None] = pause, service: str = ""
     ):
         self.config = config or HttpConfig()
         self.service = service

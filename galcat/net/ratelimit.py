@@ -4,7 +4,9 @@ Services publish request budgets per host (SIMBAD asks for at most ~6 queries pe
 limit belongs to the host, not to one client object: two resolvers, or two calls of
 ``fetch_vizier_catalogue``, share one :class:`RateLimiter` from :data:`LIMITERS`. Each caller
 reserves the next free slot under a lock and sleeps outside it, so threads queue without holding
-each other up. The clock and the sleep are injectable, so tests check spacing without sleeping.
+each other up. The clock and the sleep are injectable, so tests check spacing without sleeping;
+:func:`now` and :func:`pause` are that clock for the rest of the network layer (retry backoff,
+body deadlines).
 """
 
 from __future__ import annotations
@@ -71,6 +73,19 @@ class LimiterRegistry:
 
 
 LIMITERS = LimiterRegistry()
+
+
+def now() -> float:
+    """The network layer's clock (:data:`LIMITERS`'): body deadlines and rate limits read one clock."""
+    return LIMITERS._clock()
+
+
+def pause(seconds: float) -> None:
+    """The network layer's sleep (:data:`LIMITERS`'): retry backoff and rate limits wait on one clock.
+
+    Tests swap :data:`LIMITERS` for one on a fake clock, so no test waits for real backoff.
+    """
+    LIMITERS._sleep(seconds)
 
 
 def host_limiter(url: str, per_second: float | None) -> RateLimiter | None:

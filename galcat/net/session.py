@@ -22,7 +22,6 @@ keeps one per thread.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +40,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from galcat.errors import NetworkError
-from galcat.net.ratelimit import host_limiter
+from galcat.net.ratelimit import host_limiter, now, pause
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # POST is retried too: galcat only POSTs read-only queries (SIMBAD TAP sync, VizieR votable)
@@ -98,9 +97,7 @@ def _is_connect_failure(error: BaseException | None) -> bool:
 class GalcatRetry(Retry):
     """``Retry`` with a capped ``Retry-After``, an injectable sleep and a fast stop without DNS."""
 
-    def __init__(
-        self, *args, max_retry_after: float = 300.0, sleep: Callable[[float], None] = time.sleep, **kw
-    ):
+    def __init__(self, *args, max_retry_after: float = 300.0, sleep: Callable[[float], None] = pause, **kw):
         super().__init__(*args, **kw)
         self.max_retry_after = max_retry_after
         self.sleeper = sleep
@@ -155,7 +152,7 @@ class GalcatRetry(Retry):
             raise GaveUp(_pool, url, exc.reason, self) from exc.reason
 
 
-def make_retry(config: HttpConfig, sleep: Callable[[float], None] = time.sleep) -> GalcatRetry:
+def make_retry(config: HttpConfig, sleep: Callable[[float], None] = pause) -> GalcatRetry:
     """The ``Retry`` policy of ``config``; ``raise_on_status=False`` hands back the last answer."""
     return GalcatRetry(
         total=config.retries,
@@ -200,7 +197,7 @@ class Session(requests.Session):
     a call without ``stream=True`` also gets body retries, the body deadline and the size cap.
     """
 
-    def __init__(self, config: HttpConfig | None = None, service: str = "", sleep=time.sleep):
+    def __init__(self, config: HttpConfig | None = None, service: str = "", sleep=pause):
         from galcat import __version__
 
         super().__init__()
@@ -287,14 +284,14 @@ class Session(requests.Session):
     def _read_body(self, response: requests.Response) -> bytes:
         """The whole body under the total deadline and the size cap (``read1``: no long blocking)."""
         cfg = self.config
-        start = time.monotonic()
+        start = now()
         chunks, size = [], 0
         try:
             while chunk := response.raw.read1(_CHUNK, decode_content=True):
                 size += len(chunk)
                 if cfg.max_bytes is not None and size > cfg.max_bytes:
                     raise _BodyError(f"body larger than {cfg.max_bytes} bytes")
-                if time.monotonic() - start > cfg.total_timeout:
+                if now() - start > cfg.total_timeout:
                     raise _BodyError(f"body took longer than {cfg.total_timeout:g} s")
                 chunks.append(chunk)
         except _BodyError:

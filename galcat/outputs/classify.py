@@ -114,16 +114,18 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
 def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
     """Outputs (table, kept store) that are none of the inputs, writable; option ranges."""
     from galcat.paths import check_writable, refuse_overwriting_inputs
-    from galcat.ranges import check_numbers
+    from galcat.ranges import bound, check_numbers
 
     check_numbers(
         cfg,
         {
-            "k": {"low": 1, "high": 100_000, "integer": True},
-            "workers": {"low": 1, "high": 256, "integer": True},
-            "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
-            "pixels": {"low": 1, "high": 4096, "integer": True, "allow_none": True},
-            "scale": {"low": 0, "low_open": True, "allow_none": True},
+            "k": bound("neighbours"),
+            "workers": bound("workers"),
+            "batch_size": bound("batch_size"),
+            "pixels": bound("cutout_pixels", allow_none=True),
+            "release": bound("data_release", allow_none=True),
+            "scale": bound("positive", allow_none=True),
+            "crop": {"low": 0, "high": 100_000, "integer": True, "option": "crop"},
         },
     )
     model = Path(cfg.model) if cfg.model else None

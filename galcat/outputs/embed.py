@@ -187,15 +187,11 @@ def _check_same_classes(run_dir, selected) -> None:
 def check_embed_config(cfg: EmbedConfig) -> None:
     """Option ranges, and an output that is none of the inputs (even with --overwrite), before any work."""
     from galcat.paths import check_writable, refuse_overwriting_inputs
-    from galcat.ranges import check_numbers
+    from galcat.ranges import bound, check_numbers
 
     check_numbers(
         cfg,
-        {
-            "k": {"low": 1, "high": 100_000, "integer": True},
-            "fold": {"low": 0, "integer": True, "allow_none": True},
-            "batch_size": {"low": 1, "high": 1 << 20, "integer": True},
-        },
+        {"k": bound("neighbours"), "fold": bound("fold", allow_none=True), "batch_size": bound("batch_size")},
     )
     if not cfg.out:
         return

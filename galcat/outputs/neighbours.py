@@ -226,14 +226,15 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
     """Look the query up, embed it (or reuse the index), search, and save the grid to ``cfg.out``."""
     from galcat.outputs.embed import load_fold, open_checked_store, reference_index
     from galcat.paths import check_writable, refuse_overwriting_inputs
-    from galcat.ranges import check_numbers
+    from galcat.ranges import bound, check_numbers
 
     check_numbers(
         cfg,
         {
-            "k": {"low": 1, "high": 10_000, "integer": True},
-            "fold": {"low": 0, "integer": True},
-            "radius_arcsec": {"low": 0, "low_open": True, "high": 3600 * 180, "option": "--radius"},
+            "k": bound("neighbours"),
+            "fold": bound("fold"),
+            "radius_arcsec": bound("radius_arcsec", option="--radius"),
+            "batch_size": bound("batch_size"),
         },
     )
     if cfg.out:

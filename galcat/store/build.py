@@ -31,7 +31,7 @@ from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
 from galcat.images.result import failures_path
 from galcat.paths import check_writable, refuse_overwriting_inputs
-from galcat.ranges import MAX_IMAGE_SIDE, check_numbers
+from galcat.ranges import bound, check_numbers
 from galcat.store.partial import OK_STATUSES, PartialBuild, io_error
 from galcat.store.preprocess import PreprocessConfig, as_rgb_uint8, preprocess
 from galcat.store.recovery import finish_leftover, with_resume_hint, write_failures
@@ -82,19 +82,20 @@ class BuildConfig:
     overwrite: bool = False
 
 
-#: ranges of the preprocessing fields (``--size`` at most 1024: 100000 px would reserve terabytes)
+#: ranges of the preprocessing fields (``--size`` as every image side: 100000 px would reserve terabytes)
 _PREPROCESS_RANGES = {
-    "size": {"low": 1, "high": MAX_IMAGE_SIDE, "integer": True},
+    "size": bound("image_side"),
     "crop": {"low": 0, "high": 100_000, "integer": True},
     "crop_reference": {"low": 1, "integer": True, "option": "crop_reference"},
 }
 #: ranges of the other numeric fields
 _CONFIG_RANGES = {
-    "pixels": {"low": 1, "high": 4096, "integer": True, "allow_none": True},
-    "scale": {"low": 0, "low_open": True, "allow_none": True},
+    "pixels": bound("cutout_pixels", allow_none=True),
+    "release": bound("data_release", allow_none=True),
+    "scale": bound("positive", allow_none=True),
     "limit": {"low": 1, "integer": True, "allow_none": True},
-    "exclude_radius_arcsec": {"low": 0, "low_open": True, "option": "exclude_radius_arcsec"},
-    "workers": {"low": 1, "high": 256, "integer": True},
+    "exclude_radius_arcsec": bound("radius_arcsec", option="exclude_radius_arcsec"),
+    "workers": bound("workers"),
     "chunk_rows": {"low": 1, "high": 4096, "integer": True, "option": "chunk_rows"},
     "flush_every": {"low": 1, "integer": True, "option": "flush_every"},
 }

@@ -20,6 +20,7 @@ import numpy as np
 from astropy.table import Table
 
 from galcat.errors import GalcatError
+from galcat.schemes.classes import HUBBLE9
 from galcat.store.writer import SCHEMA_VERSION
 
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
@@ -178,6 +179,32 @@ class Store:
     @_damage_is_an_error("labels")
     def schemes(self) -> list[str]:
         return sorted(self.file["labels"].keys()) if "labels" in self.file else []
+
+    def choose_scheme(
+        self, requested=None, model_scheme=None, model_classes=(), need: str = ""
+    ) -> str | None:
+        """The label scheme a stage uses, chosen one way by train, evaluate and probe.
+
+        ``requested`` (which must exist), else the model's own scheme, else ``hubble11`` for a
+        ``hubble9`` model (its labels are collapsed), else the store's first. ``need`` names what
+        needs labels, for the error when the store has none; without it an unlabelled store gives None.
+        """
+        schemes = self.schemes
+        if requested:
+            if requested not in schemes:
+                raise GalcatError(f"{self.path}: no label scheme {requested!r}; the store has {schemes}")
+            return requested
+        if not schemes:
+            if need:
+                raise GalcatError(
+                    f"{self.path}: the store has no labels (no labels/<scheme>); {need} needs them"
+                )
+            return None
+        if model_scheme in schemes:
+            return model_scheme
+        if tuple(model_classes) == tuple(HUBBLE9) and "hubble11" in schemes:
+            return "hubble11"
+        return schemes[0]
 
     def _labels(self, scheme: str):
         if scheme not in self.schemes:

@@ -7,6 +7,7 @@ to end offline, with known labels, in seconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import astropy.units as u
@@ -34,6 +35,32 @@ def _check_classes(classes: Sequence[str]) -> list[str]:
     return classes
 
 
+@dataclass
+class SynthStoreConfig:
+    """``galcat synth store``: a small labelled store that trains in seconds on a CPU."""
+
+    out: str
+    classes: str = "hubble9"  #: hubble9, hubble11 or a comma list of classes (see :func:`class_list`)
+    n_per_class: int = 40
+    size: int = 32
+    seed: int = 0
+    overwrite: bool = False
+
+
+def synth_store(cfg: SynthStoreConfig) -> Path:
+    """:func:`make_synthetic_store` of ``cfg`` (checked before anything is rendered)."""
+    return make_synthetic_store(cfg.out, cfg.classes, cfg.n_per_class, cfg.size, cfg.seed, cfg.overwrite)
+
+
+def check_synthetic_sizes(n_per_class, size, seed) -> None:
+    """The image-side bound of ``galcat build`` (from 8 px, the renderer's least) and the shared counts."""
+    from galcat.ranges import bound, check_number
+
+    check_number(n_per_class, "--n-per-class", **bound("per_class"))
+    check_number(size, "--size", **bound("image_side", low=8))  # the renderer needs 8 px
+    check_number(seed, "--seed", **bound("seed"))
+
+
 def synthetic_catalogue_and_images(
     classes: Sequence[str] = HUBBLE9,
     n_per_class: int = 20,
@@ -49,8 +76,7 @@ def synthetic_catalogue_and_images(
     ``votes``, the 37 GZ2 vote-fraction columns named in ``meta['vote_columns']``.
     """
     classes = _check_classes(classes)
-    if int(n_per_class) < 1:
-        raise GalcatError(f"synthetic catalogue: n_per_class must be >= 1, got {n_per_class}")
+    check_synthetic_sizes(n_per_class, size, seed)
     rng = np.random.default_rng([int(seed), 0x5E7C])
     labels = np.repeat(np.array(classes, dtype=object), int(n_per_class))[
         rng.permutation(len(classes) * n_per_class)
@@ -126,6 +152,7 @@ def make_synthetic_store(
     from galcat.store import write_store
 
     classes = class_list(classes)
+    check_synthetic_sizes(n_per_class, size, seed)
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass overwrite=True to replace it")

@@ -22,8 +22,9 @@ def flip_labels(labels: Sequence[str], rate: float, classes: Sequence[str], seed
     Returns ``(noisy_labels, flipped)``: an object array of class names and a boolean mask of the
     rows that changed, so the realised noise rate is ``flipped.mean()``.
     """
-    if not 0.0 <= float(rate) <= 1.0:
-        raise GalcatError(f"label noise rate must lie in [0, 1], got {rate}")
+    from galcat.ranges import bound, check_number
+
+    check_number(rate, "label noise rate (--rate)", **bound("probability"))
     classes = list(classes)
     if len(classes) < 2:
         raise GalcatError("label noise needs at least two classes")
@@ -50,8 +51,11 @@ def make_noisy_store(
     Images, positions and ids are unchanged (the same galaxies, relabelled); the catalogue keeps
     the original label in ``<scheme>_expert`` and a boolean ``label_flipped`` column.
     """
+    from galcat.ranges import bound, check_number
     from galcat.store import open_store, write_store
 
+    check_number(rate, "label noise rate (--rate)", **bound("probability"))
+    check_number(seed, "--seed", **bound("seed"))
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass --overwrite to replace it")

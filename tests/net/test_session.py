@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from helpers.faulty_server import FaultyImageServer, position_key
 
@@ -44,14 +42,26 @@ def test_error_pages_with_http_200_are_retried_then_named(jpeg):
             HttpClient(FAST).get(url_of(server), decode_image)
 
 
-def test_a_dripping_body_hits_the_deadline_long_before_it_ends(jpeg):
-    # 8 pieces 2 s apart: the whole body would take 16 s; the deadline is 0.5 s
+def test_a_dripping_body_hits_the_deadline_long_before_it_ends(jpeg, monkeypatch):
+    # 8 pieces 1 s apart: the whole body would take 8 s; the deadline is 0.5 s. The network
+    # layer's clock moves 0.3 s at each reading, so the deadline passes at the second piece.
+    from helpers.clock import FakeClock
+
+    from galcat.net import LimiterRegistry, ratelimit
+
+    clock, readings = FakeClock(), []
+
+    def ticking() -> float:
+        clock.advance(0.3)
+        readings.append(clock.now())
+        return readings[-1]
+
+    monkeypatch.setattr(ratelimit, "LIMITERS", LimiterRegistry(clock=ticking, sleep=clock.sleep))
     with FaultyImageServer({KEY: jpeg}, faults={KEY: ["trickle"]}, slow_seconds=8.0) as server:
-        start = time.monotonic()
         cfg = HttpConfig(timeout=5.0, total_timeout=0.5, retries=0)
         with pytest.raises(RequestFailed, match=r"body took longer than 0\.5 s"):
             HttpClient(cfg).get(url_of(server), decode_image)
-        assert time.monotonic() - start < 8
+    assert len(readings) <= 3  # the start and at most two pieces of eight were read
 
 
 def test_plain_session_reads_validates_and_limits_body_size(jpeg):

@@ -70,7 +70,7 @@ def test_sigkill_at_random_points_then_resume_gives_identical_store(tmp_path, fo
     out = tmp_path / "killed" / "s.h5"
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(tests=str(TESTS), n=N, folder=str(folder), out=str(out)))
-    rng = np.random.default_rng(int(time.time()))
+    rng = np.random.default_rng(20)  # fixed: a failure names kill points that a rerun reproduces
     points = sorted(rng.choice(np.arange(1, N - 20), size=4, replace=False).tolist())
     progress = []
     for after in points:
