@@ -15,6 +15,7 @@ def test_config_and_printed_summary(api, tmp_path):
         "catalogue": "demo/c.fits",
         "catalogue_columns": ["a", "b"],
         "timings_s": {"total_s": 12.5},
+        "explorer": "demo/explore/index.html",
     }
     calls = api("galcat.demo", "run_demo", summary)
     result = invoke("demo", "--out", tmp_path / "d", "--ce-epochs", 1)
@@ -23,3 +24,4 @@ def test_config_and_printed_summary(api, tmp_path):
     out = result.stdout
     assert json.loads(out[: out.index("}") + 1]) == {"accuracy": 0.5}
     assert "catalogue: demo/c.fits  (2 columns)" in out and "total time: 12.5 s" in out
+    assert out.splitlines()[-1] == "open this first, in a browser: demo/explore/index.html"

@@ -33,6 +33,8 @@ def test_config_and_printed_metrics(api, tmp_path):
     assert lines[1] == f"{'accuracy':36s} 80.00 ± 5.00 % over folds"  # as report.md writes it
     assert lines[2] == f"{'unweighted F1':36s} 0.7000 ± 0.1000 over folds"
     assert lines[3] == "ensemble of 2 folds: accuracy 80.00 %, unweighted F1 0.7000, MAP@1 (P@1) 90.00 %"
-    assert lines[-1] == f"report: {tmp_path / 'report.md'}"
+    assert (
+        lines[-1] == f"report: {tmp_path / 'report.md'} (with the figures inline: {tmp_path / 'report.html'})"
+    )
     assert invoke("evaluate", "--model", "runs/x", "--query", "q.h5", "--folds", "1").exit_code == 0
     assert calls[-1].args[0].folds == "1"  # --folds and --fold are one option
