@@ -15,3 +15,13 @@ def lazy_exports(package: str, names: dict[str, str]) -> Callable[[str], object]
         raise AttributeError(f"module {package!r} has no attribute {attr!r}")
 
     return __getattr__
+
+
+def lazy_dir(namespace: dict, names) -> Callable[[], list[str]]:
+    """A module ``__dir__`` listing the lazy ``names`` beside the module's own (for ``dir()`` and
+    tab completion, which do not see names that ``__getattr__`` would import)."""
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(names))
+
+    return __dir__

@@ -55,7 +55,9 @@ def classify(
     scale: float | None = typer.Option(None, "--scale", help="Cutout scale in arcsec/pixel."),
     release: int | None = typer.Option(None, "--release", help="SDSS data release (skyserver)."),
     base_url: str | None = typer.Option(None, "--base-url", help="Service mirror URL.", hidden=True),
-    k: int = option(ClassifyConfig, "k", help="Nearest reference galaxies per target."),
+    k: int | None = option(
+        ClassifyConfig, "k", help="Nearest reference galaxies per target (default: a DML model's k, else 10)."
+    ),
     workers: int = option(ClassifyConfig, "workers", help="Parallel downloads."),
     overwrite: bool = option(ClassifyConfig, "overwrite", help="Replace --out (and --keep-store)."),
     batch_size: int = option(ClassifyConfig, "batch_size", help="Images per forward pass."),

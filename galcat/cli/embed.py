@@ -28,7 +28,9 @@ def embed(
     ),
     per_fold: bool = option(EmbedConfig, "per_fold", help="Also write each fold's prediction columns."),
     calibrate: bool = calibrate_option(EmbedConfig),
-    k: int = option(EmbedConfig, "k", help="Number of nearest references for the kNN columns."),
+    k: int | None = option(
+        EmbedConfig, "k", help="Nearest references of the kNN columns (default: a DML model's k, else 10)."
+    ),
     overwrite: bool = option(EmbedConfig, "overwrite", help="Replace an existing output file."),
     samp: bool = option(EmbedConfig, "samp", help="Send the written table to TOPCAT via a running SAMP hub."),
     batch_size: int = option(EmbedConfig, "batch_size", help="Images per forward pass."),

@@ -5,7 +5,7 @@ themselves (retrieval, k-NN, classification) live in :mod:`galcat.metrics`. Subm
 imported on first use so importing this package is cheap.
 """
 
-from galcat._lazy import lazy_exports
+from galcat._lazy import lazy_dir, lazy_exports
 
 _LAZY = {
     "EvaluateConfig": "galcat.evaluate.api",
@@ -19,6 +19,7 @@ _LAZY = {
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 
 __all__ = list(_LAZY)

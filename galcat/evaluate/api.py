@@ -79,11 +79,9 @@ def labelled_rows(path, requested, model_scheme, model_classes, rows=None) -> La
     return Labelled(str(path), rows, codes[rows], scheme)
 
 
-def _embed(fold, labelled: Labelled, cfg: EvaluateConfig, temperature=None):
-    """(embeddings, unscaled probs, scaled probs) of the labelled rows, in their order."""
-    from galcat.model.ensemble import fold_predictions
-
-    return fold_predictions(fold, labelled.path, labelled.rows, temperature, cfg.batch_size, cfg.device)
+def _embed(predictor, labelled: Labelled):
+    """One fold's :class:`galcat.model.predictor.Prediction` of the labelled rows, in their order."""
+    return predictor.predict_store(labelled.path, labelled.rows)
 
 
 def _saved_reference(fold, embedded: Labelled, reference: Labelled, shared_ref, cfg: EvaluateConfig):
@@ -254,13 +252,18 @@ def classifier_name(model) -> str:
     return "softmax head"
 
 
-def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: EvaluateConfig):
-    """(metrics dict, FoldQueries, reference embeddings of ``shared_ref`` or None) of one fold."""
+def _evaluate_fold(number, fold, plan, shared_ref, predictor, classes, cfg: EvaluateConfig):
+    """(metrics dict, FoldQueries, reference embeddings of ``shared_ref`` or None) of one fold;
+    ``predictor`` predicts with this fold alone."""
     from galcat.evaluate.combined import FoldQueries, calibration_block
 
     query, reference, own = plan
+    calibration = predictor.calibrations[0]
     temperature = calibration.temperature if calibration is not None else None
-    q_emb, raw, probs = _embed(fold, query, cfg, temperature)
+    pred = _embed(predictor, query)
+    q_emb = pred.fold_embeddings[0]
+    raw = None if pred.fold_logits is None else pred.raw_fold_probabilities[0]
+    probs = None if pred.fold_probabilities is None else pred.fold_probabilities[0]
     embedded = shared_ref or reference
     same = Path(embedded.path).resolve() == Path(query.path).resolve() and np.array_equal(
         embedded.rows, query.rows
@@ -268,7 +271,7 @@ def _evaluate_fold(number, fold, plan, shared_ref, calibration, classes, cfg: Ev
     r_emb, r_lab, shared_emb = None, None, None
     if not same:
         saved = _saved_reference(fold, embedded, reference, shared_ref, cfg)
-        r_emb = saved if saved is not None else _embed(fold, embedded, cfg)[0]
+        r_emb = saved if saved is not None else _embed(predictor, embedded).fold_embeddings[0]
         r_lab = embedded.codes
         if shared_ref is not None:  # this fold's own references are a subset of the shared rows
             shared_emb = r_emb
@@ -320,16 +323,13 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     """Evaluate every selected fold and their combination; write metrics.json, report.md and
     figures (confusion, ROC, calibration, confident mistakes) to ``cfg.out``."""
     from galcat.model import load_run
-    from galcat.model.ensemble import run_calibrations, select_folds
+    from galcat.model.ensemble import select_folds
 
     check_evaluate_config(cfg)
     run = load_run(cfg.model, cfg.predict_turns)
     selected = select_folds(run, cfg.folds)
     class_names = _common_classes(cfg.model, selected)
-    if cfg.calibrate:
-        calibrations = run_calibrations(run, selected, cfg.batch_size, cfg.device)
-    else:
-        calibrations = [None] * len(selected)
+    predictor = run.predictor(cfg.folds, None, cfg.calibrate, cfg.batch_size, cfg.device)
     plans = [_plan(run, fold, cfg, class_names) for _, fold in selected]
     same_rows = all(
         q.path == plans[0][0].path and np.array_equal(q.rows, plans[0][0].rows) for q, _, _ in plans
@@ -338,9 +338,9 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         _shared_reference(plans, class_names, selected[0][1].scheme) if len(plans) > 1 and same_rows else None
     )
     folds, queries, shared_embs = [], [], []
-    for (number, fold), plan, calibration in zip(selected, plans, calibrations, strict=True):
+    for (number, fold), plan in zip(selected, plans, strict=True):
         result, fold_queries, shared_emb = _evaluate_fold(
-            number, fold, plan, shared_ref, calibration, class_names, cfg
+            number, fold, plan, shared_ref, predictor.select([number]), class_names, cfg
         )
         folds.append(result)
         queries.append(fold_queries)

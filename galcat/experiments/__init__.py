@@ -5,7 +5,7 @@ paper's training grid and writes its tables beside the published values; ``probe
 small head on a frozen trunk's features.
 """
 
-from galcat._lazy import lazy_exports
+from galcat._lazy import lazy_dir, lazy_exports
 
 _LAZY = {
     "AuditConfig": "galcat.experiments.audit",
@@ -19,5 +19,6 @@ _LAZY = {
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 __all__ = list(_LAZY)

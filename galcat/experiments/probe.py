@@ -50,7 +50,7 @@ class ProbeConfig:
 
 
 class FrozenFeatures(nn.Module):
-    """A run's network reduced to the features the probe reads (``predict`` calls it)."""
+    """A run's network reduced to the features the probe reads (a :class:`Predictor` runs it)."""
 
     def __init__(self, net: nn.Module, features: str):
         super().__init__()
@@ -102,14 +102,13 @@ def fit_head(features: np.ndarray, labels: np.ndarray, n_classes: int, cfg: Prob
 
 
 def _features(extractor, labelled, cfg: ProbeConfig) -> np.ndarray:
-    from galcat.model.inference import predict
+    from galcat.model.predictor import Predictor
 
-    pred = predict(
-        extractor, labelled.path, indices=labelled.rows, batch_size=cfg.batch_size, device=cfg.device
-    )
+    predictor = Predictor([(cfg.fold, extractor)], batch_size=cfg.batch_size, device=cfg.device)
+    pred = predictor.predict_store(labelled.path, labelled.rows)
     if not np.array_equal(pred.index, labelled.rows):
         raise GalcatError(f"{labelled.path}: features do not cover the requested rows")
-    return pred.embeddings
+    return pred.fold_embeddings[0]
 
 
 def _train_scheme(cfg: ProbeConfig, fold) -> tuple[str, list[str]]:

@@ -4,7 +4,7 @@ Plain arrays in, numbers out; numpy (plus faiss or torch for k-NN) and nothing a
 Submodules load on first use.
 """
 
-from galcat._lazy import lazy_exports
+from galcat._lazy import lazy_dir, lazy_exports
 
 _LAZY = {
     "knn": "galcat.metrics.knn",
@@ -16,6 +16,7 @@ _LAZY = {
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -4,7 +4,7 @@
 Heavy modules are imported on first use so that ``import galcat.model`` stays cheap.
 """
 
-from galcat._lazy import lazy_exports
+from galcat._lazy import lazy_dir, lazy_exports
 from galcat.model.config import TrainConfig
 
 _LAZY = {
@@ -14,12 +14,13 @@ _LAZY = {
     "Run": "galcat.model.run",
     "FoldModel": "galcat.model.run",
     "load_fold_model": "galcat.model.run",
-    "predict": "galcat.model.inference",
-    "Predictions": "galcat.model.inference",
+    "Predictor": "galcat.model.predictor",
+    "Prediction": "galcat.model.predictor",
     "GalaxyNet": "galcat.model.networks",
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 
 __all__ = ["TrainConfig", *_LAZY]

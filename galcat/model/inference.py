@@ -1,10 +1,11 @@
-"""Embeddings and class predictions for store rows (used by evaluate, embed and training).
+"""The low-level forward pass: one network over store rows or an in-memory image array.
 
-Every model that can classify returns ``logits`` (n, C) and ``probs = softmax(logits)``: the
-softmax head's logits (ce / ls-ce), scaled cosine similarities to the proxies (proxy DML losses:
-the nearest class prototype wins), or log vote probabilities of the k nearest training embeddings
-(DML, against the run's saved reference). Rows come back in the order asked for, and the caller's
-model stays on its device and in its train/eval mode.
+Only :class:`galcat.model.predictor.Predictor` calls it (``tests/model/test_predictor.py`` checks
+that): the predictor owns the image size, the calibration and the k-NN vote, this module the
+batches, the device and the turns. A network with a head returns its ``logits`` (n, C): the
+softmax head's (ce / ls-ce) or scaled cosine similarities to the proxies (proxy DML losses);
+a ``knn`` network returns none (the predictor votes). Rows come back in the order asked for, and
+the caller's model stays on its device and in its train/eval mode.
 
 A model trained with ``rotations=4`` is run on the four 90-degree turns of every image: a galaxy's
 morphology has no preferred orientation on the sky, so its embedding is the mean of the four
@@ -22,18 +23,22 @@ import torch
 import torch.nn.functional as F
 
 from galcat.errors import GalcatError
+from galcat.model.calibration import softmax
 from galcat.model.data import make_augment, make_batches
 from galcat.model.device import autocast, memory_format, resolve_device
-from galcat.model.vote import knn_vote_logits
 
 
 @dataclass
 class Predictions:
     embeddings: np.ndarray  # float32 (n, D)
-    probs: np.ndarray | None  # float32 (n, C) softmax of ``logits``, None for a model that cannot classify
-    index: np.ndarray  # int64 (n,) store rows, in the order asked for
+    index: np.ndarray  # int64 (n,) store rows in the order asked for (array positions for an array)
     votes: np.ndarray | None = None  # float32 (n, 37) for a votes-stage model
-    logits: np.ndarray | None = None  # float32 (n, C) before the softmax (temperature scaling needs them)
+    logits: np.ndarray | None = None  # float32 (n, C) of a network with a class head, else None
+
+    @property
+    def probs(self) -> np.ndarray | None:
+        """float32 (n, C) softmax of ``logits`` (None without them)."""
+        return None if self.logits is None else softmax(self.logits).astype(np.float32)
 
 
 def _views_mean(net, x: torch.Tensor, views: int, dev, fmt) -> dict[str, torch.Tensor]:
@@ -55,25 +60,37 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return tensor.device if tensor is not None else torch.device("cpu")
 
 
+def _array_batches(images: np.ndarray, batch_size: int):
+    """Batch dicts (``images`` uint8 BHWC, ``index``) of an in-memory array, in order."""
+    for start in range(0, len(images), batch_size):
+        chunk = np.ascontiguousarray(images[start : start + batch_size])
+        yield {"images": torch.from_numpy(chunk), "index": torch.arange(start, start + len(chunk))}
+
+
 @torch.no_grad()
 def predict(
     model: torch.nn.Module,
-    store_path,
+    source,
     indices=None,
     batch_size: int = 128,
     device=None,
     image_size: int | None = None,
     num_workers: int = 0,
 ) -> Predictions:
-    """Run ``model`` over store rows (all when ``indices`` is None), without augmentation.
+    """Run ``model`` over store rows (``source`` a store path; all rows when ``indices`` is None)
+    or over an in-memory uint8 array (N, H, W, 3), without augmentation.
 
     ``device`` defaults to the model's own; another device runs a copy of the model there.
-    ``image_size`` defaults to the size the model was trained at (``model.image_size``).
+    ``image_size`` defaults to the size the model was trained at (``model.image_size``); images
+    of another size are resized to it.
     """
-    if indices is None:
+    in_memory = isinstance(source, np.ndarray)
+    if in_memory:
+        indices = np.arange(len(source), dtype=np.int64)
+    elif indices is None:
         from galcat.store import open_store
 
-        with open_store(store_path) as store:
+        with open_store(source) as store:
             indices = np.arange(len(store), dtype=np.int64)
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     rows = np.unique(indices)  # the loader reads sorted rows; the answer follows ``indices``
@@ -87,9 +104,12 @@ def predict(
     net.eval()
     fmt = memory_format(dev)
     augment = make_augment(size, train=False).to(dev)
-    loader = make_batches(
-        store_path, rows, batch_size, False, 0, None, False, False, None, num_workers, dev.type == "cuda"
-    )
+    if in_memory:
+        loader = _array_batches(source, batch_size)
+    else:
+        loader = make_batches(
+            source, rows, batch_size, False, 0, None, False, False, None, num_workers, dev.type == "cuda"
+        )
     embs, logits, votes, got = [], [], [], []
     views = int(getattr(model, "rotations", 1) or 1)
     try:
@@ -108,24 +128,15 @@ def predict(
     got_rows = torch.cat(got).numpy().astype(np.int64) if got else np.zeros(0, np.int64)
     if not np.array_equal(got_rows, rows):
         raise GalcatError(
-            f"{store_path}: the loader returned {len(got_rows)} of the {len(rows)} rows asked for"
+            f"{source if not in_memory else 'images'}: the loader returned {len(got_rows)} of the "
+            f"{len(rows)} rows asked for"
         )
     take = np.searchsorted(rows, indices)
     emb = torch.cat(embs).numpy()[take] if embs else np.zeros((0, dim), np.float32)
     all_logits = torch.cat(logits).numpy()[take] if logits else None
-    if all_logits is None and getattr(model, "predictor", None) == "knn" and len(model.reference_labels):
-        all_logits = knn_vote_logits(
-            emb, model.reference_embeddings.cpu().numpy(), model.reference_labels.cpu().numpy(),
-            len(model.class_names), model.knn_k,
-        )  # fmt: skip
-    probs = None
-    if all_logits is not None:
-        all_logits = np.ascontiguousarray(all_logits, dtype=np.float32)
-        probs = torch.softmax(torch.from_numpy(all_logits), dim=1).numpy()
     return Predictions(
         embeddings=np.ascontiguousarray(emb, dtype=np.float32),
-        probs=probs,
         index=indices.copy(),
         votes=torch.cat(votes).numpy()[take] if votes else None,
-        logits=all_logits,
+        logits=None if all_logits is None else np.ascontiguousarray(all_logits, dtype=np.float32),
     )

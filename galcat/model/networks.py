@@ -5,7 +5,7 @@ trunk -> embedding (Linear(feat, 512)-ReLU-Linear(512, D), the paper's 128-d LSC
 predictor (``GalaxyNet.predictor``):
 
 * ``softmax``: a classifier Linear(D, C) (ce / ls-ce);
-* ``knn``: no class head; ``galcat.model.inference.predict`` votes among the k nearest training
+* ``knn``: no class head; the predictor (``galcat.model.predictor``) votes among the k nearest training
   embeddings (the run's saved reference): DML, the default for every loss;
 * ``proxy``: prototypes (C, D) saved with the weights; logits are scaled cosine similarities to
   them (the class centroids or the loss's proxies, ``galcat.model.prototypes``), so the prediction

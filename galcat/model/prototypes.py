@@ -19,7 +19,7 @@ import torch
 from galcat.model.checkpoint import safe_load, save_checkpoint
 from galcat.model.config import TrainConfig
 from galcat.model.data import TrainingData
-from galcat.model.inference import predict
+from galcat.model.predictor import Predictor
 
 #: training images per class that estimate a centroid each epoch (all of them for smaller classes)
 CENTROID_IMAGES_PER_CLASS = 512
@@ -27,8 +27,9 @@ CENTROID_IMAGES_PER_CLASS = 512
 
 def _embed_rows(model, cfg: TrainConfig, data: TrainingData, rows, device) -> tuple[np.ndarray, np.ndarray]:
     """(L2-normalised embeddings, labels) of store ``rows`` (in that order), current weights."""
-    pred = predict(model, data.store_path, indices=rows, batch_size=cfg.batch_size, device=device)
-    emb = pred.embeddings / np.maximum(np.linalg.norm(pred.embeddings, axis=1, keepdims=True), 1e-12)
+    predictor = Predictor([(0, model)], batch_size=cfg.batch_size, device=device)
+    raw = predictor.predict_store(data.store_path, rows).fold_embeddings[0]
+    emb = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
     return emb.astype(np.float32), data.labels[np.searchsorted(data.rows, rows)]
 
 

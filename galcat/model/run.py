@@ -31,16 +31,39 @@ class FoldModel:
     stage: str | None = None
     path: Path | None = None
     val_metrics: dict = field(default_factory=dict)
-    #: (key, Predictions) of a calibration fit (galcat.model.ensemble), used once by the scoring after it
-    val_predictions: tuple | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        model = self.model
+        net = f"{getattr(model, 'arch', type(model).__name__)}, {getattr(model, 'predictor', '?')} predictor"
+        return (
+            f"FoldModel({net}, {len(self.class_names)} classes, epoch {self.epoch}, "
+            f"{len(self.train_indices)} train / {len(self.val_indices)} validation rows, "
+            f"path={str(self.path)!r})"
+        )
 
 
 @dataclass
 class Run:
+    """A trained run: its config, one :class:`FoldModel` per fold and the training summary."""
+
     path: Path
     config: TrainConfig
     folds: list[FoldModel]
     summary: dict = field(default_factory=dict)
+
+    def predictor(
+        self, folds=None, predict_turns: int | None = None, calibrate: bool = True, batch_size: int = 128,
+        device=None,
+    ):  # fmt: skip
+        """A :class:`galcat.model.predictor.Predictor` of the selected folds (None: all; a number
+        or '0,2'); ``predict_turns`` (1 or 4) overrides the views averaged; ``calibrate`` uses
+        each fold's temperature (fitted on its validation rows and saved when missing)."""
+        from galcat.model.predictor import Predictor
+
+        return Predictor.from_run(self, folds, predict_turns, calibrate, batch_size, device)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, stage={self.config.stage!r}, {len(self.folds)} fold(s))"
 
 
 def load_fold_model(checkpoint: str | Path, predict_turns: int | None = None) -> FoldModel:

@@ -29,13 +29,14 @@ def vote_probabilities(neighbour_distances, neighbour_labels, n_classes: int) ->
     return (1.0 - PRIOR) * shares + PRIOR / n_classes
 
 
-def knn_vote_logits(
+def knn_vote(
     embeddings, reference, reference_labels, n_classes: int, k: int, exclude_self: bool = False
-) -> np.ndarray:
-    """float32 (n, C) log vote probabilities of ``embeddings`` against the labelled ``reference``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 (n, C) log vote probabilities of ``embeddings`` against the labelled ``reference``,
+    with the (n, k) distances and reference positions of the voters, nearest first.
 
     Distances are those of the training loss (L2 on unit vectors). ``exclude_self``: the queries
-    are the reference itself (leave-one-out, as during validation).
+    are the reference itself (leave-one-out).
     """
     from galcat.metrics.knn import knn
 
@@ -43,4 +44,11 @@ def knn_vote_logits(
     k = max(1, min(int(k), len(reference_labels) - int(exclude_self)))
     dist, idx = knn(embeddings, reference, k, exclude_self=exclude_self, normalize=True)
     probs = vote_probabilities(dist, reference_labels[idx], n_classes)
-    return np.log(probs).astype(np.float32)
+    return np.log(probs).astype(np.float32), dist, idx
+
+
+def knn_vote_logits(
+    embeddings, reference, reference_labels, n_classes: int, k: int, exclude_self: bool = False
+) -> np.ndarray:
+    """The log vote probabilities of :func:`knn_vote` alone."""
+    return knn_vote(embeddings, reference, reference_labels, n_classes, k, exclude_self)[0]

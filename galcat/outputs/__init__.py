@@ -3,7 +3,7 @@
 Imports are lazy so that ``galcat.outputs.columns`` works without torch or the model package.
 """
 
-from galcat._lazy import lazy_exports
+from galcat._lazy import lazy_dir, lazy_exports
 
 _LAZY = {
     "ClassifyConfig": "galcat.outputs.classify",
@@ -20,6 +20,7 @@ _LAZY = {
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 
 __all__ = list(_LAZY)

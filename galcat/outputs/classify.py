@@ -62,7 +62,7 @@ class ClassifyConfig:
     release: int | None = None  #: SDSS data release (skyserver)
     base_url: str | None = None  #: service mirror
     crop: int = 224  #: centre crop for a 424 px image, the same fraction otherwise (as the training store)
-    k: int = 10
+    k: int | None = None  #: kNN neighbours (None: a DML model's vote k, else 10; galcat.outputs.embed)
     workers: int = 4
     batch_size: int = 128
     device: str | None = None
@@ -105,7 +105,7 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
         raise GalcatError(f"--service {cfg.service!r}: use one of {', '.join(SERVICES)}")
     if cfg.images is not None and not Path(cfg.images).is_dir():
         raise GalcatError(f"{cfg.images}: image folder does not exist")
-    if cfg.k < 1:
+    if cfg.k is not None and cfg.k < 1:
         raise GalcatError(f"--k must be at least 1, got {cfg.k}")
     _check_paths_and_ranges(cfg, out)
     return out
@@ -119,7 +119,7 @@ def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
     check_numbers(
         cfg,
         {
-            "k": bound("neighbours"),
+            "k": bound("neighbours", allow_none=True),
             "workers": bound("workers"),
             "batch_size": bound("batch_size"),
             "pixels": bound("cutout_pixels", allow_none=True),
@@ -152,11 +152,6 @@ def pixel_source(cfg: ClassifyConfig):
         cfg.service, cfg.images, image_pattern=cfg.image_pattern, release=cfg.release, scale=cfg.scale,
         pixels=cfg.pixels, base_url=cfg.base_url, http=cfg.http,
     )  # fmt: skip
-
-
-def _model_image_size(run) -> int:
-    fold = run.folds[0]
-    return int(getattr(fold.model, "image_size", None) or getattr(run.config, "image_size", None) or 75)
 
 
 def default_reference(run) -> str | None:
@@ -268,7 +263,7 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult | None:
             if shared["store"] is not None:
                 embed = EmbedConfig(
                     model=cfg.model, store=shared["store"], out=None, reference=shared["reference"], k=cfg.k,
-                    batch_size=cfg.batch_size, device=cfg.device,
+                    batch_size=cfg.batch_size, device=cfg.device, predict_turns=cfg.predict_turns,
                 )  # fmt: skip
                 annotated = embed_catalogue(embed, parts_beside=shared["out"])
             if job is None:  # a torchrun rank other than 0: rank 0 writes the table
@@ -351,7 +346,7 @@ def _prepare(cfg: ClassifyConfig) -> _Job:
     rows = np.arange(n) if cfg.images is not None else np.flatnonzero(known)
     try:
         if len(rows):
-            records = _build(cfg, targets, rows, job.store_path, _model_image_size(run))
+            records = _build(cfg, targets, rows, job.store_path, run.predictor(calibrate=False).image_size)
             for row, (st, error) in records.items():
                 note = "" if known[row] else str(targets["resolve_note"][row])
                 job.status[row] = _status_text(st, error, cfg.images is not None, note)

@@ -9,7 +9,6 @@ the main position so that TOPCAT's sky cross-match picks them up.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -55,12 +54,16 @@ class ReferenceNeighbours:
     """The k nearest labelled references of every query row (row-aligned with the catalogue).
 
     ``distances`` (n, k) are L2 distances between L2-normalised embeddings, nearest first;
-    ``labels`` (n, k) the references' class names; ``objids`` (n, k) their ids.
+    ``labels`` (n, k) the references' class names; ``objids`` (n, k) their ids; ``classes`` the
+    scheme's class names in code order (the order in which the vote breaks ties, as the model's).
+    ``source`` says which references these are, for the column descriptions.
     """
 
     distances: np.ndarray
     labels: np.ndarray
     objids: np.ndarray
+    classes: list[str] | None = None
+    source: str = "reference objects"
 
 
 def sanitize_name(name: str) -> str:
@@ -83,20 +86,23 @@ def class_column_names(class_names, prefix: str = "p_") -> list[str]:
     return names
 
 
-def majority_labels(labels: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Majority label among each row's neighbours and the fraction agreeing with it.
+def vote_labels(labels: np.ndarray, distances: np.ndarray, classes=None) -> tuple[np.ndarray, np.ndarray]:
+    """Winner of each row's distance-weighted (1/d) neighbour vote and its vote probability.
 
-    Ties go to the tied label whose first occurrence is nearest (labels are sorted by distance).
+    The rule of a DML model's own prediction (:func:`galcat.model.vote.vote_probabilities`, a
+    1e-3 uniform prior mixed in): ties go to the first class of ``classes`` (default: sorted).
     """
-    n, k = labels.shape
-    winners = np.empty(n, dtype=object)
-    fractions = np.zeros(n, dtype=np.float32)
-    for i in range(n):
-        counts = Counter(labels[i])
-        top = max(counts.values())
-        winners[i] = next(lab for lab in labels[i] if counts[lab] == top)
-        fractions[i] = top / k
-    return winners.astype(str), fractions
+    from galcat.model.vote import vote_probabilities
+
+    labels = np.asarray(labels, dtype=str)
+    classes = np.asarray(sorted(set(labels.ravel())) if classes is None else [str(c) for c in classes])
+    order = np.argsort(classes, kind="stable")
+    codes = order[np.searchsorted(classes[order], labels)]
+    if len(classes) and not np.array_equal(classes[codes], labels):
+        raise GalcatError(f"neighbour labels {sorted(set(labels.ravel()) - set(classes))} are not classes")
+    probs = vote_probabilities(distances, codes, max(len(classes), 1))
+    best = probs.argmax(axis=1)
+    return classes[best].astype(str), probs[np.arange(len(best)), best].astype(np.float32)
 
 
 def _set(table: Table, name: str, data, *, ucd: str, description: str, unit=None) -> None:
@@ -144,7 +150,7 @@ def annotate_outputs(
 
     ``embeddings`` (n, D) and ``probs`` (n, C) must be row-aligned with ``table``; the embedding
     is stored L2-normalised because every distance (kNN, index, anomaly score) is measured there.
-    ``ensemble`` (a :class:`galcat.model.ensemble.EnsemblePredictions`) adds the uncertainty
+    ``ensemble`` (a :class:`galcat.model.predictor.Prediction`) adds the uncertainty
     columns: ``pred_entropy`` always, ``p_<class>_std`` and ``pred_agreement`` for several folds,
     and with ``per_fold`` each fold's prediction.
     """
@@ -165,7 +171,7 @@ def annotate_outputs(
     class_names = [str(c) for c in class_names] if class_names is not None else []
     if probs is not None:
         _add_prediction_columns(out, np.asarray(probs, dtype=np.float32), class_names, scheme, model_label)
-        if ensemble is not None and ensemble.fold_probs is not None:
+        if ensemble is not None and ensemble.fold_probabilities is not None:
             _add_uncertainty_columns(out, ensemble, class_names, scheme, per_fold)
     if knn is not None:
         _add_knn_columns(out, knn, scheme)
@@ -217,7 +223,7 @@ def _add_uncertainty_columns(out: Table, ensemble, class_names, scheme, per_fold
     if k > 1:
         names = class_column_names(class_names)
         columns += [
-            (f"{colname}_std", ensemble.probs_std[:, index], "p_class_std",
+            (f"{colname}_std", ensemble.std[:, index], "p_class_std",
              f"Standard deviation over the {k} folds of the probability of class '{cls}'")
             for index, (cls, colname) in enumerate(zip(class_names, names, strict=True))
         ]  # fmt: skip
@@ -230,7 +236,7 @@ def _add_uncertainty_columns(out: Table, ensemble, class_names, scheme, per_fold
     if not per_fold:
         return
     for position, number in enumerate(folds):
-        probs = np.asarray(ensemble.fold_probs[position], dtype=np.float32)
+        probs = np.asarray(ensemble.fold_probabilities[position], dtype=np.float32)
         _add_top_class(
             out, probs, class_names, scheme, f"_fold{number}", f"fold {number}'s model (temperature-scaled)"
         )
@@ -247,21 +253,22 @@ def _add_knn_columns(out: Table, knn: ReferenceNeighbours, scheme) -> None:
     n, k = knn.distances.shape
     if n != len(out):
         raise GalcatError(f"kNN results have {n} rows, the catalogue has {len(out)}")
-    winners, fractions = majority_labels(np.asarray(knn.labels, dtype=str), knn.distances)
+    winners, fractions = vote_labels(knn.labels, knn.distances, knn.classes)
     scheme_name = sanitize_name(scheme or "class")
     _set(
         out,
         f"knn_{scheme_name}",
         winners,
         ucd=UCDS["knn"],
-        description=f"Majority {scheme or 'class'} class of the {k} nearest reference objects",
+        description=f"{scheme or 'class'} class winning the distance-weighted (1/d) vote of the {k} nearest "
+        f"{knn.source} (a DML model's own rule)",
     )
     _set(
         out,
         "knn_frac",
         fractions,
         ucd=UCDS["knn_frac"],
-        description=f"Fraction of the {k} nearest references that have the majority class",
+        description="Probability of the winning class in that vote (1/d weights, 1e-3 uniform prior)",
     )
     _set(
         out,

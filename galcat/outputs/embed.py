@@ -16,6 +16,9 @@ from galcat.outputs.index import EmbeddingIndex, index_key
 from galcat.outputs.shards import finish as finish_shards
 from galcat.outputs.shards import main_rank_first, process_group, sharded_compute
 
+#: neighbours of the kNN columns for a model that does not vote (a DML model's default is its own k)
+DEFAULT_K = 10
+
 
 @dataclass
 class EmbedConfig:
@@ -26,7 +29,7 @@ class EmbedConfig:
     out: str | None = None
     reference: str | None = None
     fold: int | None = None  # None: every fold of the run (their ensemble)
-    k: int = 10
+    k: int | None = None  # neighbours of the kNN columns; None: a DML model's vote k, else DEFAULT_K
     overwrite: bool = False
     samp: bool = False
     batch_size: int = 128
@@ -36,13 +39,11 @@ class EmbedConfig:
     predict_turns: int | None = None  # views a prediction averages (1 or 4); None: as trained
 
 
-def load_fold(run_dir, fold: int, predict_turns: int | None = None):
-    """The trained fold of a run (``galcat.model.load_run``), with a clear error for a bad fold."""
+def load_fold(run_dir, fold: int, predict_turns: int | None = None, batch_size: int = 128, device=None):
+    """An uncalibrated predictor of one fold of a run, with a clear error for a bad fold."""
     from galcat.model import load_run
-    from galcat.model.ensemble import select_folds
 
-    run = load_run(run_dir, predict_turns)
-    return run, select_folds(run, fold)[0][1]
+    return load_run(run_dir, predict_turns).predictor(fold, None, False, batch_size, device)
 
 
 def open_checked_store(path, fold, need_labels: bool):
@@ -80,46 +81,35 @@ def open_checked_store(path, fold, need_labels: bool):
     return store
 
 
-def _image_size(run, fold, store) -> int:
-    """The size the model was trained at (model attribute, run config), else the store's size."""
-    config = getattr(run, "config", None)
-    size = getattr(fold.model, "image_size", None) or getattr(config, "image_size", None)
-    return int(size) if size else int(store.image_shape[0])
-
-
-def embed_store(run, selected, store_path, store, batch_size=128, device=None, temperatures=None, out=None):
-    """The selected ``[(number, fold)]``'s predictions for every store row, in store row order
-    (:class:`galcat.model.ensemble.EnsemblePredictions`; one fold is an ensemble of one).
+def embed_store(predictor, store_path, store, out=None):
+    """The predictor's :class:`galcat.model.predictor.Prediction` of every store row, in store row
+    order (one fold is an ensemble of one).
 
     Under ``torchrun`` the rows are shared out between the ranks (:mod:`galcat.outputs.shards`,
     part files beside ``out``); rank 0 gets the merged predictions and every other rank ``None``.
     """
-    from galcat.model.ensemble import predict_ensemble
-
-    size = _image_size(run, selected[0][1], store)
 
     def compute(rows):
-        return _ensemble_arrays(
-            predict_ensemble(
-                selected, str(store_path), rows, temperatures, batch_size, device, image_size=size
-            )
-        )
+        return _prediction_arrays(predictor.predict_store(str(store_path), rows))
 
+    run_path = getattr(predictor.run, "path", "")
     manifest = {
-        "store": store.fingerprint, "model": str(Path(run.path).resolve()), "image_size": size,
-        "folds": [int(n) for n, _ in selected], "temperatures": [t or 1.0 for t in (temperatures or [])],
+        "store": store.fingerprint, "model": str(Path(run_path).resolve()),
+        "image_size": predictor.image_size,
+        "folds": list(predictor.numbers), "temperatures": list(predictor.temperatures),
     }  # fmt: skip
     arrays = sharded_compute(len(store), compute, out, manifest)
     if arrays is None:
         return None
-    return _ensemble_from_arrays(arrays, selected, temperatures)
+    return _prediction_from_arrays(arrays, predictor)
 
 
-#: EnsemblePredictions fields with a fold axis first (k, n, ...); part files keep rows first
-_FOLD_AXIS_FIELDS = ("fold_probs",)
+#: Prediction fields with a fold axis first (F, N, ...); part files keep rows first
+_FOLD_AXIS_FIELDS = ("fold_embeddings", "fold_logits", "fold_probabilities", "vote_distances", "vote_rows",
+                     "vote_labels")  # fmt: skip
 
 
-def _ensemble_arrays(pred) -> dict[str, np.ndarray]:
+def _prediction_arrays(pred) -> dict[str, np.ndarray]:
     arrays = {}
     for name, value in vars(pred).items():
         if isinstance(value, np.ndarray):
@@ -127,33 +117,35 @@ def _ensemble_arrays(pred) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _ensemble_from_arrays(arrays: dict[str, np.ndarray], selected, temperatures):
-    from galcat.model.ensemble import EnsemblePredictions
+def _prediction_from_arrays(arrays: dict[str, np.ndarray], predictor):
+    from galcat.model.predictor import Prediction
 
     fields = {name: np.moveaxis(v, 1, 0) if name in _FOLD_AXIS_FIELDS else v for name, v in arrays.items()}
-    temps = [float(t) if t else 1.0 for t in (temperatures or [None] * len(selected))]
-    return EnsemblePredictions(folds=[int(n) for n, _ in selected], temperatures=temps, **fields)
+    return Prediction(
+        class_names=list(predictor.class_names), folds=list(predictor.numbers),
+        temperatures=list(predictor.temperatures), **fields,
+    )  # fmt: skip
 
 
-def _selection_key(selected):
+def _selection_key(predictor):
     """Index key part and model digest of a fold selection (one fold keeps its historic key)."""
-    if len(selected) == 1:
-        return selected[0][0], model_hash(selected[0][1].model)
-    digests = "|".join(model_hash(fold.model) for _, fold in selected)
-    return ",".join(str(n) for n, _ in selected), hashlib.sha256(digests.encode()).hexdigest()
+    if len(predictor.numbers) == 1:
+        return predictor.numbers[0], model_hash(predictor.models[0])
+    digests = "|".join(model_hash(model) for model in predictor.models)
+    return ",".join(str(n) for n in predictor.numbers), hashlib.sha256(digests.encode()).hexdigest()
 
 
-def reference_index(run_dir, selected, run, store_path, store, batch_size=128, device=None, embeddings=None):
+def reference_index(run_dir, predictor, store_path, store, embeddings=None):
     """The saved embedding index of a store for these folds (their mean embedding), rebuilt when stale.
 
     ``embeddings`` (store row order) skips the forward pass when the caller already has them.
     """
-    fold_key, digest = _selection_key(selected)
+    fold_key, digest = _selection_key(predictor)
     key = index_key(run_dir, fold_key)
     index = EmbeddingIndex.load(store_path, key, store.fingerprint, digest)
     if index is None:
         if embeddings is None:
-            embeddings = embed_store(run, selected, store_path, store, batch_size, device).embeddings
+            embeddings = embed_store(predictor, store_path, store).embeddings
         index = EmbeddingIndex.build(embeddings, np.arange(len(store)), store.fingerprint, digest)
         index.save(store_path, key)
     return index
@@ -172,16 +164,41 @@ def reference_neighbours(query_embeddings, index: EmbeddingIndex, ref_store, sch
     k = min(k, available)
     exclude = np.arange(len(query_embeddings)) if same_store else None
     distances, rows = index.search(query_embeddings, k, exclude_rows=exclude, allowed_rows=labelled)
-    class_names = np.asarray([str(c) for c in ref_store.class_names(scheme)])
+    return _neighbours(distances, rows, ref_store, scheme, "reference objects")
+
+
+def _neighbours(distances, rows, ref_store, scheme, source: str) -> ReferenceNeighbours:
+    classes = [str(c) for c in ref_store.class_names(scheme)]
     objids = masked_to_str(ref_store.catalogue["objid"])
-    return ReferenceNeighbours(distances, class_names[ref_store.label_codes(scheme)[rows]], objids[rows])
+    labels = np.asarray(classes)[ref_store.label_codes(scheme)[rows]]
+    return ReferenceNeighbours(distances, labels, objids[rows], classes, source)
 
 
-def _check_same_classes(run_dir, selected) -> None:
-    first = list(selected[0][1].class_names or [])
-    for number, fold in selected[1:]:
-        if list(fold.class_names or []) != first:
-            raise GalcatError(f"{run_dir}: fold {number} classes {fold.class_names} differ from {first}")
+def model_vote_neighbours(prediction, predictor, ref_store, k: int | None, same_store: bool):
+    """The neighbours that cast a one-fold DML model's own vote, when ``ref_store`` is the run's
+    training store and ``k`` is the model's: the catalogue's kNN columns then are that vote, so
+    ``knn_<scheme>`` equals ``pred_<scheme>`` row by row. None otherwise (a fold ensemble pools
+    several votes; another reference store holds other galaxies)."""
+    if prediction.vote_rows is None or len(predictor.numbers) != 1 or same_store:
+        return None
+    model = predictor.models[0]
+    fold = predictor.fold_models[0]
+    if (k is not None and k != model.knn_k) or getattr(model, "reference_rows", None) is None:
+        return None
+    if ref_store.fingerprint != getattr(fold, "store_fingerprint", None):
+        return None
+    return _neighbours(
+        prediction.vote_distances[0], prediction.vote_rows[0], ref_store, predictor.scheme,
+        "training galaxies of the model's own vote",
+    )  # fmt: skip
+
+
+def neighbour_k(cfg_k: int | None, predictor) -> int:
+    """The k of the kNN columns: as asked, else the model's vote k (DML), else 10."""
+    if cfg_k is not None:
+        return int(cfg_k)
+    model = predictor.models[0]
+    return int(model.knn_k) if getattr(model, "predictor", None) == "knn" else DEFAULT_K
 
 
 def check_embed_config(cfg: EmbedConfig) -> None:
@@ -191,7 +208,11 @@ def check_embed_config(cfg: EmbedConfig) -> None:
 
     check_numbers(
         cfg,
-        {"k": bound("neighbours"), "fold": bound("fold", allow_none=True), "batch_size": bound("batch_size")},
+        {
+            "k": bound("neighbours", allow_none=True),
+            "fold": bound("fold", allow_none=True),
+            "batch_size": bound("batch_size"),
+        },
     )
     if not cfg.out:
         return
@@ -223,50 +244,49 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
             raise GalcatError(f"{out.parent}: output folder does not exist")
     if cfg.samp and out is None:
         raise GalcatError("--samp needs --out: SAMP sends a written file")
-    if cfg.k < 1:
+    if cfg.k is not None and cfg.k < 1:
         raise GalcatError(f"--k must be at least 1, got {cfg.k}")
     if cfg.samp:
         from galcat.outputs.samp import check_hub
 
         check_hub()
     from galcat.model import load_run
-    from galcat.model.ensemble import run_calibrations, select_folds
+    from galcat.model.predictor import Predictor
 
     run = load_run(cfg.model, cfg.predict_turns)
-    selected = select_folds(run, cfg.fold)
-    fold = selected[0][1]
-    _check_same_classes(cfg.model, selected)
+    predictor = Predictor.from_run(
+        run, cfg.fold, calibrate=False, batch_size=cfg.batch_size, device=cfg.device
+    )
+    fold = predictor.fold_models[0]
     store = open_checked_store(cfg.store, fold, need_labels=False)
     ref_store = open_checked_store(cfg.reference, fold, need_labels=True) if cfg.reference else None
     with process_group() as info:  # under torchrun, rank 0 alone fits (and saves) a missing calibration
-        temperatures = None
         if cfg.calibrate:
-            _, temperatures = main_rank_first(
+            predictor.temperatures = main_rank_first(
                 info,
-                lambda: run_calibrations(run, selected, cfg.batch_size, cfg.device),
-                lambda calibrations: [c.temperature if c is not None else None for c in calibrations],
-            )
-        ensemble = embed_store(
-            run, selected, cfg.store, store, cfg.batch_size, cfg.device, temperatures,
-            out if out is not None else parts_beside,
-        )  # fmt: skip
+                predictor.calibrate,
+                lambda calibrations: [c.temperature if c else 1.0 for c in calibrations],
+            )[1]
+        ensemble = embed_store(predictor, cfg.store, store, out if out is not None else parts_beside)
     if ensemble is None:  # a torchrun rank other than 0: rank 0 merges the parts and writes the output
         return None
     embeddings = ensemble.embeddings
     neighbours = None
     if ref_store is not None:
         same = ref_store.fingerprint == store.fingerprint
-        index = reference_index(
-            cfg.model, selected, run, cfg.reference, ref_store, cfg.batch_size, cfg.device,
-            embeddings=embeddings if same else None,
-        )  # fmt: skip
-        neighbours = reference_neighbours(embeddings, index, ref_store, fold.scheme, cfg.k, same_store=same)
-    numbers = [n for n, _ in selected]
+        neighbours = model_vote_neighbours(ensemble, predictor, ref_store, cfg.k, same)
+        if neighbours is None:
+            index = reference_index(
+                cfg.model, predictor, cfg.reference, ref_store, embeddings=embeddings if same else None
+            )
+            k = neighbour_k(cfg.k, predictor)
+            neighbours = reference_neighbours(embeddings, index, ref_store, fold.scheme, k, same_store=same)
+    numbers = list(predictor.numbers)
     label = f"run {Path(cfg.model).name} " + (
         f"fold {numbers[0]}" if len(numbers) == 1 else f"(mean of {len(numbers)} folds)"
     )
     table = annotate_outputs(
-        store.catalogue, embeddings, ensemble.probs, getattr(fold, "class_names", None),
+        store.catalogue, embeddings, ensemble.probabilities, getattr(fold, "class_names", None),
         getattr(fold, "scheme", None), knn=neighbours, model_label=label, ensemble=ensemble,
         per_fold=cfg.per_fold,
     )  # fmt: skip

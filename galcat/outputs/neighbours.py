@@ -242,18 +242,17 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
             {"--out": cfg.out}, {"--index": cfg.index, "--store": cfg.store, "--model": cfg.model}
         )
         check_writable(cfg.out)
-    run, fold = load_fold(cfg.model, cfg.fold, cfg.predict_turns)
+    predictor = load_fold(cfg.model, cfg.fold, cfg.predict_turns, cfg.batch_size, cfg.device)
+    fold = predictor.fold_models[0]
     ref_store = open_checked_store(cfg.index, fold, need_labels=False)
     query_store = open_checked_store(cfg.store, fold, need_labels=False) if cfg.store else ref_store
     match = find_query(query_store.catalogue, cfg.query, cfg.resolver, cfg.radius_arcsec)
-    index = reference_index(
-        cfg.model, [(cfg.fold, fold)], run, cfg.index, ref_store, cfg.batch_size, cfg.device
-    )
+    index = reference_index(cfg.model, predictor, cfg.index, ref_store)
     same = query_store.fingerprint == ref_store.fingerprint
     if same:
         query_embedding = index.vectors_of([match.row])[0]
     else:
-        query_embedding = _embed_rows(run, fold, cfg.store, query_store, [match.row], cfg.device)[0]
+        query_embedding = predictor.predict_store(cfg.store, [match.row]).embeddings[0]
     scheme = getattr(fold, "scheme", None)
     rows, objids, labels, distances = neighbour_grid(
         match.row, query_embedding, index, ref_store, scheme, cfg.k, same
@@ -264,14 +263,3 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
     if cfg.out:
         save_neighbour_figure(query_store, result, ref_store, cfg.out)
     return result
-
-
-def _embed_rows(run, fold, store_path, store, rows, device) -> np.ndarray:
-    from galcat.model.inference import predict
-    from galcat.outputs.embed import _image_size
-
-    rows = np.asarray(sorted(rows), dtype=np.int64)
-    pred = predict(fold.model, str(store_path), indices=rows, batch_size=len(rows), device=device,
-                   image_size=_image_size(run, fold, store))  # fmt: skip
-    order = np.argsort(np.asarray(pred.index))
-    return np.asarray(pred.embeddings, dtype=np.float32)[order]

@@ -4,7 +4,7 @@ Layout and API: docs/architecture.md ("Store API"). The build pipeline and the x
 imported lazily so that reading a store does not pull in the image sources or xarray.
 """
 
-from galcat._lazy import lazy_exports
+from galcat._lazy import lazy_dir, lazy_exports
 from galcat.store.preprocess import PreprocessConfig, preprocess
 from galcat.store.reader import Store, open_store
 from galcat.store.writer import SCHEMA_VERSION, write_store
@@ -21,6 +21,7 @@ _LAZY = {
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 
 __all__ = [

@@ -10,8 +10,9 @@ import torch
 from pytorch_metric_learning import losses
 
 from galcat.errors import GalcatError
-from galcat.model import TrainConfig, load_run, predict, train
+from galcat.model import TrainConfig, load_run, train
 from galcat.model.config import check_train_config
+from galcat.model.inference import predict
 from galcat.model.losses import proxy_view
 from galcat.model.networks import proxy_logits
 from galcat.model.vote import PRIOR, knn_vote_logits, vote_probabilities
@@ -125,18 +126,23 @@ def unit(vectors):
 def test_a_triplet_run_votes_among_its_saved_training_reference(store, lsce, tmp_path):
     dml(store, lsce, tmp_path / "tri", loss="triplet", miner="triplet", m_per_class=2, knn_k=3)
     saved = torch.load(tmp_path / "tri" / "fold0" / "reference.pt", weights_only=True)
-    fold = load_run(tmp_path / "tri").folds[0]
+    run = load_run(tmp_path / "tri")
+    fold = run.folds[0]
     assert saved["rows"].tolist() == fold.train_indices.tolist()
     assert fold.model.predictor == "knn" and len(fold.model.reference_labels) == len(fold.train_indices)
-    pred = predict(fold.model, store, indices=fold.val_indices)
+    pred = run.predictor(calibrate=False).predict_store(store, fold.val_indices)
     ref, labels = saved["embeddings"].numpy(), saved["labels"].numpy()
-    q = pred.embeddings / np.linalg.norm(pred.embeddings, axis=1, keepdims=True)
+    q = pred.fold_embeddings[0] / np.linalg.norm(pred.fold_embeddings[0], axis=1, keepdims=True)
     r = ref / np.linalg.norm(ref, axis=1, keepdims=True)
     d = np.linalg.norm(q[:, None, :] - r[None, :, :], axis=2)
     nearest = np.argsort(d, axis=1, kind="stable")[:, :3]
     expected = vote_probabilities(np.take_along_axis(d, nearest, 1), labels[nearest], len(fold.class_names))
-    assert np.allclose(pred.probs, expected, atol=1e-4)
-    assert np.allclose(pred.logits, np.log(expected), atol=1e-3)
+    assert np.allclose(pred.probabilities, expected, atol=1e-4)
+    assert np.allclose(pred.fold_logits[0], np.log(expected), atol=1e-3)
+    # the vote's neighbours: the nearest training rows, their distances and labels
+    assert pred.vote_rows[0].tolist() == fold.train_indices[nearest].tolist()
+    assert np.allclose(pred.vote_distances[0], np.take_along_axis(d, nearest, 1), atol=1e-4)
+    assert pred.vote_labels[0].tolist() == labels[nearest].tolist()
 
 
 def test_a_proxy_loss_votes_among_its_training_reference_by_default(store, lsce, tmp_path):
@@ -146,13 +152,18 @@ def test_a_proxy_loss_votes_among_its_training_reference_by_default(store, lsce,
     # the loss still learnt proxies, started at the first stage's class centroids
     last = torch.load(tmp_path / "nca" / "fold0" / "last.pt", weights_only=True)
     assert last["objective"]["dml_loss.proxies"].shape[0] == len(ckpt["class_names"])
-    fold = load_run(tmp_path / "nca").folds[0]
+    run = load_run(tmp_path / "nca")
+    fold = run.folds[0]
     saved = torch.load(tmp_path / "nca" / "fold0" / "reference.pt", weights_only=True)
-    pred = predict(fold.model, store, indices=fold.val_indices)
+    pred = run.predictor(calibrate=False).predict_store(store, fold.val_indices)
     expected = knn_vote_logits(
-        pred.embeddings, saved["embeddings"].numpy(), saved["labels"].numpy(), len(fold.class_names), 3
+        pred.fold_embeddings[0],
+        saved["embeddings"].numpy(),
+        saved["labels"].numpy(),
+        len(fold.class_names),
+        3,
     )
-    assert np.allclose(pred.logits, expected, atol=1e-4)
+    assert np.allclose(pred.fold_logits[0], expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("predictor", ["centroid", "proxy"])

@@ -13,7 +13,6 @@ from galcat.model import TrainConfig, load_run, train
 from galcat.model.builders import build_model, make_optimizers
 from galcat.model.config import resolve_config
 from galcat.model.data import make_augment, make_batches, open_training_data
-from galcat.model.inference import predict
 from galcat.model.steps import Objective
 
 CLASSES = ["E", "Sc", "Irr"]
@@ -78,9 +77,10 @@ def test_stages_chain_into_a_run_directory_that_loads_and_predicts(store, tmp_pa
     assert run.config.loss == "triplet" and fold.scheme == "hubble9" and not fold.model.training
     assert not set(fold.train_indices) & set(fold.val_indices)
     assert len(fold.train_indices) + len(fold.val_indices) == 24
-    pred = predict(fold.model, store, indices=fold.val_indices, batch_size=4)
+    pred = run.predictor(calibrate=False, batch_size=4).predict_store(store, fold.val_indices)
     assert pred.embeddings.shape == (6, 16) and pred.index.tolist() == sorted(fold.val_indices.tolist())
-    assert pred.probs.shape == (6, len(fold.class_names)) and np.allclose(pred.probs.sum(1), 1, atol=1e-5)
+    probs = pred.probabilities
+    assert probs.shape == (6, len(fold.class_names)) and np.allclose(probs.sum(1), 1, atol=1e-5)
     # the init really transferred: the dml trunk started from the ls-ce one, not from scratch
     lsce_first = torch.load(tmp_path / "lsce" / "fold0" / "best.pt", weights_only=True)["state_dict"]
     fresh = build_model(resolve_config(tiny(store, "x", stage="dml"), "cpu", 32),

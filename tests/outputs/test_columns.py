@@ -12,13 +12,14 @@ from astropy.io.votable.ucd import check_ucd
 from astropy.table import MaskedColumn, Table
 
 from galcat.errors import GalcatError
+from galcat.model.vote import PRIOR
 from galcat.outputs.columns import (
     UCDS,
     ReferenceNeighbours,
     annotate_outputs,
     class_column_names,
-    majority_labels,
     sanitize_name,
+    vote_labels,
 )
 from galcat.schemes import HUBBLE11
 from galcat.tables import read_table, write_table
@@ -90,11 +91,15 @@ def test_every_new_column_has_a_valid_ucd_and_description(annotated):
     assert str(annotated["dec"].unit) == "deg" and annotated["dec"].meta["ucd"] == "pos.eq.dec;meta.main"
 
 
-def test_majority_ties_go_to_the_nearest_label():
+def test_the_neighbour_vote_is_the_models_distance_weighted_rule():
+    """knn_<scheme> follows galcat.model.vote: 1/d weights, and ties go to the scheme's first class."""
     labels = np.array([["Sa", "Sb", "Sb", "Sa"], ["E", "E", "Sc", "Sc"], ["S0", "Irr", "Sc", "Sc"]])
-    winners, fractions = majority_labels(labels, np.zeros(labels.shape))
+    classes = ["E", "S0", "Sa", "Sb", "Sc", "Irr"]
+    winners, fractions = vote_labels(labels, np.zeros(labels.shape), classes)  # equal weights
     assert list(winners) == ["Sa", "E", "Sc"]
-    assert np.allclose(fractions, [0.5, 0.5, 0.5])
+    assert np.allclose(fractions, 0.5 * (1 - PRIOR) + PRIOR / len(classes))
+    winners, _ = vote_labels(labels[:1], np.array([[0.9, 0.1, 0.2, 0.8]]), classes)  # the near Sb win
+    assert list(winners) == ["Sb"]
 
 
 def test_shape_mismatch_is_a_user_error(catalogue):

@@ -97,7 +97,8 @@ def test_fold_option_selects_one_fold(tiny_folds, embedded, tmp_path):
 
 
 def test_predict_turns_option_predicts_from_one_view(tiny_folds, tmp_path):
-    from galcat.model import load_run, predict
+    from galcat.model import load_run
+    from galcat.model.inference import predict
 
     run, store = tiny_folds
     outs = {}
@@ -149,7 +150,6 @@ def test_a_run_whose_store_is_gone_is_used_uncalibrated_with_a_notice(tiny_folds
     import shutil
 
     from galcat.model import load_run
-    from galcat.model.ensemble import run_calibrations, select_folds
 
     run, _ = tiny_folds
     moved = tmp_path / "run"
@@ -158,5 +158,5 @@ def test_a_run_whose_store_is_gone_is_used_uncalibrated_with_a_notice(tiny_folds
     config["store"] = str(tmp_path / "gone.h5")
     (moved / "config.json").write_text(json.dumps(config))
     loaded = load_run(moved)
-    assert run_calibrations(loaded, select_folds(loaded, None)) == [None, None]
+    assert loaded.predictor().calibrations == [None, None]
     assert "gone.h5" in capsys.readouterr().err and not list(moved.glob("fold*/calibration.json"))
