@@ -18,8 +18,6 @@ import numpy as np
 import torch
 
 from galcat.atomic import atomic_write
-from galcat.config import load_config, save_config, to_dict
-from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.averaging import make_average
 from galcat.model.builders import (
@@ -29,7 +27,7 @@ from galcat.model.builders import (
     cpu_state_dict,
     make_optimizers,
 )
-from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load, save_checkpoint
+from galcat.model.checkpoint import safe_load, save_checkpoint
 from galcat.model.config import PROXY_LOSSES, TrainConfig, check_train_config, resolve_config
 from galcat.model.curves import write_curves
 from galcat.model.data import MirrorRelabel, make_augment, make_batches, open_training_data
@@ -43,12 +41,13 @@ from galcat.model.prototypes import (
     class_centroids,
     save_reference,
 )
+from galcat.model.rundir import absolute_paths, check_train_paths, load_init, write_or_check_config
 from galcat.model.schedule import improved, make_schedulers, score, steps_per_epoch
 from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, validate
 from galcat.progress import console, progress_bar
 
-#: Config fields that may change between an interrupted run and its resumption.
-RESUME_FREE = {"device", "compile", "num_workers", "progress", "precision"}
+#: The loop state of a fold before its first epoch (saved in last.pt as ``loop_state``).
+FRESH_STATE = {"epoch": -1, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
 
 
 @dataclass
@@ -62,9 +61,9 @@ class TrainResult:
 def train(cfg: TrainConfig) -> TrainResult:
     """Train every fold of ``cfg`` and write ``cfg.out`` (see docs/architecture.md)."""
     check_train_config(cfg)  # bad values fail before the store is opened
-    _check_train_paths(cfg)
+    check_train_paths(cfg)
     # config.json records absolute paths, so the run can be evaluated or embedded from anywhere
-    cfg = dataclasses.replace(cfg, **_absolute_paths(cfg))
+    cfg = dataclasses.replace(cfg, **absolute_paths(cfg))
     device = resolve_device(cfg.device)
     info = D.setup(device)
     device = D.device_for(device, info)
@@ -75,12 +74,12 @@ def train(cfg: TrainConfig) -> TrainResult:
         )
         out = Path(cfg.out)
         if info.is_main:
-            _write_or_check_config(cfg, out)
+            write_or_check_config(cfg, out)
         D.barrier(info)
         folds = make_folds(data.rows, data.labels, cfg.folds, cfg.val_fraction, cfg.seed)
         results = []
         for k, (train_rows, val_rows) in enumerate(folds):
-            init = _load_init(cfg, k, val_rows, data.fingerprint)
+            init = load_init(cfg, k, val_rows, data.fingerprint)
             results.append(_train_fold(cfg, data, k, train_rows, val_rows, init, device, info))
         summary = summarise(results, cfg)
         if info.is_main:
@@ -91,67 +90,54 @@ def train(cfg: TrainConfig) -> TrainResult:
         D.cleanup(info)
 
 
-def _check_train_paths(cfg: TrainConfig) -> None:
-    """The run directory must not hold the checkpoint it starts from (training would replace it)."""
-    from galcat.paths import check_writable, is_within, refuse_overwriting_inputs
+@dataclass
+class _Fold:
+    """Everything one fold's training holds: the parts below read and update it."""
 
-    refuse_overwriting_inputs({"--out": cfg.out}, {"--store": cfg.store, "--init": cfg.init})
-    if cfg.init and is_within(cfg.init, cfg.out):
-        raise GalcatError(
-            f"{cfg.out}: --out holds the --init checkpoint ({cfg.init}); training would overwrite it, "
-            "choose a new run directory"
-        )
-    check_writable(cfg.out)
+    cfg: TrainConfig
+    data: object
+    k: int
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    device: torch.device
+    info: object
+    fold_dir: Path
+    model: torch.nn.Module
+    objective: torch.nn.Module
+    optimizers: list
+    schedulers: list
+    per_batch: bool
+    average: object  # the EMA (galcat.model.averaging) or None
+    state: dict = field(default_factory=lambda: dict(FRESH_STATE))
+    #: called after every optimiser step with the batch loss, in order (the EMA update is one)
+    after_step: list = field(default_factory=list)
 
-
-def _absolute_paths(cfg: TrainConfig) -> dict:
-    paths = {"store": cfg.store, "init": cfg.init, "weights": cfg.weights}
-    return {k: str(Path(v).expanduser().resolve()) for k, v in paths.items() if v and "://" not in str(v)}
-
-
-def _write_or_check_config(cfg: TrainConfig, out: Path) -> None:
-    """A run directory belongs to one config; resuming with another one is a user error."""
-    path = out / "config.json"
-    if path.exists():
-        saved = load_config(TrainConfig, path)  # runs saved before paths were absolute: resolve them
-        old = to_dict(dataclasses.replace(saved, **_absolute_paths(saved)))
-        new = to_dict(cfg)
-        diff = [k for k in new if k not in RESUME_FREE and old.get(k) != new[k]]
-        if diff:
-            raise GalcatError(
-                f"{path}: run directory holds a different configuration ({', '.join(diff)} differ); "
-                "use a new --out or the same options to resume"
-            )
-    save_config(cfg, path)
-
-
-def _load_init(cfg: TrainConfig, k: int, val_rows: np.ndarray, fingerprint: str) -> dict | None:
-    """The checkpoint that initialises fold ``k``.
-
-    From a run directory made on the same store with the same split, fold ``k`` starts from that
-    run's fold ``k`` (so no validation row of this fold was ever trained on); otherwise from
-    fold 0's best checkpoint (or the named .pt), as documented for ``--init``.
-    """
-    if cfg.init is None:
-        return None
-    path, payload = resolve_checkpoint_path(cfg.init), None
-    same_fold = Path(cfg.init) / f"fold{k}" / "best.pt"
-    if k > 0 and same_fold.is_file():
-        candidate = load_checkpoint(same_fold)
-        same_split = np.array_equal(np.asarray(candidate.get("val_indices", [])), val_rows)
-        if candidate.get("store_fingerprint") == fingerprint and same_split:
-            path, payload = same_fold, candidate
-    payload = payload if payload is not None else load_checkpoint(path)
-    console.print(f"[dim]fold {k}: init from {path} ({payload.get('stage')}, {payload.get('arch')})[/dim]")
-    return payload
+    @property
+    def judged(self) -> torch.nn.Module:
+        """The network validated and saved: the EMA of the weights when there is one."""
+        return self.model if self.average is None else self.average.module
 
 
 def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
-    fold_dir = Path(cfg.out) / f"fold{k}"
-    result_path = fold_dir / "result.json"
+    """Train one fold (resumed from ``last.pt`` when there is one); returns its ``result.json``."""
+    result_path = Path(cfg.out) / f"fold{k}" / "result.json"
     if result_path.exists():
         console.print(f"fold {k}: already finished, skipped")
         return json.loads(result_path.read_text())
+    fold = _build_fold(cfg, data, k, train_rows, val_rows, init, device, info)
+    if fold.average is not None:
+        fold.after_step.append(lambda loss, fold=fold: fold.average.update_parameters(fold.model))
+    _resume(fold, init)
+    epochs = _Epochs(fold)
+    for epoch in range(fold.state["epoch"] + 1, cfg.epochs):
+        if cfg.patience is not None and fold.state["bad_epochs"] >= cfg.patience:
+            break
+        record, metrics, better = epochs.run(epoch)
+        _checkpoint(fold, epoch, record, metrics, better)
+    return _finish(fold, result_path)
+
+
+def _build_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> _Fold:
     seed_everything(cfg.seed + 1000 * k)
     model = build_model(cfg, data, init).to(device, memory_format=memory_format(device, cfg.precision))
     weights = class_weights(cfg, data, train_rows)
@@ -160,135 +146,174 @@ def _train_fold(cfg, data, k, train_rows, val_rows, init, device, info) -> dict:
     n_steps = steps_per_epoch(cfg, len(D.shard(train_rows, info, cfg.seed)))
     schedulers, per_batch = make_schedulers(cfg, optimizers, n_steps)
     average = make_average(model, cfg.ema_epochs, n_steps)
-    judged = model if average is None else average.module  # the network validated and saved
-    state = {"epoch": -1, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
-    last = fold_dir / "last.pt"
+    return _Fold(
+        cfg, data, k, train_rows, val_rows, device, info, Path(cfg.out) / f"fold{k}", model, objective,
+        optimizers, schedulers, per_batch, average,
+    )  # fmt: skip
+
+
+def _resume(fold: _Fold, init) -> None:
+    """Continue from ``last.pt`` (weights, optimisers, schedulers, loop state, the EMA), or start a
+    proxy loss initialised from an earlier stage at that stage's class centroids."""
+    cfg, last = fold.cfg, fold.fold_dir / "last.pt"
     if last.exists():
         saved = safe_load(last)
-        model.load_state_dict(saved["state_dict"])
-        objective.load_state_dict(saved["objective"])
-        for opt, s in zip(optimizers, saved["optimizers"], strict=True):
+        fold.model.load_state_dict(saved["state_dict"])
+        fold.objective.load_state_dict(saved["objective"])
+        for opt, s in zip(fold.optimizers, saved["optimizers"], strict=True):
             opt.load_state_dict(s)
-        for sch, s in zip(schedulers, saved["schedulers"], strict=True):
+        for sch, s in zip(fold.schedulers, saved["schedulers"], strict=True):
             sch.load_state_dict(s)
-        state.update(json.loads(saved["loop_state"]))
-        if average is not None:
-            average.load_state_dict(saved["average"])
-        if info.is_main:
-            console.print(f"fold {k}: resuming after epoch {state['epoch']}")
+        fold.state.update(json.loads(saved["loop_state"]))
+        if fold.average is not None:
+            fold.average.load_state_dict(saved["average"])
+        if fold.info.is_main:
+            console.print(f"fold {fold.k}: resuming after epoch {fold.state['epoch']}")
     elif init is not None and cfg.stage == "dml" and cfg.loss in PROXY_LOSSES:
-        labels = data.labels[np.searchsorted(data.rows, train_rows)]
-        rows = centroid_rows(np.asarray(train_rows), labels, CENTROID_IMAGES_PER_CLASS, [cfg.seed, k])
-        set_proxies(objective.dml_loss, class_centroids(model, cfg, data, rows, device))
-    if info.is_main:
-        _trim_log(fold_dir / "metrics.jsonl", state["epoch"])
+        labels = fold.data.labels[np.searchsorted(fold.data.rows, fold.train_rows)]
+        seed = [cfg.seed, fold.k]
+        rows = centroid_rows(np.asarray(fold.train_rows), labels, CENTROID_IMAGES_PER_CLASS, seed)
+        set_proxies(fold.objective.dml_loss, class_centroids(fold.model, cfg, fold.data, rows, fold.device))
+    if fold.info.is_main:
+        _trim_log(fold.fold_dir / "metrics.jsonl", fold.state["epoch"])
 
-    net = D.wrap_model(model, info, device)
-    if cfg.compile:
-        net = torch.compile(net)
-    votes = cfg.stage == "votes"
-    scheme = None if votes else data.scheme
-    train_aug = make_augment(cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle, data.mirror_pairs).to(
-        device
-    )
-    relabel = MirrorRelabel(data.class_names, data.mirror_pairs) if cfg.mirror_relabel else None
-    balance = cfg.balance_power if cfg.balance == "sampler" and not votes else 0.0
-    val_aug = make_augment(cfg.image_size, False).to(device)
-    pin = device.type == "cuda"
-    val_loader = make_batches(
-        data, val_rows, cfg.batch_size, False, cfg.seed, scheme, votes, False, None, cfg.num_workers, pin
-    )
-    for epoch in range(state["epoch"] + 1, cfg.epochs):
-        if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
-            break
-        epoch_seed = cfg.seed + 1000 * k + epoch
-        seed_everything(epoch_seed)
-        rows = D.shard(train_rows, info, epoch_seed)
-        drop_last = len(rows) >= 2 * cfg.batch_size
-        loader = make_batches(
-            data,
-            rows,
-            cfg.batch_size,
-            True,
-            epoch_seed,
-            scheme,
-            votes,
-            drop_last,
-            None if votes else cfg.m_per_class,
-            cfg.num_workers,
-            pin,
-            balance,
-        )
-        show = (None if cfg.progress is None else cfg.progress) if info.is_main else False
-        with progress_bar(disable=None if show is None else not show, status=True) as bar:
-            total = min(_safe_len(loader), cfg.max_steps or 10**12)
-            task = bar.add_task(f"fold {k} epoch {epoch + 1}/{cfg.epochs}", total=total, status="")
 
-            def on_step(loss, task=task, bar=bar):
-                if average is not None:
-                    average.update_parameters(model)
-                bar.update(task, advance=1, status=f"loss {loss:.4f}")
+class _Epochs:
+    """One fold's epochs: train (with the after-step hooks), re-estimate BatchNorm, validate."""
 
-            started = time.perf_counter()
-            stats = run_epoch(
-                net, objective, loader, train_aug, optimizers, device, info, cfg.max_steps, on_step,
-                schedulers if per_batch else (), relabel, precision=cfg.precision,
-            )  # fmt: skip
-        stats["train_seconds"] = round(time.perf_counter() - started, 2)
+    def __init__(self, fold: _Fold):
+        cfg, data, device = fold.cfg, fold.data, fold.device
+        self.fold = fold
+        self.net = D.wrap_model(fold.model, fold.info, device)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
+        self.votes = cfg.stage == "votes"
+        self.scheme = None if self.votes else data.scheme
+        self.train_aug = make_augment(
+            cfg.image_size, True, cfg.flips, cfg.rot90, cfg.max_angle, data.mirror_pairs
+        ).to(device)
+        self.relabel = MirrorRelabel(data.class_names, data.mirror_pairs) if cfg.mirror_relabel else None
+        self.balance = cfg.balance_power if cfg.balance == "sampler" and not self.votes else 0.0
+        self.val_aug = make_augment(cfg.image_size, False).to(device)
+        self.pin = device.type == "cuda"
+        self.val_loader = self._batches(fold.val_rows, cfg.seed)
+        # a k-NN model is scored as it will predict: validation rows vote among the training rows
+        knn = cfg.stage == "dml" and getattr(fold.model, "predictor", None) == "knn"
+        self.reference_loader = self._batches(fold.train_rows, cfg.seed) if knn else None
+
+    def _batches(self, rows, seed):
+        cfg = self.fold.cfg
+        return make_batches(
+            self.fold.data, rows, cfg.batch_size, False, seed, self.scheme, self.votes, False, None,
+            cfg.num_workers, self.pin,
+        )  # fmt: skip
+
+    def run(self, epoch: int) -> tuple[dict, dict, bool]:
+        """Train and validate one epoch: the metrics.jsonl record, the validation metrics, and
+        whether the epoch is the best so far."""
+        fold, cfg = self.fold, self.fold.cfg
+        stats = self._train(epoch)
         started = time.perf_counter()
+        judged = fold.judged
         # the same seeded rows on every rank, so every rank validates identical statistics
-        bn_rows = np.random.default_rng([cfg.seed, k, epoch]).permutation(train_rows)[: cfg.bn_images]
-        bn_loader = make_batches(
-            data, bn_rows, cfg.batch_size, False, epoch_seed, scheme, votes, False, None, cfg.num_workers, pin
-        )
-        recalibrate_batchnorm(judged, bn_loader, val_aug, device, cfg.bn_images, cfg.precision)
-        if cfg.predictor == "centroid" and model.predictor == "proxy":
-            loss_view = proxy_view(objective.dml_loss)
-            anchor_to_centroids(judged, cfg, data, train_rows, device, [cfg.seed, k, epoch], loss_view)
+        rng = np.random.default_rng([cfg.seed, fold.k, epoch])
+        bn_rows = rng.permutation(fold.train_rows)[: cfg.bn_images]
+        epoch_seed = cfg.seed + 1000 * fold.k + epoch
+        bn_loader = self._batches(bn_rows, epoch_seed)
+        recalibrate_batchnorm(judged, bn_loader, self.val_aug, fold.device, cfg.bn_images, cfg.precision)
+        if cfg.predictor == "centroid" and fold.model.predictor == "proxy":
+            loss_view = proxy_view(fold.objective.dml_loss)
+            seed = [cfg.seed, fold.k, epoch]
+            anchor_to_centroids(judged, cfg, fold.data, fold.train_rows, fold.device, seed, loss_view)
         else:
-            objective.sync_predictor(judged)
-        metrics = validate(judged, objective, val_loader, val_aug, device, cfg.stage, cfg.precision)
+            fold.objective.sync_predictor(judged)
+        metrics = validate(
+            judged, fold.objective, self.val_loader, self.val_aug, fold.device, cfg.stage, cfg.precision,
+            reference=self.reference_loader,
+        )  # fmt: skip
         stats["val_seconds"] = round(time.perf_counter() - started, 2)
-        if not per_batch:
-            for sch in schedulers:
+        if not fold.per_batch:
+            for sch in fold.schedulers:
                 sch.step(metrics["val_loss"])
-        record = {"fold": k, "epoch": epoch, **stats, **metrics, "lr": optimizers[0].param_groups[0]["lr"]}
-        better = improved(metrics, cfg.select_by, state["best_score"])
-        state["epoch"] = epoch
+        lr = fold.optimizers[0].param_groups[0]["lr"]
+        record = {"fold": fold.k, "epoch": epoch, **stats, **metrics, "lr": lr}
+        better = improved(metrics, cfg.select_by, fold.state["best_score"])
+        fold.state["epoch"] = epoch
         if better:
-            state.update(
+            fold.state.update(
                 best_score=score(metrics, cfg.select_by), best_epoch=epoch, bad_epochs=0, best_metrics=metrics
             )
         else:
-            state["bad_epochs"] += 1
-        if info.is_main:
-            payload = checkpoint_payload(judged, cfg, data, train_rows, val_rows, epoch)
-            payload["val_metrics"] = json.dumps(metrics)
-            if better:
-                save_checkpoint(payload, fold_dir / "best.pt")
-            if average is not None:  # resuming needs the live weights and the average
-                payload.update(state_dict=cpu_state_dict(model), average=average.state_dict())
-            payload.update(
-                objective=objective.state_dict(),
-                optimizers=[o.state_dict() for o in optimizers],
-                schedulers=[s.state_dict() for s in schedulers],
-                loop_state=json.dumps(state),
-            )
-            save_checkpoint(payload, last)
-            with open(fold_dir / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
-        D.barrier(info)
-        if info.is_main:
-            console.print(_format_record(record, better))
-    if info.is_main and model.predictor == "knn" and state["best_epoch"] >= 0:
-        save_reference(model, cfg, data, train_rows, fold_dir, device)
+            fold.state["bad_epochs"] += 1
+        return record, metrics, better
+
+    def _train(self, epoch: int) -> dict:
+        fold, cfg = self.fold, self.fold.cfg
+        epoch_seed = cfg.seed + 1000 * fold.k + epoch
+        seed_everything(epoch_seed)
+        rows = D.shard(fold.train_rows, fold.info, epoch_seed)
+        drop_last = len(rows) >= 2 * cfg.batch_size
+        loader = make_batches(
+            fold.data, rows, cfg.batch_size, True, epoch_seed, self.scheme, self.votes, drop_last,
+            None if self.votes else cfg.m_per_class, cfg.num_workers, self.pin, self.balance,
+        )  # fmt: skip
+        show = (None if cfg.progress is None else cfg.progress) if fold.info.is_main else False
+        with progress_bar(disable=None if show is None else not show, status=True) as bar:
+            total = min(_safe_len(loader), cfg.max_steps or 10**12)
+            task = bar.add_task(f"fold {fold.k} epoch {epoch + 1}/{cfg.epochs}", total=total, status="")
+            hooks = [*fold.after_step, lambda loss: bar.update(task, advance=1, status=f"loss {loss:.4f}")]
+
+            def after_step(loss: float) -> None:
+                for hook in hooks:
+                    hook(loss)
+
+            started = time.perf_counter()
+            stats = run_epoch(
+                self.net, fold.objective, loader, self.train_aug, fold.optimizers, fold.device, fold.info,
+                cfg.max_steps, after_step, fold.schedulers if fold.per_batch else (), self.relabel,
+                precision=cfg.precision,
+            )  # fmt: skip
+        stats["train_seconds"] = round(time.perf_counter() - started, 2)
+        return stats
+
+
+def _checkpoint(fold: _Fold, epoch: int, record: dict, metrics: dict, better: bool) -> None:
+    """``best.pt`` when the epoch is the best so far, ``last.pt`` (all that resuming needs) and the
+    metrics.jsonl line, on the main rank; then every rank meets."""
+    cfg, info = fold.cfg, fold.info
+    if info.is_main:
+        payload = checkpoint_payload(fold.judged, cfg, fold.data, fold.train_rows, fold.val_rows, epoch)
+        payload["val_metrics"] = json.dumps(metrics)
+        if better:
+            save_checkpoint(payload, fold.fold_dir / "best.pt")
+        if fold.average is not None:  # resuming needs the live weights and the average
+            payload.update(state_dict=cpu_state_dict(fold.model), average=fold.average.state_dict())
+        payload.update(
+            objective=fold.objective.state_dict(),
+            optimizers=[o.state_dict() for o in fold.optimizers],
+            schedulers=[s.state_dict() for s in fold.schedulers],
+            loop_state=json.dumps(fold.state),
+        )
+        save_checkpoint(payload, fold.fold_dir / "last.pt")
+        with open(fold.fold_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+    D.barrier(info)
+    if info.is_main:
+        console.print(_format_record(record, better))
+
+
+def _finish(fold: _Fold, result_path: Path) -> dict:
+    """Save the k-NN reference of the best epoch and the fold's ``result.json``."""
+    cfg, info, state = fold.cfg, fold.info, fold.state
+    if info.is_main and fold.model.predictor == "knn" and state["best_epoch"] >= 0:
+        save_reference(fold.model, cfg, fold.data, fold.train_rows, fold.fold_dir, fold.device)
     result = {
-        "fold": k,
+        "fold": fold.k,
         "selected_by": cfg.select_by,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"] + 1,
-        "n_train": int(len(train_rows)),
-        "n_val": int(len(val_rows)),
+        "n_train": int(len(fold.train_rows)),
+        "n_val": int(len(fold.val_rows)),
         **state["best_metrics"],
     }
     if info.is_main:

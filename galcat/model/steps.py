@@ -145,9 +145,26 @@ def recalibrate_batchnorm(model, loader, augment, device, max_images: int, preci
     return seen
 
 
+def _embeddings_and_labels(model, loader, augment, device, precision) -> tuple[np.ndarray, np.ndarray]:
+    """Eval-mode embeddings and labels of every batch of ``loader`` (the k-NN vote's reference)."""
+    fmt = memory_format(device, precision)
+    embeddings, labels = [], []
+    for batch in loader:
+        x = augment(batch["images"].to(device, non_blocking=True)).contiguous(memory_format=fmt)
+        with autocast(device, precision):
+            embeddings.append(model(x)["embedding"].float().cpu())
+        labels.append(batch["labels"].cpu())
+    return torch.cat(embeddings).numpy(), torch.cat(labels).numpy()
+
+
 @torch.no_grad()
-def validate(model, objective, loader, augment, device, stage: str, precision=None) -> dict:
-    """Validation loss plus the stage's metrics over the whole validation set."""
+def validate(model, objective, loader, augment, device, stage: str, precision=None, reference=None) -> dict:
+    """Validation loss plus the stage's metrics over the whole validation set.
+
+    ``reference``: batches of the training rows, among which a ``knn`` model's validation rows
+    vote (the saved predictor's rule, k and reference); without it such a model has no
+    classification metrics.
+    """
     model.eval()
     fmt = memory_format(device, precision)
     total, n_seen = 0.0, 0
@@ -174,11 +191,11 @@ def validate(model, objective, loader, augment, device, stage: str, precision=No
             metrics["rmse"] = math.sqrt(float(F.mse_loss(torch.cat(votes), torch.cat(targets))))
         return metrics
     y = torch.cat(labels).numpy() if labels else np.zeros(0, dtype=np.int64)
-    if not logits and getattr(model, "predictor", None) == "knn" and len(y) > 1:
-        # leave-one-out vote among the validation galaxies (the training reference is built once,
-        # from the best epoch, when the fold ends)
+    if not logits and getattr(model, "predictor", None) == "knn" and reference is not None and len(y):
+        ref_emb, ref_labels = _embeddings_and_labels(model, reference, augment, device, precision)
         emb = torch.cat(embeddings).numpy()
-        logits = [torch.from_numpy(knn_vote_logits(emb, emb, y, len(model.class_names), model.knn_k, True))]
+        n_classes = len(model.class_names)
+        logits = [torch.from_numpy(knn_vote_logits(emb, ref_emb, ref_labels, n_classes, model.knn_k))]
     if logits:
         logits = torch.cat(logits)
         metrics.update(classification_scores(logits.argmax(1).numpy(), y, logits.shape[1]))

@@ -19,7 +19,7 @@ def dml_run(tiny, tmp_path_factory):
         TrainConfig(
             store=str(store), stage="dml", loss="proxy-nca", miner="pair", init=str(run_dir), out=str(out),
             folds=1, val_fraction=0.25, epochs=1, batch_size=16, max_steps=2, image_size=32, device="cpu",
-            embedding_dim=16, progress=False, knn_k=7, bn_images=16,
+            embedding_dim=16, progress=False, knn_k=7, bn_images=16, predict_turns=1,
         )
     )  # fmt: skip
     return out, store
@@ -50,7 +50,7 @@ def test_pred_equals_the_neighbour_vote_on_every_row(dml_run, tmp_path):
 
 def test_dml_validation_votes_against_the_training_reference(dml_run):
     """The epoch's accuracy is the saved predictor's: the vote of the validation rows among the
-    training rows (not among each other)."""
+    training rows (not among each other). Validation sees one view, so the run predicts one view."""
     run_dir, store = dml_run
     run = load_run(run_dir)
     fold = run.folds[0]
