@@ -252,15 +252,15 @@ def classifier_name(model) -> str:
     return "softmax head"
 
 
-def _evaluate_fold(number, fold, plan, shared_ref, predictor, classes, cfg: EvaluateConfig):
-    """(metrics dict, FoldQueries, reference embeddings of ``shared_ref`` or None) of one fold;
-    ``predictor`` predicts with this fold alone."""
+def _evaluate_fold(number, fold, plan, shared_ref, predictor, classes, cfg: EvaluateConfig, given=None):
+    """(metrics dict, FoldQueries) of one fold; ``predictor`` predicts with this fold alone, unless
+    ``given`` holds its predictions of the queries and of ``shared_ref`` (None: the queries)."""
     from galcat.evaluate.combined import FoldQueries, calibration_block
 
     query, reference, own = plan
     calibration = predictor.calibrations[0]
     temperature = calibration.temperature if calibration is not None else None
-    pred = _embed(predictor, query)
+    pred = given[0] if given is not None else _embed(predictor, query)
     q_emb = pred.fold_embeddings[0]
     raw = None if pred.fold_logits is None else pred.raw_fold_probabilities[0]
     probs = None if pred.fold_probabilities is None else pred.fold_probabilities[0]
@@ -268,13 +268,17 @@ def _evaluate_fold(number, fold, plan, shared_ref, predictor, classes, cfg: Eval
     same = Path(embedded.path).resolve() == Path(query.path).resolve() and np.array_equal(
         embedded.rows, query.rows
     )
-    r_emb, r_lab, shared_emb = None, None, None
+    r_emb, r_lab = None, None
     if not same:
         saved = _saved_reference(fold, embedded, reference, shared_ref, cfg)
-        r_emb = saved if saved is not None else _embed(predictor, embedded).fold_embeddings[0]
+        if saved is not None:
+            r_emb = saved
+        elif given is not None and given[1] is not None:
+            r_emb = given[1].fold_embeddings[0]
+        else:
+            r_emb = _embed(predictor, embedded).fold_embeddings[0]
         r_lab = embedded.codes
         if shared_ref is not None:  # this fold's own references are a subset of the shared rows
-            shared_emb = r_emb
             pos = np.searchsorted(shared_ref.rows, reference.rows)
             r_emb, r_lab = r_emb[pos], shared_ref.codes[pos]
     y_pred = predicted_labels(q_emb, query.codes, r_emb, r_lab, probs, False, cfg.normalize, cfg.block_size)
@@ -293,28 +297,42 @@ def _evaluate_fold(number, fold, plan, shared_ref, predictor, classes, cfg: Eval
         temperature=temperature,
     )
     queries = FoldQueries(number, query.path, query.rows, query.codes, q_emb, y_pred, raw, probs, temperature)
-    return result, queries, shared_emb
+    return result, queries
 
 
-def _combine(queries, shared_ref, shared_embs, classes, cfg: EvaluateConfig) -> dict:
-    from galcat.evaluate.combined import ensemble_block, ensemble_inputs, pooled_out_of_fold, same_queries
+def _ensemble_predictions(predictor, query: Labelled, shared_ref: Labelled | None):
+    """Every fold's predictions of the common query rows (pooled by the predictor) and of the
+    shared reference rows (None when there are none or they are the queries)."""
+    queries = _embed(predictor, query)
+    same = shared_ref is None or (
+        Path(shared_ref.path).resolve() == Path(query.path).resolve()
+        and np.array_equal(shared_ref.rows, query.rows)
+    )
+    return queries, None if same else _embed(predictor, shared_ref)
 
-    if len(queries) == 1 or not same_queries(queries):
+
+def _combine(queries, shared_ref, ensemble, classes, cfg: EvaluateConfig) -> dict:
+    """The folds together: ``ensemble`` (from :func:`_ensemble_predictions`) when they all
+    predicted the same queries, else their pooled out-of-fold predictions."""
+    from galcat.evaluate.combined import ensemble_block, pooled_out_of_fold
+
+    if ensemble is None:
         combined = pooled_out_of_fold(queries, classes)
         if len(queries) == 1:
             combined["kind"] = "single fold"
         return combined
-    use_ref = shared_ref is not None and all(e is not None for e in shared_embs)
-    q_emb, r_emb, combined_probs = ensemble_inputs(queries, shared_embs if use_ref else None)
+    pred, ref_pred = ensemble
+    use_ref = ref_pred is not None
+    q_emb, r_emb = pred.embeddings, ref_pred.embeddings if use_ref else None
     labels = queries[0].labels
     r_lab = shared_ref.codes if use_ref else None
-    probs = combined_probs[0] if combined_probs is not None else None
+    probs = pred.probabilities
     y_pred = predicted_labels(q_emb, labels, r_emb, r_lab, probs, False, cfg.normalize, cfg.block_size)
     result = evaluate_arrays(
         q_emb, labels, r_emb, r_lab, classes, probs=probs, bootstrap=cfg.bootstrap, normalize=cfg.normalize,
         block_size=cfg.block_size, seed=cfg.seed, y_pred=y_pred,
     )  # fmt: skip
-    result.update(ensemble_block(queries, combined_probs, y_pred, classes))
+    result.update(ensemble_block(queries, pred, y_pred, classes))
     result["n_reference"] = int(len(shared_ref.rows) if use_ref else len(labels))
     return result
 
@@ -337,15 +355,19 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     shared_ref = (
         _shared_reference(plans, class_names, selected[0][1].scheme) if len(plans) > 1 and same_rows else None
     )
-    folds, queries, shared_embs = [], [], []
-    for (number, fold), plan in zip(selected, plans, strict=True):
-        result, fold_queries, shared_emb = _evaluate_fold(
-            number, fold, plan, shared_ref, predictor.select([number]), class_names, cfg
+    # the same queries for every fold: one prediction of all folds, pooled by the predictor
+    ensemble = (
+        _ensemble_predictions(predictor, plans[0][0], shared_ref) if len(plans) > 1 and same_rows else None
+    )
+    folds, queries = [], []
+    for position, ((number, fold), plan) in enumerate(zip(selected, plans, strict=True)):
+        given = None if ensemble is None else tuple(p if p is None else p.fold(position) for p in ensemble)
+        result, fold_queries = _evaluate_fold(
+            number, fold, plan, shared_ref, predictor.select([number]), class_names, cfg, given
         )
         folds.append(result)
         queries.append(fold_queries)
-        shared_embs.append(shared_emb)
-    combined = _combine(queries, shared_ref, shared_embs, class_names, cfg)
+    combined = _combine(queries, shared_ref, ensemble, class_names, cfg)
     metrics = {
         "model": Path(cfg.model).name or str(cfg.model),
         "model_path": str(cfg.model),

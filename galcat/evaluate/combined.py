@@ -1,11 +1,12 @@
 """One result for all evaluated folds: their ensemble, or their pooled out-of-fold predictions.
 
-When every fold predicts the same query rows (another store, or ``--reference``), the folds'
-temperature-scaled probabilities are pooled (:mod:`galcat.model.ensemble`) and the ensemble is
-scored like one more model. On the run's own store each fold predicts only its validation rows,
-which no other fold held out, so an ensemble would score folds on rows they trained on; the
-folds' predictions are concatenated instead ("out-of-fold"). Either way the result carries the
-calibration before and after temperature scaling and the most confident mistakes.
+When every fold predicts the same query rows (another store, or ``--reference``), the run's
+predictor pools the folds' temperature-scaled probabilities (:mod:`galcat.model.predictor`) and
+the ensemble is scored like one more model. On the run's own store each fold predicts only its
+validation rows, which no other fold held out, so an ensemble would score folds on rows they
+trained on; the folds' predictions are concatenated instead ("out-of-fold"). Either way the
+result carries the calibration before and after temperature scaling and the most confident
+mistakes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 from galcat.evaluate.roc import roc_curves
 from galcat.metrics.classification import classification_metrics
 from galcat.model.calibration import N_BINS, calibration_measures, reliability_bins
-from galcat.model.ensemble import combine, mean_embedding, pool_probabilities
 
 #: Mistakes shown in ``errors.png`` (a 4 x 4 gallery).
 N_MISTAKES = 16
@@ -65,11 +65,6 @@ def confident_mistakes(rows, labels, y_pred, confidence, class_names, n: int = N
     ]
 
 
-def same_queries(folds: list[FoldQueries]) -> bool:
-    first = folds[0]
-    return all(f.path == first.path and np.array_equal(f.rows, first.rows) for f in folds[1:])
-
-
 def pooled_out_of_fold(folds: list[FoldQueries], class_names) -> dict:
     """Every fold's predictions on its own query rows, concatenated."""
     rows = np.concatenate([f.rows for f in folds])
@@ -92,24 +87,16 @@ def pooled_out_of_fold(folds: list[FoldQueries], class_names) -> dict:
     return result
 
 
-def ensemble_inputs(folds: list[FoldQueries], reference_embeddings: list | None):
-    """Mean query embedding, mean reference embedding (or None), and the combined probabilities."""
-    query = mean_embedding(np.stack([f.embeddings for f in folds]))
-    reference = None if reference_embeddings is None else mean_embedding(np.stack(reference_embeddings))
-    combined = None
-    if all(f.probs is not None for f in folds):
-        combined = combine(np.stack([f.probs for f in folds]))
-    return query, reference, combined
-
-
-def ensemble_block(folds: list[FoldQueries], combined, y_pred, class_names) -> dict:
-    """Calibration, uncertainty and mistakes of the averaged prediction (metrics added by the caller)."""
+def ensemble_block(folds: list[FoldQueries], prediction, y_pred, class_names) -> dict:
+    """Calibration, uncertainty and mistakes of the folds' pooled ``prediction`` (a
+    :class:`galcat.model.predictor.Prediction` of the folds' common queries; metrics added by the
+    caller)."""
     first = folds[0]
     result = {"kind": "ensemble", "folds": [f.number for f in folds], "n_query": int(len(first.rows))}
     confidence = np.ones(len(first.rows))
-    if combined is not None:
-        probs, _, entropy, agreement = combined
-        raw = pool_probabilities(np.stack([f.raw_probs for f in folds]))
+    if prediction.probabilities is not None:
+        probs, entropy, agreement = prediction.probabilities, prediction.entropy, prediction.agreement
+        raw = prediction.raw_probabilities
         result["calibration"] = calibration_block(raw, probs, first.labels, [f.temperature for f in folds])
         unanimous = agreement == 1.0
         correct = y_pred == first.labels

@@ -32,7 +32,7 @@ from galcat.model.calibration import (
 )
 from galcat.model.calibration import softmax as scaled_softmax
 from galcat.model.checkpoint import model_hash
-from galcat.model.ensemble import combine, mean_embedding, select_folds
+from galcat.model.ensemble import combine, mean_embedding, pool_probabilities, select_folds
 from galcat.model.vote import knn_vote
 
 #: Size of the training image the predictor falls back to for a network that does not say.
@@ -78,9 +78,31 @@ class Prediction:
             return None
         return np.stack([scaled_softmax(logits) for logits in self.fold_logits])
 
+    @property
+    def raw_probabilities(self) -> np.ndarray | None:
+        """(N, C) the pool of :attr:`raw_fold_probabilities` (the ensemble before calibration)."""
+        raw = self.raw_fold_probabilities
+        return None if raw is None else pool_probabilities(raw)
+
+    def fold(self, position: int) -> Prediction:
+        """The prediction of the fold at ``position`` alone (its own arrays; pooled fields None)."""
+        one = {
+            name: value[position : position + 1] if name in FOLD_FIELDS and value is not None else value
+            for name, value in vars(self).items()
+        }
+        one.update(folds=[self.folds[position]], temperatures=[self.temperatures[position]])
+        one.update(probabilities=None, std=None, entropy=None, agreement=None)
+        return Prediction(**one)
+
     def __repr__(self) -> str:
         kind = f"{len(self.class_names)} classes" if self.probabilities is not None else "embeddings only"
         return f"Prediction({len(self.embeddings)} images, folds {self.folds}, {kind})"
+
+
+#: Prediction fields with the fold axis first
+FOLD_FIELDS = (
+    "fold_embeddings", "fold_logits", "fold_probabilities", "vote_distances", "vote_rows", "vote_labels",
+)  # fmt: skip
 
 
 @dataclass

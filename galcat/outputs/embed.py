@@ -104,23 +104,21 @@ def embed_store(predictor, store_path, store, out=None):
     return _prediction_from_arrays(arrays, predictor)
 
 
-#: Prediction fields with a fold axis first (F, N, ...); part files keep rows first
-_FOLD_AXIS_FIELDS = ("fold_embeddings", "fold_logits", "fold_probabilities", "vote_distances", "vote_rows",
-                     "vote_labels")  # fmt: skip
-
-
 def _prediction_arrays(pred) -> dict[str, np.ndarray]:
+    """The prediction's arrays, rows first (part files of sharded_compute are cut by row)."""
+    from galcat.model.predictor import FOLD_FIELDS
+
     arrays = {}
     for name, value in vars(pred).items():
         if isinstance(value, np.ndarray):
-            arrays[name] = np.moveaxis(value, 0, 1) if name in _FOLD_AXIS_FIELDS else value
+            arrays[name] = np.moveaxis(value, 0, 1) if name in FOLD_FIELDS else value
     return arrays
 
 
 def _prediction_from_arrays(arrays: dict[str, np.ndarray], predictor):
-    from galcat.model.predictor import Prediction
+    from galcat.model.predictor import FOLD_FIELDS, Prediction
 
-    fields = {name: np.moveaxis(v, 1, 0) if name in _FOLD_AXIS_FIELDS else v for name, v in arrays.items()}
+    fields = {name: np.moveaxis(v, 1, 0) if name in FOLD_FIELDS else v for name, v in arrays.items()}
     return Prediction(
         class_names=list(predictor.class_names), folds=list(predictor.numbers),
         temperatures=list(predictor.temperatures), **fields,
