@@ -22,7 +22,6 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from galcat.model.data import open_training_data
-from galcat.model.inference import predict
 from galcat.model.run import load_run
 from galcat.model.vote import knn_vote_logits
 
@@ -37,7 +36,8 @@ def score_run(run_dir: str, ks: list[int]) -> dict[int, tuple[float, float]]:
     store = run.config.store
     data = open_training_data(store, "ls-ce", None)
     truth = data.labels[np.searchsorted(data.rows, fold.val_indices)]
-    embeddings = predict(model, store, indices=fold.val_indices, batch_size=256).embeddings
+    predictor = run.predictor(folds=0, calibrate=False, batch_size=256)
+    embeddings = predictor.predict_store(store, fold.val_indices).fold_embeddings[0]
     reference = model.reference_embeddings.cpu().numpy()
     labels = model.reference_labels.cpu().numpy()
     scores = {}

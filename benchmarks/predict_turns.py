@@ -1,7 +1,7 @@
 """Inference cost of four-turn averaging (``--predict-turns 4``) against one view.
 
 A synthetic galcat store (written to a temporary folder, not timed) is run through
-``galcat.model.inference.predict`` with the same network twice per repeat, ``rotations=1`` and
+``galcat.model.predictor.Predictor`` with the same network twice per repeat, ``rotations=1`` and
 ``rotations=4``, alternating so both see the same machine load. The ratio is the time of four
 views over one view: four forward passes cost at most 4x, less where reading and decoding the
 store is a fixed share of the work.
@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from galcat.model.device import resolve_device
-from galcat.model.inference import predict
 from galcat.model.networks import GalaxyNet
+from galcat.model.predictor import Predictor
 from galcat.schemes import HUBBLE9
 from galcat.synth import make_synthetic_store
 
@@ -48,13 +48,14 @@ def main() -> None:
         make_synthetic_store(store, classes, n_per_class=per_class, size=args.image_size, seed=0)
         torch.manual_seed(0)
         model = GalaxyNet(args.arch, class_names=classes, image_size=args.image_size).to(device)
-        predict(model, store, batch_size=args.batch_size)  # warm-up (allocator, store cache)
+        predictor = Predictor([(0, model)], batch_size=args.batch_size)
+        predictor.predict_store(store)  # warm-up (allocator, store cache)
         seconds = {1: [], 4: []}
         for _ in range(args.repeats):
             for views in (1, 4):
                 model.rotations = views
                 started = time.perf_counter()
-                pred = predict(model, store, batch_size=args.batch_size)
+                pred = predictor.predict_store(store)
                 seconds[views].append(time.perf_counter() - started)
         n = len(pred.index)
     best = {views: min(times) for views, times in seconds.items()}
