@@ -78,7 +78,7 @@ def test_reference_index_is_saved_reused_and_rebuilt(tiny, tmp_path, monkeypatch
     calls = []
     real = embed_module.embed_store
     monkeypatch.setattr(
-        embed_module, "embed_store", lambda *a, **k: calls.append(Path(a[2]).name) or real(*a, **k)
+        embed_module, "embed_store", lambda *a, **k: calls.append(Path(a[1]).name) or real(*a, **k)
     )
     args = ["embed", "--model", run, "--store", store, "--reference", ref, "--out"]
     assert invoke(*args, tmp_path / "a.ecsv").exit_code == 0
