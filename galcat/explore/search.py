@@ -64,7 +64,7 @@ class SimilaritySearch:
         self.folds = str(meta.get("embed_folds", "") or "") or None
         self.resolver = resolver
         self.radius = radius_arcsec
-        self._run = None
+        self._predictor = None
         self._lock = threading.Lock()
 
     @property
@@ -104,29 +104,16 @@ class SimilaritySearch:
         return Answer(f"uploaded image ({image.shape[1]} x {image.shape[0]} px)", self._neighbours(vector, k))
 
     def _embed(self, image: np.ndarray) -> np.ndarray:
-        import tempfile
-
-        from astropy.table import Table
-
         from galcat.model import load_run
-        from galcat.model.ensemble import predict_ensemble, select_folds
-        from galcat.store import open_store, write_store
+        from galcat.store import open_store
 
-        if self._run is None:
+        if self._predictor is None:  # the predictor of the run's folds (embeddings need no temperature)
             run = load_run(self.model)
-            self._run = (run, select_folds(run, self.folds))
-        run, selected = self._run
+            self._predictor = run.predictor(self.folds, calibrate=False, batch_size=1, device="cpu")
         with open_store(self.store_path) as store:
             side = int(store.image_shape[0])
-        size = int(
-            getattr(selected[0][1].model, "image_size", None) or getattr(run.config, "image_size", side)
-        )
-        picture = resize(image, side)
-        with tempfile.TemporaryDirectory(prefix="galcat-search-") as folder:
-            path = Path(folder) / "query.h5"
-            write_store(path, Table({"objid": ["upload"], "ra": [np.nan], "dec": [np.nan]}), picture[None])
-            ensemble = predict_ensemble(selected, str(path), np.array([0]), None, 1, "cpu", image_size=size)
-        return ensemble.embeddings[0]
+        picture = resize(image, side)  # as the catalogue's own images were stored
+        return self._predictor.predict(picture[None]).embeddings[0]
 
 
 def _check_k(k, available: int) -> int:

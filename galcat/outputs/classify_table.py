@@ -40,15 +40,17 @@ class ClassifyResult:
         return int(np.count_nonzero(self.status == RESOLVED)) if self.resolve_only else self.n_classified
 
 
-def model_template(run, reference: str | None, k: int, model_dir: str = "") -> Table:
+def model_template(run, reference: str | None, k: int | None, model_dir: str = "") -> Table:
     """A zero-row table with exactly the model columns ``embed`` adds for ``run`` (and ``reference``):
     the output's schema when no row, or only some rows, could be classified."""
     from galcat.model.ensemble import select_folds
     from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs
+    from galcat.outputs.embed import neighbour_k
     from galcat.store import open_store
 
     selected = select_folds(run, None)
     fold = selected[0][1]
+    k = neighbour_k(k, SimpleNamespace(models=[fold.model]))
     names = [str(c) for c in (getattr(fold, "class_names", None) or [])]
     scheme = getattr(fold, "scheme", None)
     dim = int(getattr(fold.model, "embedding_dim", 0) or fold.model.embed[-1].out_features)
@@ -60,8 +62,8 @@ def model_template(run, reference: str | None, k: int, model_dir: str = "") -> T
         empty = np.zeros((0, k))
         knn = ReferenceNeighbours(empty.astype(np.float32), empty.astype(str), empty.astype(str))
     ensemble = SimpleNamespace(
-        folds=[number for number, _ in selected], fold_probs=np.zeros((len(selected), 0, len(names))),
-        entropy=np.zeros(0), probs_std=np.zeros((0, len(names))), agreement=np.zeros(0),
+        folds=[number for number, _ in selected], fold_probabilities=np.zeros((len(selected), 0, len(names))),
+        entropy=np.zeros(0), std=np.zeros((0, len(names))), agreement=np.zeros(0),
     )  # fmt: skip
     return annotate_outputs(
         Table(), np.zeros((0, dim), np.float32), probs, names, scheme, knn, ensemble=ensemble
