@@ -28,7 +28,8 @@ def synthetic_explore_inputs(
     ``rows`` repeats the rendered galaxies (new ids, shifted positions) up to that many rows, for
     sizes whose rendering would take longer than what is measured.
     """
-    from galcat.model.ensemble import EnsemblePredictions, normalised_entropy
+    from galcat.model.ensemble import normalised_entropy
+    from galcat.model.predictor import Prediction
     from galcat.outputs.columns import ReferenceNeighbours, annotate_outputs
     from galcat.schemes import HUBBLE9
     from galcat.store import write_store
@@ -51,11 +52,12 @@ def synthetic_explore_inputs(
     logits = rng.normal(size=(3, n, len(HUBBLE9))) + 1.2 * np.eye(len(HUBBLE9))[truth]
     fold_probs = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
     probs = fold_probs.mean(axis=0)
-    ensemble = EnsemblePredictions(
-        index=np.arange(n), embeddings=rng.normal(size=(n, 8)).astype(np.float32), folds=[0, 1, 2],
-        temperatures=[1.0] * 3, probs=probs, probs_std=fold_probs.std(axis=0),
-        entropy=normalised_entropy(probs), agreement=(fold_probs.argmax(2) == probs.argmax(1)).mean(0),
-        fold_probs=fold_probs,
+    embeddings = rng.normal(size=(n, 8)).astype(np.float32)
+    ensemble = Prediction(
+        class_names=list(HUBBLE9), index=np.arange(n), embeddings=embeddings, folds=[0, 1, 2],
+        fold_embeddings=np.stack([embeddings] * 3), temperatures=[1.0] * 3, probabilities=probs,
+        std=fold_probs.std(axis=0), entropy=normalised_entropy(probs),
+        agreement=(fold_probs.argmax(2) == probs.argmax(1)).mean(0), fold_probabilities=fold_probs,
     )  # fmt: skip
     from galcat.metrics.knn import knn
 
