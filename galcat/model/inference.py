@@ -63,7 +63,9 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 def _array_batches(images: np.ndarray, batch_size: int):
     """Batch dicts (``images`` uint8 BHWC, ``index``) of an in-memory array, in order."""
     for start in range(0, len(images), batch_size):
-        chunk = np.ascontiguousarray(images[start : start + batch_size])
+        chunk = images[start : start + batch_size]
+        # torch tensors need writable memory: a read-only array (a view of a file) is copied
+        chunk = np.ascontiguousarray(chunk) if chunk.flags.writeable else np.array(chunk)
         yield {"images": torch.from_numpy(chunk), "index": torch.arange(start, start + len(chunk))}
 
 
