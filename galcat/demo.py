@@ -1,4 +1,4 @@
-"""``galcat demo``: the whole pipeline offline, on synthetic galaxies, in a few CPU minutes.
+"""``galcat demo``: the whole pipeline offline, on synthetic galaxies, on a CPU.
 
 Why: a new user (or CI) can see every stage work end to end without network or real data:
 render a labelled synthetic "training catalogue" and a separate "unseen catalogue" into HDF5
@@ -24,7 +24,7 @@ from galcat.schemes import HUBBLE9
 
 @dataclass
 class DemoConfig:
-    """Sizes chosen so the demo finishes in a few minutes on 2 CPU cores."""
+    """Sizes chosen so the demo is a short CPU run (its time: docs/benchmarks.md)."""
 
     out: str = "demo"
     classes: list[str] = field(default_factory=lambda: list(HUBBLE9))

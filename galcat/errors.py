@@ -17,7 +17,7 @@ class NetworkError(GalcatError):
 
 
 def where(path=None, row=None, column=None) -> str:
-    """Format a location prefix like ``file.csv, row 12, column 'T': `` for error messages.
+    """Format a location prefix like ``file.csv, row 12, column 'T':`` for error messages.
 
     ``row`` is counted from 1, as a user counts the data rows of a table (every galcat message).
     """

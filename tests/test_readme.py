@@ -1,12 +1,13 @@
-"""README.md's offline commands, run exactly as written (in-process, in README order), and what they write.
+"""README.md's offline commands and Python blocks, run exactly as written (in README order).
 
-The commands are read from the README's ``bash`` blocks, so editing a documented command without
-keeping it working fails here. They run from a folder whose ``../shared/data`` is the real data
-folder, as they would from a checkout beside it, with a real TOPCAT on a private SAMP hub for the
-``--samp`` line. ``NOT_RUN`` lists every command that is not run, with the reason: the network
-(cutout services, VizieR, SIMBAD, package index), the test suite itself, and the long runs whose
-small versions run here or in their own tests (the full demo, the measured CPU recipe, the smoke
-grid of ``galcat reproduce``).
+The commands are read from the README's ``bash`` blocks and the Python quickstart from its
+``python`` blocks (run after the commands, in the folder the commands made their run in), so
+editing a documented command or call without keeping it working fails here. They run from a
+folder whose ``../shared/data`` is the real data folder, as they would from a checkout beside it,
+with a real TOPCAT on a private SAMP hub for the ``--samp`` line. ``NOT_RUN`` lists every command
+that is not run, with the reason: the network (cutout services, VizieR, SIMBAD, package index),
+the test suite itself, and the long runs whose small versions run here or in their own tests (the
+full demo, the CPU recipe, the smoke grid of ``galcat reproduce``).
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ NOT_RUN = {
     "galcat catalogue rsa --resolver simbad": "network: VizieR VII/51 and SIMBAD",
     "galcat build efigi": "network: SDSS SkyServer cutouts",
     "galcat classify --model runs/gz1-dml --targets my_galaxies.csv": "network: SIMBAD and SkyServer",
-    "galcat demo --out demo ": "the measured full demo (minutes); the quick demo line runs it here",
+    "galcat demo --out demo ": "the full demo (docs/benchmarks.md); the quick demo line runs it here",
     "galcat build folder --images ../shared/data/gz1/images --catalogue ../shared/data/gz1/labels.csv "
-    "--id-column OBJID --label-column class_name --size 64": "the measured CPU recipe (14 min); the tour's "
-    "build/train/evaluate lines run the same commands on a smaller store here",
-    "galcat train --store stores/gz1_64.h5": "the measured CPU recipe (see above)",
-    "galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5": "the measured CPU recipe (see above)",
+    "--id-column OBJID --label-column class_name --size 64": "the CPU recipe (docs/benchmarks.md); "
+    "the tour's build/train/evaluate lines run the same commands on a smaller store here",
+    "galcat train --store stores/gz1_64.h5": "the CPU recipe (see above)",
+    "galcat evaluate --model runs/gz1-dml --query stores/gz1_64.h5": "the CPU recipe (see above)",
     "galcat probe --model runs/gz1-lsce-short --store stores/gz1_64.h5": "needs the CPU recipe's store",
     # 'Reproducing the paper': the stores come from SDSS cutouts and the catalogues from VizieR/SIMBAD
     "galcat catalogue rsa --source usethis_rsa2.csv": "network: SIMBAD",
@@ -52,9 +53,14 @@ NOT_RUN = {
     "galcat build gz2": "network: SDSS SkyServer cutouts",
     "galcat train --store stores/gz2h.h5": "needs the network-built GZ2 store",
     "galcat reproduce --train efigi=": "needs the network-built stores (and GPU-days)",
-    "galcat reproduce --train expert=": "the smoke grid (24 cells, over 7 min under load); "
+    "galcat reproduce --train expert=": "the smoke grid (24 cells: minutes); "
     "tests/experiments/test_reproduce.py runs the same grid tiny",
 }
+
+
+def readme_python_blocks() -> list[str]:
+    """The source of every ``python`` block of the README, in order."""
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
 
 def readme_commands() -> list[str]:
@@ -198,3 +204,20 @@ def test_quick_demo_explorer_opens_in_chromium(tour, require_tool, tmp_path):
     assert set(shots) == {"table", "galaxy", "map", "report"}
     for path in shots.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
+
+
+def test_python_quickstart_predicts_on_an_array(tour, capsys):
+    """The README's Python blocks, run in the tour's folder: probabilities for a (4, 64, 64, 3) array."""
+    blocks = readme_python_blocks()
+    assert blocks and any("predictor().predict(" in b for b in blocks)
+    namespace: dict = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tour[0])
+        for block in blocks:
+            exec(compile(block, str(README), "exec"), namespace)  # the documented code itself
+    result = namespace["result"]
+    probabilities = np.asarray(result.probabilities)
+    assert namespace["images"].shape == (4, 64, 64, 3) and probabilities.shape == (4, len(result.class_names))
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    assert set(result.predicted) <= set(result.class_names)
+    assert str(list(result.predicted)[0]) in capsys.readouterr().out

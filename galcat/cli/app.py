@@ -178,5 +178,5 @@ def predict_turns_option():
         None,
         "--predict-turns",
         help="Average each prediction over the image's 4 90-degree turns (4) or use one view (1, "
-        "4x faster); default: as the run was trained.",
+        "one forward pass instead of four); default: as the run was trained.",
     )

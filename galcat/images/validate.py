@@ -17,8 +17,9 @@ from PIL import Image, UnidentifiedImageError
 
 from galcat.net import InvalidBody
 
-# A real SDSS/EFIGI cutout has per-channel std >= ~8 (measured on 700+ real images in
-# shared/data) and at most ~22 % identical pixels; out-of-footprint cutouts are constant.
+# A real SDSS/EFIGI cutout has a per-channel spread far above this threshold and few identical
+# pixels (tests/images/test_sources.py checks every real cutout in shared/data); out-of-footprint
+# cutouts are constant.
 BLANK_STD_THRESHOLD = 2.0
 BLANK_IDENTICAL_FRACTION = 0.99
 

@@ -26,15 +26,16 @@ Why these defaults (the paper's values are those of its training scripts, e.g. `
   anticlockwise one, so the handed classes get twice the examples and a label that is right.
 * CPU quick recipe (no accelerator): resnet18, batch 64, the store's image size, Adam 1e-3
   (ls-ce) / 1e-4 (dml trunk) + proxies SGD 1e-2, 20 epochs for ``ce``/``ls-ce``, 6 for ``votes``
-  and 6 for ``dml``: ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store fit in 20 minutes on
-  two free CPU cores (README, "CPU quick recipe", has the measured figures).
+  and 6 for ``dml``: sized so that ``ls-ce`` then ``dml --init`` on the 64 px GZ1 store is a
+  one-sitting CPU run (``benchmarks/baseline_cnn.py`` times it; docs/benchmarks.md).
 * DML predictions: a distance-weighted vote of the 20 nearest training galaxies. Re-scoring eight
   GZ1 DML models with k = 5, 10, 20 and 30 (same embeddings), 20 had the best mean accuracy and
   macro F1, and a ninth model trained afterwards agreed on accuracy (``benchmarks/knn_vote_k.py``;
-  README, "CPU quick recipe"): fewer neighbours give noisy vote shares, more blur the rare classes.
+  docs/recipe.md): fewer neighbours give noisy vote shares, more blur the rare classes.
 * Precision: bf16 forward passes (autocast; weights, optimiser state and losses stay fp32) on CUDA
-  and on CPUs with native bf16 (AVX512-BF16 or AMX), where they train resnet18 1.35x faster than
-  fp32 (README, "CPU quick recipe"); fp32 elsewhere, where bf16 would be emulated and slower.
+  and on CPUs with native bf16 (AVX512-BF16 or AMX), where they train faster than fp32
+  (``benchmarks/train_throughput.py`` measures it; docs/recipe.md); fp32 elsewhere, where bf16
+  would be emulated and slower.
 * Accelerator recipe: the paper's resnet50, batch 128 (votes/ce) or 320 (ls-ce/dml, the paper's
   derived batch), 100 epochs bounded by early stopping.
 """

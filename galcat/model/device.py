@@ -29,7 +29,8 @@ def resolve_device(name: str | None = "auto") -> torch.device:
 
 def cpu_bf16_supported() -> bool:
     """Whether this CPU does bf16 maths natively (AVX512-BF16 or AMX), where oneDNN runs bf16
-    convolutions about 1.5x faster than fp32; elsewhere bf16 is emulated and slower."""
+    convolutions faster than fp32 (``benchmarks/train_throughput.py`` measures it); elsewhere bf16
+    is emulated and slower."""
     try:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

@@ -212,6 +212,10 @@ class Session(requests.Session):
         self.headers["User-Agent"] = self.config.user_agent or f"galcat/{__version__} (python-requests)"
 
     def request(self, method, url, **kwargs):
+        """``requests.Session.request`` through galcat's retries, timeout and host rate limit.
+
+        A call without ``stream=True`` also reads and checks the body (:meth:`fetch`).
+        """
         if kwargs.get("stream"):  # the caller reads the body itself (pyvo parses response.raw)
             response = self._send(method, url, self.retry, kwargs)
             self._check_status(method, url, response, response.raw.retries or self.retry)

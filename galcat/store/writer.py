@@ -29,9 +29,9 @@ from galcat.errors import GalcatError
 from galcat.schemes import SCHEMES, encode
 
 SCHEMA_VERSION = 1
-#: images per HDF5 chunk; the loader shuffles blocks of one chunk. Measured with
-#: ``benchmarks/loader.py`` (4,048 GZ JPEGs, 75 px, batch 64, 1 thread, CPU time): Blosc-LZ4 with
-#: 4 / 8 / 16 rows streams at 18x / 22x / 23x the per-image PIL pipeline, gzip-4 at 4 rows at 9x.
+#: images per HDF5 chunk; the loader shuffles blocks of one chunk. Chosen with
+#: ``benchmarks/loader.py`` (docs/benchmarks.md): larger chunks stream faster, smaller ones shuffle
+#: finer.
 CHUNK_ROWS = 16
 GZIP_LEVEL = 4
 #: ``images`` compression. ``lz4`` (default): Blosc LZ4 with byte shuffle through ``hdf5plugin``,
