@@ -221,3 +221,15 @@ def test_python_quickstart_predicts_on_an_array(tour, capsys):
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     assert set(result.predicted) <= set(result.class_names)
     assert str(list(result.predicted)[0]) in capsys.readouterr().out
+
+
+def test_the_demo_time_is_stated_in_one_place_and_the_readme_and_help_agree():
+    """docs/benchmarks.md holds the demo's measured times; the README and ``--help`` say the same."""
+    stated = "a minute or two on 2 idle cores"
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    benchmarks = " ".join((README.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    help_text = " ".join(invoke("demo", "--help").output.split())
+    for text in (readme, help_text):
+        assert stated in text and "docs/benchmarks.md" in text
+    assert f"**{stated}**" in benchmarks
+    assert not re.findall(r"\b\d+(?:\.\d+)? ?(?:s|min|minutes|seconds)\b", readme)  # no other timing
