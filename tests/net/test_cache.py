@@ -31,7 +31,7 @@ def test_every_cache_lives_under_one_root(tmp_path, monkeypatch):
 
 
 def test_cache_folders_are_documented():
-    docs = (REPO / "README.md").read_text() + (REPO / "docs" / "architecture.md").read_text()
+    docs = (REPO / "docs" / "formats.md").read_text() + (REPO / "docs" / "architecture.md").read_text()
     for folder in CACHE_FOLDERS:
         assert f"{folder}/" in docs, folder
 
