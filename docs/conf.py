@@ -8,7 +8,20 @@ suite executes them: ``tests/test_notebooks.py``).
 
 from __future__ import annotations
 
+import sphinx_automodapi.automodsumm as _automodsumm
+from sphinx_automodapi.utils import find_mod_objs as _find_mod_objs
+
 import galcat
+
+
+def _own_objects(modname, onlylocals=False, sort=False):
+    """automodsumm lists a module without ``__all__`` with everything it imports, but generates
+    stubs only for the module's own objects; list those same objects (a module's ``__all__``,
+    when it has one, still decides)."""
+    return _find_mod_objs(modname, onlylocals=onlylocals or True, sort=sort)
+
+
+_automodsumm.find_mod_objs = _own_objects
 
 project = "galcat"
 author = "galcat contributors"
