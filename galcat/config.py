@@ -116,3 +116,16 @@ def _fits(value: Any, hint: Any) -> bool:
     if isinstance(origin, type):
         return isinstance(value, origin)
     return True
+
+
+def check_same_config(path, old: dict, new: dict, free=frozenset()) -> None:
+    """A run directory belongs to one config: GalcatError naming the fields of ``new`` that differ
+    from ``old`` (the saved one), apart from the ``free`` ones that may change on resuming."""
+    from galcat.errors import GalcatError
+
+    diff = [k for k in new if k not in free and old.get(k) != new[k]]
+    if diff:
+        raise GalcatError(
+            f"{path}: run directory holds a different configuration ({', '.join(diff)} differ); "
+            "use a new --out or the same options to resume"
+        )

@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "crossmatch",
     "build",
     "train",
+    "pretrain",
     "demo",
     "evaluate",
     "embed",

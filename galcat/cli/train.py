@@ -38,8 +38,18 @@ def train_command(
     scheme: str | None = option(TrainConfig, "scheme", help="Label scheme (default: the store's first)."),
     loss: str = option(TrainConfig, "loss", choices=LOSSES, help="dml: the metric-learning loss."),
     miner: str = option(TrainConfig, "miner", choices=MINERS, help="dml: the pair miner."),
-    init: str | None = option(TrainConfig, "init", help="Earlier run dir (fold 0 best) or checkpoint .pt."),
-    arch: str | None = option(TrainConfig, "arch", choices=ARCHS, help="Default: by device."),
+    init: str | None = option(
+        TrainConfig,
+        "init",
+        help="Start from: a galcat run dir (train or pretrain) or checkpoint .pt, encoder weights "
+        "(.safetensors or a state dict .pt), or hf_hub:OWNER/NAME (a timm model on the Hugging Face hub).",
+    ),
+    arch: str | None = option(
+        TrainConfig,
+        "arch",
+        choices=(*ARCHS, "timm:NAME"),
+        help="Default: by device; timm:NAME, e.g. timm:resnet18.",
+    ),
     embedding_dim: int = option(TrainConfig, "embedding_dim"),
     image_size: int | None = option(TrainConfig, "image_size", help="Default: the store's image size."),
     folds: int = option(TrainConfig, "folds", help="Stratified k-fold; 1 = one split (--val-fraction)."),
@@ -127,6 +137,21 @@ def train_command(
     seed: int = option(TrainConfig, "seed"),
     num_workers: int = option(TrainConfig, "num_workers"),
     max_steps: int | None = option(TrainConfig, "max_steps", help="Cap batches per epoch (smoke runs)."),
+    labels_per_class: int | None = option(
+        TrainConfig, "labels_per_class", help="Train on N labelled galaxies a class (seeded)."
+    ),
+    label_fraction: float | None = option(
+        TrainConfig, "label_fraction", help="Train on this stratified fraction of the training split."
+    ),
+    freeze_trunk: bool = option(
+        TrainConfig, "freeze_trunk", "--freeze-trunk/--no-freeze-trunk", help="Train only the heads."
+    ),
+    freeze_epochs: int = option(TrainConfig, "freeze_epochs", help="Heads alone for N epochs, then all."),
+    trunk_lr_factor: float = option(
+        TrainConfig,
+        "trunk_lr_factor",
+        help="The trunk learns at --lr times this (e.g. 0.1 when fine-tuning).",
+    ),
 ):
     """Train a stage (votes, ce, ls-ce, dml) with k-fold CV; writes runs/NAME.
 
@@ -149,9 +174,12 @@ def train_command(
         max_angle=max_angle, predictor=predictor, knn_k=knn_k, predict_turns=predict_turns,
         device=device, precision=precision, compile=compile,
         weights=str(weights) if weights else None, seed=seed, num_workers=num_workers, max_steps=max_steps,
+        labels_per_class=labels_per_class, label_fraction=label_fraction, freeze_trunk=freeze_trunk,
+        freeze_epochs=freeze_epochs, trunk_lr_factor=trunk_lr_factor,
     )  # fmt: skip
     result = train(cfg)
     lines = [f"run {result.out} ({result.config.stage}, {result.config.arch}, {len(result.folds)} fold(s))"]
+    lines.append(f"  started from   {result.config.init or 'random weights'}")
     metrics = result.summary.get("metrics", {})
     lines += [f"  {key:<16} {summary_text(metrics, key)}" for key in metrics]
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports

@@ -8,6 +8,7 @@ import torch
 from galcat import __version__
 from galcat.model.config import PROXY_LOSSES, TrainConfig
 from galcat.model.data import TrainingData
+from galcat.model.encoders import Encoder, load_trunk_state
 from galcat.model.networks import GalaxyNet, load_trunk_weights, transfer_weights
 
 
@@ -20,8 +21,10 @@ def predictor_for(cfg: TrainConfig) -> str:
     return "softmax"
 
 
-def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> GalaxyNet:
+def build_model(cfg: TrainConfig, data: TrainingData, init: dict | Encoder | None) -> GalaxyNet:
+    """The stage's network; ``init`` a galcat checkpoint (its weights transfer) or an Encoder."""
     votes = cfg.stage == "votes"
+    encoder = init if isinstance(init, Encoder) else None
     model = GalaxyNet(
         arch=cfg.arch,
         embedding_dim=cfg.embedding_dim,
@@ -32,18 +35,42 @@ def build_model(cfg: TrainConfig, data: TrainingData, init: dict | None) -> Gala
         predictor=predictor_for(cfg),
         knn_k=cfg.knn_k,
         rotations=cfg.predict_turns,
+        input_mean=encoder.mean if encoder else None,
+        input_std=encoder.std if encoder else None,
     )
     if cfg.weights:
         load_trunk_weights(model, cfg.weights)
-    if init is not None:
+    if encoder is not None:
+        load_trunk_state(model.trunk, encoder.state_dict, cfg.arch, encoder.source)
+    elif init is not None:
         transfer_weights(model, init["state_dict"], init)
     model.stage = cfg.stage
     return model
 
 
+def set_trunk_trainable(model: GalaxyNet, trainable: bool) -> None:
+    """``--freeze-trunk`` / ``--freeze-epochs``: the trunk's weights stop (or resume) learning.
+
+    Frozen weights get no gradient, so the optimisers skip them; their BatchNorm statistics are
+    still re-estimated on the training images before each validation (they describe the new data).
+    """
+    for p in model.trunk.parameters():
+        p.requires_grad_(trainable)
+
+
 def make_optimizers(cfg: TrainConfig, model, objective) -> list[torch.optim.Optimizer]:
-    """The trunk/head optimiser and, for proxy losses, a separate SGD for the proxies."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """The trunk/head optimiser and, for proxy losses, a separate SGD for the proxies.
+
+    The trunk's parameter group learns at ``lr * trunk_lr_factor`` (a pretrained trunk moves
+    less than the new heads); frozen parameters stay in the groups and are skipped while frozen.
+    """
+    trunk_params = list(model.trunk.parameters()) if hasattr(model, "trunk") else []
+    ids = {id(p) for p in trunk_params}
+    head_params = [p for p in model.parameters() if id(p) not in ids]
+    params = [
+        {"params": trunk_params, "lr": cfg.lr * cfg.trunk_lr_factor},
+        {"params": head_params, "lr": cfg.lr},
+    ]
     if cfg.optimizer == "sgd":
         trunk = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     else:

@@ -5,6 +5,12 @@ A network's softmax is usually over- or under-confident. Temperature scaling (Gu
 fitted by minimising the negative log-likelihood on held-out rows; the argmax, and so the
 accuracy, is unchanged. galcat fits T on each fold's validation split and saves it beside the
 fold's checkpoint as ``fold{k}/calibration.json``, so every later prediction uses the same T.
+
+A small validation split (a run trained on a few hundred labels) cannot support the fit: a T
+fitted on 40 galaxies can make the calibration of galaxies it never saw worse. So T stays 1 below
+:data:`MIN_ROWS` rows; above it T is a MAP fit (a Gaussian prior on log T at 0, worth
+:data:`PRIOR_ROWS` rows) kept only when a T fitted on 4/5 of the rows lowers the NLL of the other
+fifth, pooled over 5 folds. Either refusal is recorded in ``Calibration.note`` and printed.
 """
 
 from __future__ import annotations
@@ -23,6 +29,12 @@ N_BINS = 15
 #: Temperatures outside this range mean the fit ran away (e.g. perfectly separated rows).
 T_BOUNDS = (0.05, 20.0)
 CALIBRATION_FILE = "calibration.json"
+#: validation rows below which no temperature is fitted (T = 1)
+MIN_ROWS = 100
+#: weight, in rows, of the prior that shrinks log T towards 0 (T towards 1)
+PRIOR_ROWS = 10.0
+#: folds of the check that a fitted T lowers the NLL of rows it was not fitted on
+CHECK_FOLDS = 5
 
 
 def softmax(logits, temperature: float = 1.0) -> np.ndarray:
@@ -102,8 +114,12 @@ def calibration_measures(probs, labels, n_bins: int = N_BINS) -> dict:
     }
 
 
-def fit_temperature(logits, labels) -> float:
-    """The T minimising the NLL of ``softmax(logits / T)`` (LBFGS over log T, clipped to T_BOUNDS)."""
+def fit_temperature(logits, labels, prior_rows: float = 0.0) -> float:
+    """The T minimising the NLL of ``softmax(logits / T)`` (LBFGS over log T, clipped to T_BOUNDS).
+
+    ``prior_rows`` > 0 adds ``prior_rows * (log T)^2 / n`` to the mean NLL: a MAP fit that a few
+    rows cannot pull far from T = 1.
+    """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     _check(logits, labels)
@@ -117,6 +133,7 @@ def fit_temperature(logits, labels) -> float:
     def closure():
         optimiser.zero_grad()
         loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
+        loss = loss + float(prior_rows) / len(labels) * log_t.pow(2).sum()
         loss.backward()
         return loss
 
@@ -139,11 +156,34 @@ class Calibration:
     ece_after: float
     model_hash: str = ""  # galcat.model.checkpoint.model_hash of the weights it was fitted for
     fitted_on: str = "the fold's validation split"
+    note: str = ""  # why T was left at 1, when it was
+
+
+def held_out_gain(logits, labels, folds: int = CHECK_FOLDS, seed: int = 0) -> float:
+    """NLL with T = 1 minus NLL with T fitted on the other folds, per row (> 0: T helps unseen rows)."""
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    parts = np.array_split(np.random.default_rng(seed).permutation(len(labels)), folds)
+    plain, scaled = 0.0, 0.0
+    for part in parts:
+        rest = np.setdiff1d(np.arange(len(labels)), part)
+        t = fit_temperature(logits[rest], labels[rest], PRIOR_ROWS)
+        plain += negative_log_likelihood(softmax(logits[part]), labels[part]) * len(part)
+        scaled += negative_log_likelihood(softmax(logits[part], t), labels[part]) * len(part)
+    return (plain - scaled) / len(labels)
 
 
 def calibrate(logits, labels, model_hash: str = "") -> Calibration:
-    """Fit T on (logits, labels) and record NLL/ECE before and after."""
-    t = fit_temperature(logits, labels)
+    """Fit T on (logits, labels) where they can support it, and record NLL/ECE before and after."""
+    n = len(labels)
+    note = ""
+    if n < MIN_ROWS:
+        note = f"{n} validation rows are too few to fit a temperature (at least {MIN_ROWS}); T = 1"
+    elif held_out_gain(logits, labels) <= 0:
+        note = (
+            f"a temperature fitted on {CHECK_FOLDS - 1}/{CHECK_FOLDS} of the validation rows did not "
+            "lower the NLL of the rest; T = 1"
+        )
+    t = 1.0 if note else fit_temperature(logits, labels, PRIOR_ROWS)
     before, after = softmax(logits), softmax(logits, t)
     return Calibration(
         temperature=t,
@@ -153,6 +193,7 @@ def calibrate(logits, labels, model_hash: str = "") -> Calibration:
         ece_before=expected_calibration_error(before, labels),
         ece_after=expected_calibration_error(after, labels),
         model_hash=model_hash,
+        note=note,
     )
 
 

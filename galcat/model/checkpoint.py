@@ -103,7 +103,7 @@ _SCHEMA = {
 
 def check_checkpoint(payload, path) -> dict:
     """GalcatError naming the file and the key unless ``payload`` is a galcat checkpoint."""
-    from galcat.model.config import ARCHS, PREDICT_TURNS, STAGES
+    from galcat.model.config import ARCHS, PREDICT_TURNS, STAGES, TIMM_PREFIX
     from galcat.ranges import MAX_IMAGE_SIDE, check_number
 
     if not isinstance(payload, dict):
@@ -113,11 +113,14 @@ def check_checkpoint(payload, path) -> dict:
             raise GalcatError(f"{path}: not a galcat checkpoint (no {key!r} key)")
         if not isinstance(payload[key], kind) or isinstance(payload[key], bool):
             raise GalcatError(f"{path}: not a galcat checkpoint ({key!r} is a {type(payload[key]).__name__})")
-    if payload["arch"] not in ARCHS:
+    if payload["arch"] not in ARCHS and not (
+        payload["arch"].startswith(TIMM_PREFIX) and len(payload["arch"]) > len(TIMM_PREFIX)
+    ):
         raise GalcatError(
-            f"{path}: checkpoint architecture {payload['arch']!r} is not one of {', '.join(ARCHS)}"
+            f"{path}: checkpoint architecture {payload['arch']!r} is not one of {', '.join(ARCHS)} "
+            "or timm:NAME"
         )
-    if payload.get("stage") is not None and payload["stage"] not in STAGES:
+    if payload.get("stage") is not None and payload["stage"] not in (*STAGES, "pretrain"):
         raise GalcatError(f"{path}: checkpoint stage {payload['stage']!r} is not one of {', '.join(STAGES)}")
     if payload.get("rotations", 1) not in PREDICT_TURNS:  # absent in checkpoints from before the option
         raise GalcatError(f"{path}: checkpoint 'rotations' is {payload['rotations']!r}, not 1 or 4")

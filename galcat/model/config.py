@@ -117,6 +117,11 @@ class TrainConfig:
     rot90: bool = True
     max_angle: float = 0.0
     progress: bool | None = None  # None: rich bar when stderr is a terminal
+    labels_per_class: int | None = None  # train on this many labelled rows per class (seeded subset)
+    label_fraction: float | None = None  # or on this stratified fraction of the training split
+    freeze_trunk: bool = False  # train only the heads on frozen trunk features (a probe)
+    freeze_epochs: int = 0  # heads alone for this many epochs, then everything
+    trunk_lr_factor: float = 1.0  # the trunk learns at lr * this (heads at lr)
 
 
 #: ranges of the numeric fields (the same for options, Python calls and a run's config.json)
@@ -143,7 +148,21 @@ _RANGES = {
     "balance_power": bound("probability"),
     "knn_k": bound("neighbours"),
     "bn_images": {"low": 0, "high": 10_000_000, "integer": True},
+    "labels_per_class": {"low": 1, "integer": True, "allow_none": True},
+    "label_fraction": {"low": 0, "high": 1, "low_open": True, "allow_none": True},
+    "freeze_epochs": {"low": 0, "integer": True},
+    "trunk_lr_factor": {"low": 0, "high": 100, "low_open": True},
 }
+
+#: prefix of ``--arch`` naming a timm model (``timm:resnet18``, ``timm:convnext_nano``)
+TIMM_PREFIX = "timm:"
+
+
+def check_arch(arch: str, what: str = "--arch") -> str:
+    """A torchvision ResNet name or ``timm:NAME``; GalcatError otherwise."""
+    if arch in ARCHS or (arch.startswith(TIMM_PREFIX) and len(arch) > len(TIMM_PREFIX)):
+        return arch
+    raise GalcatError(f"{what} {arch!r} is not one of {', '.join(ARCHS)} or timm:NAME (a timm model)")
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -152,8 +171,12 @@ def _check(cfg: TrainConfig) -> None:
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise GalcatError(f"--{name} {getattr(cfg, name)!r} is not one of {', '.join(allowed)}")
-    if cfg.arch is not None and cfg.arch not in ARCHS:
-        raise GalcatError(f"--arch {cfg.arch!r} is not one of {', '.join(ARCHS)}")
+    if cfg.arch is not None:
+        check_arch(cfg.arch)
+    if cfg.labels_per_class is not None and cfg.label_fraction is not None:
+        raise GalcatError("--labels-per-class and --label-fraction: give one of them, not both")
+    if cfg.stage == "votes" and (cfg.labels_per_class is not None or cfg.label_fraction is not None):
+        raise GalcatError("--labels-per-class / --label-fraction need class labels; --stage votes has none")
     if cfg.precision is not None and cfg.precision not in PRECISIONS:
         raise GalcatError(f"--precision {cfg.precision!r} is not one of {', '.join(PRECISIONS)}")
     if cfg.optimizer is not None and cfg.optimizer not in OPTIMIZERS:

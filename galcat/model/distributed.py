@@ -74,13 +74,16 @@ def shard(indices: np.ndarray, info: DistInfo, seed: int) -> np.ndarray:
     return np.sort(perm[info.rank :: info.world][:per_rank])
 
 
-def wrap_model(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+def wrap_model(
+    model: nn.Module, info: DistInfo, device: torch.device, find_unused: bool = False
+) -> nn.Module:
+    """DDP around ``model``; ``find_unused`` when some parameters may get no gradient (a frozen trunk)."""
     if not info.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids)
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused)
 
 
 def wrap_loss_and_miner(loss: nn.Module, miner: nn.Module | None, info: DistInfo):

@@ -47,3 +47,38 @@ def make_folds(
     except ValueError as exc:  # e.g. a validation set smaller than the number of classes
         msg = f"cannot split {len(rows)} rows (--folds {n_folds}, --val-fraction {val_fraction}): {exc}"
         raise GalcatError(msg) from None
+
+
+def label_subset(
+    rows: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    per_class: int | None = None,
+    fraction: float | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """A seeded, stratified subset of training ``rows`` (``labels`` aligned with them), sorted.
+
+    ``per_class``: exactly that many rows of every class (a class with fewer is an error, so a
+    label-efficiency curve never mixes budgets silently). ``fraction``: that share of each
+    class, at least one row. Only the training split is cut; validation rows stay as they are.
+    """
+    rows, labels = np.asarray(rows, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+    if per_class is None and fraction is None:
+        return rows
+    rng = np.random.default_rng([seed, 22])
+    keep = []
+    for code in np.unique(labels):
+        members = rows[labels == code]
+        if per_class is not None:
+            if len(members) < per_class:
+                name = class_names[code] if code < len(class_names) else str(code)
+                raise GalcatError(
+                    f"--labels-per-class {per_class}: class {name!r} has only {len(members)} "
+                    "training row(s); lower N or use --label-fraction"
+                )
+            n = per_class
+        else:
+            n = max(1, int(round(fraction * len(members))))
+        keep.append(rng.choice(np.sort(members), size=n, replace=False))
+    return np.sort(np.concatenate(keep))

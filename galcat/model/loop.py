@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from galcat.atomic import atomic_write
+from galcat.errors import GalcatError
 from galcat.model import distributed as D
 from galcat.model.averaging import make_average
 from galcat.model.builders import (
@@ -26,13 +27,15 @@ from galcat.model.builders import (
     class_weights,
     cpu_state_dict,
     make_optimizers,
+    set_trunk_trainable,
 )
 from galcat.model.checkpoint import safe_load, save_checkpoint
 from galcat.model.config import PROXY_LOSSES, TrainConfig, check_train_config, resolve_config
 from galcat.model.curves import write_curves
 from galcat.model.data import MirrorRelabel, make_augment, make_batches, open_training_data
 from galcat.model.device import memory_format, resolve_device, seed_everything
-from galcat.model.folds import make_folds
+from galcat.model.encoders import Encoder, is_encoder_source, open_encoder
+from galcat.model.folds import label_subset, make_folds
 from galcat.model.losses import proxy_view, set_proxies
 from galcat.model.prototypes import (
     CENTROID_IMAGES_PER_CLASS,
@@ -69,6 +72,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     device = D.device_for(device, info)
     try:
         data = open_training_data(cfg.store, cfg.stage, cfg.scheme)
+        cfg, encoder = _open_encoder(cfg)
         cfg = resolve_config(
             dataclasses.replace(cfg, scheme=data.scheme), device.type, data.image_size, data.mirror_pairs
         )
@@ -79,7 +83,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         folds = make_folds(data.rows, data.labels, cfg.folds, cfg.val_fraction, cfg.seed)
         results = []
         for k, (train_rows, val_rows) in enumerate(folds):
-            init = load_init(cfg, k, val_rows, data.fingerprint)
+            train_rows = _label_subset(cfg, data, train_rows, k)
+            init = encoder if encoder is not None else load_init(cfg, k, val_rows, data.fingerprint)
             results.append(_train_fold(cfg, data, k, train_rows, val_rows, init, device, info))
         summary = summarise(results, cfg)
         if info.is_main:
@@ -169,7 +174,7 @@ def _resume(fold: _Fold, init) -> None:
             fold.average.load_state_dict(saved["average"])
         if fold.info.is_main:
             console.print(f"fold {fold.k}: resuming after epoch {fold.state['epoch']}")
-    elif init is not None and cfg.stage == "dml" and cfg.loss in PROXY_LOSSES:
+    elif isinstance(init, dict) and cfg.stage == "dml" and cfg.loss in PROXY_LOSSES:
         labels = fold.data.labels[np.searchsorted(fold.data.rows, fold.train_rows)]
         seed = [cfg.seed, fold.k]
         rows = centroid_rows(np.asarray(fold.train_rows), labels, CENTROID_IMAGES_PER_CLASS, seed)
@@ -184,7 +189,8 @@ class _Epochs:
     def __init__(self, fold: _Fold):
         cfg, data, device = fold.cfg, fold.data, fold.device
         self.fold = fold
-        self.net = D.wrap_model(fold.model, fold.info, device)
+        frozen = cfg.freeze_trunk or cfg.freeze_epochs > 0  # DDP: some parameters may get no gradient
+        self.net = D.wrap_model(fold.model, fold.info, device, find_unused=frozen)
         if cfg.compile:
             self.net = torch.compile(self.net)
         self.votes = cfg.stage == "votes"
@@ -249,6 +255,7 @@ class _Epochs:
 
     def _train(self, epoch: int) -> dict:
         fold, cfg = self.fold, self.fold.cfg
+        set_trunk_trainable(fold.model, not cfg.freeze_trunk and epoch >= cfg.freeze_epochs)
         epoch_seed = cfg.seed + 1000 * fold.k + epoch
         seed_everything(epoch_seed)
         rows = D.shard(fold.train_rows, fold.info, epoch_seed)
@@ -353,9 +360,39 @@ def summarise(results: list[dict], cfg: TrainConfig) -> dict:
     stats = summarise_folds(results)
     return {
         "stage": cfg.stage,
+        "init": cfg.init,  # the encoder the run started from (None: random weights)
+        "arch": cfg.arch,
         "loss": cfg.loss if cfg.stage == "dml" else None,
         "miner": cfg.miner if cfg.stage == "dml" else None,
         "n_folds": len(results),
         "metrics": stats,
         "folds": results,
     }
+
+
+def _open_encoder(cfg: TrainConfig) -> tuple[TrainConfig, Encoder | None]:
+    """An ``--init`` naming encoder weights (a file or ``hf_hub:``) rather than a galcat run: its
+    architecture and input size become the run's defaults."""
+    if cfg.init is None or not is_encoder_source(cfg.init):
+        return cfg, None
+    encoder = open_encoder(cfg.init, cfg.arch)
+    values = {}
+    if encoder.arch is not None:
+        if cfg.arch is not None and cfg.arch != encoder.arch:
+            raise GalcatError(f"--arch {cfg.arch}: --init {cfg.init} is a {encoder.arch}")
+        values["arch"] = encoder.arch
+    if cfg.image_size is None and encoder.input_size:
+        values["image_size"] = encoder.input_size
+    return dataclasses.replace(cfg, **values), encoder
+
+
+def _label_subset(cfg: TrainConfig, data, train_rows: np.ndarray, k: int) -> np.ndarray:
+    """``--labels-per-class`` / ``--label-fraction``: the fold's training rows cut, seeded per fold."""
+    if cfg.labels_per_class is None and cfg.label_fraction is None:
+        return train_rows
+    labels = data.labels[np.searchsorted(data.rows, train_rows)]
+    rows = label_subset(
+        train_rows, labels, data.class_names, cfg.labels_per_class, cfg.label_fraction, cfg.seed + 1000 * k
+    )
+    console.print(f"[dim]fold {k}: training on {len(rows)} of {len(train_rows)} labelled rows[/dim]")
+    return rows

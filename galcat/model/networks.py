@@ -12,7 +12,8 @@ predictor (``GalaxyNet.predictor``):
   is the nearest prototype in the metric space (proxy losses with ``--predictor centroid|proxy``);
 * ``votes``: a 37-output sigmoid vote head.
 
-Weights are never downloaded: trunks start random (as the paper) or from ``--weights PATH``.
+Trunks start random (as the paper), from ``--weights PATH`` or from an encoder ``--init`` names
+(``galcat.model.encoders``: torchvision ResNets or any timm model, ``--arch timm:NAME``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
 from galcat.errors import GalcatError
@@ -55,15 +55,24 @@ class GalaxyNet(nn.Module):
         predictor: str | None = None,
         knn_k: int = 20,
         rotations: int = 1,
+        input_mean=None,
+        input_std=None,
     ):
         super().__init__()
-        builder = getattr(torchvision.models, arch, None)
-        if builder is None or not arch.startswith("resnet"):
-            raise GalcatError(f"unknown architecture {arch!r} (use resnet18, resnet34 or resnet50)")
-        trunk = builder(weights=None)
-        n_features = trunk.fc.in_features
-        trunk.fc = nn.Identity()
+        from galcat.model.encoders import IMAGENET, create_trunk
+
+        trunk, n_features, mean, std = create_trunk(arch)
         self.trunk = trunk
+        # inputs arrive ImageNet-normalised (BatchAugment); an encoder trained with other
+        # statistics sees its own: x' = (x * imagenet_std + imagenet_mean - mean) / std
+        self.input_mean = tuple(float(v) for v in (input_mean or mean))
+        self.input_std = tuple(float(v) for v in (input_std or std))
+        ref_mean, ref_std = torch.tensor(IMAGENET[0]), torch.tensor(IMAGENET[1])
+        own_mean, own_std = torch.tensor(self.input_mean), torch.tensor(self.input_std)
+        self.register_buffer("input_scale", (ref_std / own_std).view(1, 3, 1, 1), persistent=False)
+        shift = ((ref_mean - own_mean) / own_std).view(1, 3, 1, 1)
+        self.register_buffer("input_shift", shift, persistent=False)
+        self._renormalise = not (torch.equal(ref_mean, own_mean) and torch.equal(ref_std, own_std))
         self.embed = nn.Sequential(
             nn.Linear(n_features, 512), nn.ReLU(inplace=True), nn.Linear(512, embedding_dim)
         )
@@ -92,6 +101,8 @@ class GalaxyNet(nn.Module):
         self.reference_turns = self.rotations  # the views the saved k-NN reference was embedded with
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self._renormalise:
+            x = x * self.input_scale.to(x.dtype) + self.input_shift.to(x.dtype)
         embedding = self.embed(self.trunk(x))
         out = {"embedding": embedding}
         if self.classifier is not None:
@@ -136,6 +147,12 @@ class GalaxyNet(nn.Module):
             "predictor": self.predictor,
             "knn_k": self.knn_k,
             "rotations": self.rotations,
+            # an encoder's own input statistics, when they are not ImageNet's (the default)
+            **(
+                {"input_mean": list(self.input_mean), "input_std": list(self.input_std)}
+                if self._renormalise
+                else {}
+            ),
         }
 
 
@@ -151,28 +168,19 @@ def build_network(meta: dict) -> GalaxyNet:
         predictor=meta.get("predictor"),
         knn_k=int(meta.get("knn_k") or 10),
         rotations=int(meta.get("rotations") or 1),  # checkpoints from before the option: one view
+        input_mean=meta.get("input_mean"),
+        input_std=meta.get("input_std"),
     )
 
 
 def load_trunk_weights(model: GalaxyNet, path: str | Path) -> None:
-    """Load user trunk weights (a torchvision ResNet state_dict) with ``weights_only=True``.
+    """Load user trunk weights (a state dict or ``.safetensors``, read with ``weights_only=True``).
 
-    The ``fc`` layer of a torchvision checkpoint is ignored: galcat's heads replace it.
+    The classifier of a torchvision or timm checkpoint is ignored: galcat's heads replace it.
     """
-    from galcat.model.checkpoint import safe_load
+    from galcat.model.encoders import load_trunk_state, read_weights
 
-    state = safe_load(path)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    state = {k.removeprefix("module.").removeprefix("trunk."): v for k, v in state.items()}
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = model.trunk.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise GalcatError(
-            f"{path}: weights do not fit a {model.arch} trunk "
-            f"(missing {len(missing)} keys e.g. {missing[:2]}, "
-            f"unexpected {len(unexpected)} e.g. {unexpected[:2]})"
-        )
+    load_trunk_state(model.trunk, read_weights(path), model.arch, str(path))
 
 
 def transfer_weights(model: GalaxyNet, state_dict: dict, meta: dict) -> list[str]:

@@ -330,6 +330,10 @@ class Predictor:
         labels = codes[rows]
         keep = labels >= 0
         calibration = calibrate(output.logits[keep], labels[keep], model_hash=sha)
+        if calibration.note:  # too few validation rows, or a T that would not help unseen rows
+            from galcat.progress import console
+
+            console.print(f"fold {number}: no temperature scaling: {calibration.note}")
         if path is not None:
             save_calibration(path, calibration)
         return calibration

@@ -32,7 +32,11 @@ def check_train_paths(cfg: TrainConfig) -> None:
 
 def absolute_paths(cfg: TrainConfig) -> dict:
     paths = {"store": cfg.store, "init": cfg.init, "weights": cfg.weights}
-    return {k: str(Path(v).expanduser().resolve()) for k, v in paths.items() if v and "://" not in str(v)}
+    return {  # hf_hub:OWNER/NAME names a hub model, not a path
+        k: str(Path(v).expanduser().resolve())
+        for k, v in paths.items()
+        if v and "://" not in str(v) and not str(v).startswith("hf_hub:")
+    }
 
 
 def write_or_check_config(cfg: TrainConfig, out: Path) -> None:

@@ -26,6 +26,7 @@ CACHE_FOLDERS = {
     "vizier": "whole VizieR catalogues (VOTable bytes), keyed by server and catalogue",
     "catalogues": "catalogue files downloaded from a URL (e.g. the GZ2 tables), keyed by URL",
     "index": "embedding indexes (k-NN) of reference stores",
+    "models": "encoder weights from the Hugging Face hub (huggingface_hub's cache layout)",
 }
 
 

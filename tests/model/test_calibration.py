@@ -125,3 +125,44 @@ def test_mean_embedding_is_the_normalised_mean_of_normalised_folds():
     folds = np.array([[[3.0, 4.0]], [[0.0, 2.0]]])  # unit vectors (0.6, 0.8) and (0, 1)
     expected = np.array([0.3, 0.9]) / np.linalg.norm([0.3, 0.9])
     np.testing.assert_allclose(mean_embedding(folds)[0], expected, atol=1e-6)
+
+
+def _calibrated(n, seed):
+    """Labels drawn from softmax(z) and the model reports z: already calibrated (best T = 1)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2)) * 2.0
+    p = softmax(z)
+    return z, np.array([rng.choice(2, p=row) for row in p])
+
+
+def test_a_validation_split_too_small_to_support_a_temperature_leaves_t_at_one():
+    logits, labels = _calibrated(40, seed=5)  # a 200-galaxy store's 20 % validation split
+    assert fit_temperature(logits, labels) != pytest.approx(1.0, abs=0.05)  # the raw fit moves
+    cal = calibrate(logits, labels)
+    assert cal.temperature == 1.0 and cal.nll_after == cal.nll_before
+    assert "too few" in cal.note and "40" in cal.note
+    # Over many seeds of a calibrated model, a T fitted on 40 rows makes unseen rows worse on
+    # average, while galcat's choice never changes them.
+    test_logits, test_labels = _calibrated(4000, seed=6)
+    base = negative_log_likelihood(softmax(test_logits), test_labels)
+    raw = [fit_temperature(*_calibrated(40, seed=s)) for s in range(20)]
+    worse = np.mean([negative_log_likelihood(softmax(test_logits, t), test_labels) for t in raw])
+    assert worse > base
+    kept = [calibrate(*_calibrated(40, seed=s)).temperature for s in range(20)]
+    assert kept == [1.0] * 20
+
+
+def test_temperature_is_regularised_and_kept_only_when_it_helps_unseen_rows():
+    logits, labels = _overconfident(150, seed=7)
+    cal = calibrate(logits, labels)
+    assert cal.note == "" and 2.0 < cal.temperature < 6.0 and cal.nll_after < cal.nll_before
+    # the prior pulls a fit on few rows towards 1, never past the unregularised fit
+    free = fit_temperature(logits[:30], labels[:30])
+    shrunk = fit_temperature(logits[:30], labels[:30], prior_rows=10.0)
+    assert abs(np.log(shrunk)) < abs(np.log(free))
+    # a model already calibrated: the cross-validated check refuses or moves T very little
+    logits, labels = _calibrated(300, seed=8)
+    cal = calibrate(logits, labels)
+    assert cal.temperature == 1.0 or abs(np.log(cal.temperature)) < 0.2
+    if cal.temperature == 1.0:
+        assert "did not lower" in cal.note
