@@ -7,13 +7,12 @@ from pathlib import Path
 import typer
 
 from galcat.cli.app import app, handle_errors
+from galcat.cli.options import option
+from galcat.model.config import ARCHS, PRECISIONS
+from galcat.model.pretrain import PretrainConfig
 
 
-@app.command(
-    "pretrain",
-    epilog="Example: galcat pretrain --store stores/gz1_64.h5 --store stores/task_train.h5 "
-    "--exclude-store stores/task_val.h5 --out runs/ssl; then galcat train --init runs/ssl ...",
-)
+@app.command("pretrain")
 @handle_errors
 def pretrain_command(
     store: list[Path] = typer.Option(..., "--store", help="Stores whose images are pooled."),
@@ -21,28 +20,40 @@ def pretrain_command(
     exclude_store: list[Path] = typer.Option(
         [], "--exclude-store", help="Leave out rows whose objid is in this store (e.g. validation galaxies)."
     ),
-    arch: str | None = typer.Option(None, "--arch", help="resnet18|resnet34|resnet50 or timm:NAME."),
-    embedding_dim: int = typer.Option(128, "--embedding-dim"),
-    image_size: int | None = typer.Option(None, "--image-size", help="Default: the first store's size."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Default: 20 on CPU, 100 on an accelerator."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Default: 128 (CPU), 512."),
-    lr: float = typer.Option(1e-3, "--lr"),
-    temperature: float = typer.Option(0.1, "--temperature", help="NT-Xent temperature."),
-    flips: bool = typer.Option(
-        False, "--flips/--no-flips", help="Mirror views (off: a mirror changes a spiral's winding)."
+    arch: str | None = option(
+        PretrainConfig, "arch", choices=ARCHS, help="Or timm:NAME. Default: by device."
     ),
-    max_angle: float = typer.Option(15.0, "--max-angle", help="Small rotations beyond 90-degree turns."),
-    blur: float = typer.Option(1.0, "--blur", help="Largest PSF-like Gaussian blur sigma, pixels."),
-    noise: float = typer.Option(0.03, "--noise", help="Largest pixel noise sigma (pixels in 0..1)."),
-    colour: float = typer.Option(0.05, "--colour", help="Sigma of the log colour gains per channel."),
-    device: str = typer.Option("auto", "--device"),
-    precision: str | None = typer.Option(None, "--precision", help="bf16 | fp32 (default by device)."),
-    seed: int = typer.Option(0, "--seed"),
-    num_workers: int = typer.Option(0, "--num-workers"),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Cap batches per epoch (smoke runs)."),
+    embedding_dim: int = option(PretrainConfig, "embedding_dim"),
+    image_size: int | None = option(PretrainConfig, "image_size", help="Default: the first store's size."),
+    epochs: int | None = option(PretrainConfig, "epochs", help="Default: 20 on CPU, 100 on an accelerator."),
+    batch_size: int | None = option(PretrainConfig, "batch_size", help="Default: 128 (CPU), 512."),
+    lr: float = option(PretrainConfig, "lr"),
+    temperature: float = option(PretrainConfig, "temperature", help="NT-Xent temperature."),
+    flips: bool = option(
+        PretrainConfig,
+        "flips",
+        "--flips/--no-flips",
+        help="Mirror views (a mirror changes a spiral's winding).",
+    ),
+    max_angle: float = option(PretrainConfig, "max_angle", help="Small rotations beyond 90-degree turns."),
+    blur: float = option(PretrainConfig, "blur", help="Largest PSF-like Gaussian blur sigma, pixels."),
+    noise: float = option(PretrainConfig, "noise", help="Largest pixel noise sigma (pixels in 0..1)."),
+    colour: float = option(PretrainConfig, "colour", help="Sigma of the log colour gains per channel."),
+    device: str = option(PretrainConfig, "device"),
+    precision: str | None = option(
+        PretrainConfig, "precision", choices=PRECISIONS, help="Default: by device."
+    ),
+    seed: int = option(PretrainConfig, "seed"),
+    num_workers: int = option(PretrainConfig, "num_workers"),
+    max_steps: int | None = option(PretrainConfig, "max_steps", help="Cap batches per epoch (smoke runs)."),
 ):
-    """Self-supervised (SimCLR) pretraining on the pooled images of unlabelled stores."""
-    from galcat.model.pretrain import PretrainConfig, pretrain
+    """Self-supervised (SimCLR) pretraining on the pooled images of unlabelled stores.
+
+    \b
+    Example: galcat pretrain --store stores/gz1_64.h5 --store stores/task.h5 \\
+      --exclude-store stores/task_val.h5 --out runs/ssl
+    """
+    from galcat.model.pretrain import pretrain
 
     cfg = PretrainConfig(
         stores=[str(s) for s in store], out=str(out), exclude_stores=[str(s) for s in exclude_store],

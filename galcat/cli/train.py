@@ -45,10 +45,7 @@ def train_command(
         "(.safetensors or a state dict .pt), or hf_hub:OWNER/NAME (a timm model on the Hugging Face hub).",
     ),
     arch: str | None = option(
-        TrainConfig,
-        "arch",
-        choices=(*ARCHS, "timm:NAME"),
-        help="Default: by device; timm:NAME, e.g. timm:resnet18.",
+        TrainConfig, "arch", choices=ARCHS, help="Or timm:NAME (e.g. timm:resnet18). Default: by device."
     ),
     embedding_dim: int = option(TrainConfig, "embedding_dim"),
     image_size: int | None = option(TrainConfig, "image_size", help="Default: the store's image size."),
@@ -179,8 +176,8 @@ def train_command(
     )  # fmt: skip
     result = train(cfg)
     lines = [f"run {result.out} ({result.config.stage}, {result.config.arch}, {len(result.folds)} fold(s))"]
-    lines.append(f"  started from   {result.config.init or 'random weights'}")
     metrics = result.summary.get("metrics", {})
     lines += [f"  {key:<16} {summary_text(metrics, key)}" for key in metrics]
+    lines.append(f"  started from   {getattr(result.config, 'init', None) or 'random weights'}")
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
         print("\n".join(lines))

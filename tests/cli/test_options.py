@@ -27,6 +27,7 @@ from galcat.explore.serve import SearchConfig
 from galcat.explore.site import ExploreConfig
 from galcat.images.factory import DEFAULT_SERVICE
 from galcat.model.config import TrainConfig
+from galcat.model.pretrain import PretrainConfig
 from galcat.outputs.classify import ClassifyConfig
 from galcat.outputs.embed import EmbedConfig
 from galcat.outputs.neighbours import NeighboursConfig
@@ -48,6 +49,7 @@ COMMAND_SOURCES = {
     "synth store": (SynthStoreConfig,),
     "synth noise": (make_noisy_store,),
     "train": (TrainConfig,),
+    "pretrain": (PretrainConfig,),
     "evaluate": (EvaluateConfig,),
     "embed": (EmbedConfig,),
     "classify": (ClassifyConfig,),
@@ -59,7 +61,8 @@ COMMAND_SOURCES = {
     "explore": (ExploreConfig, SearchConfig),
 }
 #: options whose name differs from their field
-RENAMED = {("neighbours", "radius"): "radius_arcsec", ("explore", "map_method"): "map"}
+RENAMED = {("neighbours", "radius"): "radius_arcsec", ("explore", "map_method"): "map",
+           ("pretrain", "store"): "stores", ("pretrain", "exclude_store"): "exclude_stores"}  # fmt: skip
 #: options of the command line alone (no config field, or a field whose None means "not given"),
 #: with their defaults (build's service: BuildConfig.service None records a local-archive build)
 CLI_ONLY = {
