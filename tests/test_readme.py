@@ -129,6 +129,17 @@ def test_catalogue_tour_writes_the_documented_tables(tour):
     assert "432" in tour[1][crossmatch].output.split()
 
 
+def test_transfer_tour_starts_from_the_gz1_run_with_100_labels_a_class(tour):
+    """The cross-catalogue line: a GZ1 trunk, GZ2's two classes, 100 training galaxies of each."""
+    work, outputs = tour
+    (command,) = [c for c in RUN if c.startswith("galcat train --init runs/gz1-lsce --store stores/kaggle")]
+    assert str(work / "runs" / "gz1-lsce") in outputs[command].output  # the summary names its encoder
+    config = json.loads((work / "runs" / "kaggle-from-gz1" / "config.json").read_text())
+    assert config["labels_per_class"] == 100 and config["init"] == str(work / "runs" / "gz1-lsce")
+    fold = json.loads((work / "runs" / "kaggle-from-gz1" / "fold0" / "result.json").read_text())
+    assert fold["n_train"] == 200, fold
+
+
 def test_classify_and_neighbours_tour(tour):
     """Step 6: every merger system comes back classified; NGC 5257 is found by name in its store."""
     work, outputs = tour
