@@ -66,7 +66,8 @@ def evaluate_command(
     metrics = evaluate(cfg)
     summary, combined = metrics["summary"], metrics["combined"]
     several = len(metrics["folds"]) > 1
-    print(f"{combined['n_query']} query galaxies; folds {', '.join(str(f) for f in combined['folds'])}")
+    numbers = ", ".join(str(f) for f in combined["folds"])
+    print(f"{combined['n_query']} query galaxies; {len(combined['folds'])} fold(s) used, numbered {numbers}")
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
             print(f"{title:36s} {summary_text(summary, key)}" + (" over folds" if several else ""))

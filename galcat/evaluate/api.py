@@ -378,6 +378,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "scheme": selected[0][1].scheme,
         "class_names": class_names,
         "folds": folds,
+        "unfinished_run": [run.incomplete[k] for k in sorted(run.incomplete)],
         "summary": summarize_folds(folds),
         "combined": combined,
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},

@@ -150,6 +150,9 @@ def report_markdown(metrics: dict) -> str:
     lines += [f"- scheme: {metrics.get('scheme')} ({len(metrics['class_names'])} classes)"]
     spread = " (mean ± std over folds)" if len(folds) > 1 else ""
     lines += [f"- folds: {', '.join(str(f['fold']) for f in folds)}{spread}"]
+    if metrics.get("unfinished_run"):
+        why = "; ".join(metrics["unfinished_run"])
+        lines += [f"- **unfinished run**, only the folds named by --fold used: {why}"]
     lines += ['- MAP@R: k = R per query (Musgrave et al. 2020); the paper\'s "MAP@R" was MAP@10 with PML']
     lines += ["  v0.9.97 semantics and is given separately as `map_at_10_v0997`.", ""]
     lines += ["## Summary (layout of the paper's Tables 3-4)", ""]

@@ -278,9 +278,9 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult | None:
     if job.workdir is not None:
         shutil.rmtree(job.workdir, ignore_errors=True)
     if cfg.samp and job.out is not None:
-        from galcat.outputs.samp import send_table
+        from galcat.outputs.samp import offer_table
 
-        send_table(job.out, name=job.out.name)
+        offer_table(job.out, name=job.out.name)
     return _result(table, used, job, cfg, annotated)
 
 
@@ -313,9 +313,9 @@ def _resolve_only(cfg: ClassifyConfig) -> ClassifyResult:
     job = _Job(out, None, user, targets, status, np.full(len(user), "", dtype=object), Path(), None)
     table, used = _write_output(cfg, job, None)
     if cfg.samp and out is not None:
-        from galcat.outputs.samp import send_table
+        from galcat.outputs.samp import offer_table
 
-        send_table(out, name=out.name)
+        offer_table(out, name=out.name)
     return _result(table, used, job, cfg, None)
 
 
@@ -324,10 +324,6 @@ def _prepare(cfg: ClassifyConfig) -> _Job:
     from galcat.model import load_run
 
     out = _check_out(cfg)
-    if cfg.samp:
-        from galcat.outputs.samp import check_hub
-
-        check_hub()
     run = load_run(cfg.model, cfg.predict_turns)
     user, targets, status = _read(cfg)
     n = len(user)

@@ -244,10 +244,6 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
         raise GalcatError("--samp needs --out: SAMP sends a written file")
     if cfg.k is not None and cfg.k < 1:
         raise GalcatError(f"--k must be at least 1, got {cfg.k}")
-    if cfg.samp:
-        from galcat.outputs.samp import check_hub
-
-        check_hub()
     from galcat.model import load_run
     from galcat.model.predictor import Predictor
 
@@ -304,7 +300,7 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
         write_table(table, out, overwrite=cfg.overwrite)
         finish_shards(out)
         if cfg.samp:
-            from galcat.outputs.samp import send_table
+            from galcat.outputs.samp import offer_table
 
-            send_table(out, name=out.name)
+            offer_table(out, name=out.name)
     return table
