@@ -66,7 +66,7 @@ def run_demo(cfg: DemoConfig) -> dict:
             "seed": bound("seed"),
         },
     )
-    check_writable(cfg.out)
+    check_writable(cfg.out, kind="folder")
     out = Path(cfg.out)
     if (out / "summary.json").exists() and not cfg.overwrite:
         raise GalcatError(f"{out}: a finished demo is already there; pass --overwrite or another --out")
@@ -82,7 +82,9 @@ def run_demo(cfg: DemoConfig) -> dict:
         (train_store, cfg.n_train_per_class, cfg.seed),
         (query_store, cfg.n_query_per_class, cfg.seed + 1000),
     ):
-        make_synthetic_store(path, cfg.classes, n_per_class=n, size=cfg.image_size, seed=seed, overwrite=True)
+        make_synthetic_store(
+            path, cfg.classes, n_per_class=n, size=cfg.image_size, seed=seed, overwrite=True, votes=False
+        )  # a Hubble-class demo: no GZ2 vote columns
     timings["stores_s"] = time.perf_counter() - t
 
     common = dict(

@@ -210,7 +210,7 @@ def check_evaluate_config(cfg: EvaluateConfig) -> None:
     if model.is_dir():
         inputs["--model (config.json)"] = model / "config.json"
     refuse_overwriting_inputs(outputs, inputs)
-    check_writable(out)
+    check_writable(out, kind="folder")
 
 
 def _plan(run, fold, cfg: EvaluateConfig, classes) -> tuple[Labelled, Labelled, bool]:

@@ -153,6 +153,9 @@ def probe(cfg: ProbeConfig) -> dict:
     from galcat.model.folds import make_folds
 
     check_probe_config(cfg)
+    from galcat.paths import check_writable
+
+    check_writable(cfg.out, kind="folder")  # before the features are computed
     run = load_run(cfg.model)
     if not 0 <= cfg.fold < len(run.folds):
         raise GalcatError(f"{cfg.model}: no fold {cfg.fold}; the run has folds 0..{len(run.folds) - 1}")

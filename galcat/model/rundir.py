@@ -27,7 +27,7 @@ def check_train_paths(cfg: TrainConfig) -> None:
             f"{cfg.out}: --out holds the --init checkpoint ({cfg.init}); training would overwrite it, "
             "choose a new run directory"
         )
-    check_writable(cfg.out)
+    check_writable(cfg.out, kind="folder")
 
 
 def absolute_paths(cfg: TrainConfig) -> dict:

@@ -97,8 +97,12 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
             raise GalcatError(f"{out.parent}: output folder does not exist")
     if cfg.keep_store and Path(cfg.keep_store).is_dir():
         raise GalcatError(f"{cfg.keep_store}: is a folder; --keep-store names the store file")
-    if cfg.keep_store and Path(cfg.keep_store).exists() and not cfg.overwrite:
-        raise GalcatError(f"{cfg.keep_store}: store exists; pass --overwrite to replace it")
+    if cfg.keep_store and Path(cfg.keep_store).exists():
+        from galcat.paths import check_replaceable
+
+        # a kept store from an interrupted run of this command is reused (the build checks that it
+        # is the same build); anything else there is never replaced
+        check_replaceable(cfg.keep_store, "store", "--keep-store")
     from galcat.images import SERVICES
 
     if cfg.images is None and cfg.service not in SERVICES:
@@ -113,7 +117,7 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
 
 def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
     """Outputs (table, kept store) that are none of the inputs, writable; option ranges."""
-    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.paths import check_table_output, check_writable, refuse_overwriting_inputs
     from galcat.ranges import bound, check_numbers
 
     check_numbers(
@@ -139,9 +143,9 @@ def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
         inputs["--model (config.json)"] = model / "config.json"
     refuse_overwriting_inputs({"--out": out, "--keep-store": cfg.keep_store}, inputs)
     if out is not None:
-        check_writable(out)
+        check_table_output(out, cfg.overwrite)
     if cfg.keep_store:
-        check_writable(cfg.keep_store, "--keep-store")
+        check_writable(cfg.keep_store, "--keep-store", kind="file")
 
 
 def pixel_source(cfg: ClassifyConfig):
@@ -179,11 +183,14 @@ def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Pa
 
     source = pixel_source(cfg)
     listed = failures_path(store_path)
-    listed.unlink(missing_ok=True)
+    # a kept store is replaced only with --overwrite; the same build finished earlier is reused as is
+    overwrite = cfg.overwrite or not cfg.keep_store
+    if overwrite or not store_path.exists():
+        listed.unlink(missing_ok=True)
     config = BuildConfig(
         name="targets", catalogue=str(cfg.targets), images=cfg.images,
         service=None if cfg.images else cfg.service, **source_settings(source), resolver=cfg.resolver,
-        preprocess=PreprocessConfig(crop=cfg.crop, size=size), workers=cfg.workers, overwrite=True,
+        preprocess=PreprocessConfig(crop=cfg.crop, size=size), workers=cfg.workers, overwrite=overwrite,
     )  # fmt: skip
     table = targets[rows]
     try:
@@ -322,9 +329,11 @@ def _resolve_only(cfg: ClassifyConfig) -> ClassifyResult:
 def _prepare(cfg: ClassifyConfig) -> _Job:
     """Check the request, read and resolve the targets and build their store (rank 0 only)."""
     from galcat.model import load_run
+    from galcat.model.ensemble import select_folds
 
     out = _check_out(cfg)
     run = load_run(cfg.model, cfg.predict_turns)
+    select_folds(run, None)  # an unfinished or damaged run is refused before any target is read
     user, targets, status = _read(cfg)
     n = len(user)
     # without --keep-store, a fixed folder beside the output: an interrupted run resumes its partial store

@@ -201,7 +201,7 @@ def neighbour_k(cfg_k: int | None, predictor) -> int:
 
 def check_embed_config(cfg: EmbedConfig) -> None:
     """Option ranges, and an output that is none of the inputs (even with --overwrite), before any work."""
-    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.paths import check_table_output, refuse_overwriting_inputs
     from galcat.ranges import bound, check_numbers
 
     check_numbers(
@@ -220,7 +220,7 @@ def check_embed_config(cfg: EmbedConfig) -> None:
         inputs["--model (config.json)"] = model / "config.json"
         inputs.update({f"--model ({p.parent.name}/{p.name})": p for p in model.glob("fold*/*.pt")})
     refuse_overwriting_inputs({"--out": cfg.out}, inputs)
-    check_writable(cfg.out)
+    check_table_output(cfg.out, cfg.overwrite)
 
 
 def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
