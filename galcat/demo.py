@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from galcat.atomic import atomic_write
 from galcat.config import save_config
 from galcat.errors import GalcatError
 from galcat.progress import console
@@ -150,7 +151,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         "catalogue_columns": list(table.colnames),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

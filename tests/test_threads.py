@@ -49,10 +49,9 @@ def test_cgroup_v2_quota_is_the_tightest_on_the_path(tmp_path):
 
 
 def test_cgroup_v1_quota(tmp_path):
-    root, proc = _cgroup(
-        tmp_path, "4:cpu,cpuacct:/docker/abc\n",
-        {"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n", "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n"},
-    )  # fmt: skip
+    group = "cpu,cpuacct/docker/abc"
+    files = {f"{group}/cpu.cfs_quota_us": "50000\n", f"{group}/cpu.cfs_period_us": "100000\n"}
+    root, proc = _cgroup(tmp_path, "4:cpu,cpuacct:/docker/abc\n", files)
     assert threads.cgroup_quota(root, proc) == pytest.approx(0.5)
 
 

@@ -210,7 +210,8 @@ def tables_markdown(cells: list[dict], context: dict) -> str:
     lines += [
         f"- test catalogue: `{context.get('test_name')}` ({context.get('test_store')}); training: {trained}"
     ]
-    lines += [f"- folds: {context.get('folds')} (mean ± std over folds); settings: {context.get('settings')}"]
+    spread = " (mean ± std over folds)" if (context.get("folds") or 1) > 1 else ""
+    lines += [f"- folds: {context.get('folds')}{spread}; settings: {context.get('settings')}"]
     lines += NOTES
     lines += ["## Table 3: LS-CE on the test catalogue", ""]
     lines += _header(["fine tuning", "# classes", "init", "accuracy", "paper", "unweighted F1", "paper",

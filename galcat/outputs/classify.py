@@ -194,7 +194,7 @@ def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Pa
     )  # fmt: skip
     table = targets[rows]
     try:
-        build_store(table, source, store_path, config)
+        build_store(table, source, store_path, config, reuse_finished=True)
     except NetworkError as exc:  # the service cannot be reached at all: the build stops, each row says why
         return {int(row): ("failed", str(exc)) for row in rows}
     except GalcatError:

@@ -157,12 +157,19 @@ def _identity_digest(identity: dict) -> str:
 
 
 def build_store(
-    catalogue: Table, source, out, config: BuildConfig | None = None, exclude: Table | None = None
+    catalogue: Table,
+    source,
+    out,
+    config: BuildConfig | None = None,
+    exclude: Table | None = None,
+    reuse_finished: bool = False,
 ) -> BuildSummary:
     """Fetch, preprocess and store every row of ``catalogue``; resumable after a crash.
 
     The whole build runs under the partial's lock, so a second build of the same ``out`` (with or
-    without ``overwrite``) stops at once instead of deleting the first one's work.
+    without ``overwrite``) stops at once instead of deleting the first one's work. An existing store
+    is an error without ``overwrite``; with ``reuse_finished`` (a caller that keeps its store, such
+    as ``classify --keep-store``) an existing store of this very build is returned as it is.
     """
     config = config or BuildConfig()
     check_build_config(config)  # bad values fail now, not after the downloads
@@ -170,7 +177,8 @@ def build_store(
     start_time = time.monotonic()
     part = PartialBuild(out)
     check_build_paths(out, config)
-    if out.exists() and not config.overwrite and not part.exists() and built_identity(out) is None:
+    reusable = reuse_finished and built_identity(out) is not None
+    if out.exists() and not config.overwrite and not part.exists() and not reusable:
         raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
     part.lock()
     try:
@@ -181,14 +189,13 @@ def build_store(
         identity = _identity(table, config)
         if out.exists() and not config.overwrite:
             finished = _finish_leftover(part, identity, start_time)
-            if finished is None and not part.exists() and built_identity(out) == _identity_digest(identity):
+            same = reusable and not part.exists() and built_identity(out) == _identity_digest(identity)
+            if finished is None and same:
                 finished = _summary_of(out, start_time)  # this very build, finished by an earlier run
             if finished is not None:
                 return finished
-            raise GalcatError(
-                f"{out}: store exists and holds another build (other rows or settings); "
-                "pass --overwrite to replace it"
-            )
+            other = " and holds another build (other rows or settings)" if reusable else ""
+            raise GalcatError(f"{out}: store exists{other}; pass --overwrite to replace it")
         return _build_locked(part, table, source, config, dropped, identity, start_time)
     finally:
         part.unlock()
