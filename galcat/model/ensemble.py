@@ -92,6 +92,8 @@ def select_folds(run, folds=None) -> list[tuple[int, object]]:
         wanted = [int(folds)] if isinstance(folds, int) else [int(part) for part in str(folds).split(",")]
     except ValueError:
         raise GalcatError(f"--folds {folds!r}: use 'all' or fold numbers such as '0' or '0,2'") from None
+    if len(set(wanted)) < len(wanted):  # one fold twice would weigh double in the ensemble
+        raise GalcatError(f"--folds {folds!r}: a fold is named twice; name each fold once, e.g. '0,1'")
     missing = [w for w in wanted if not 0 <= w < n_folds]
     if missing:
         names = ", ".join(map(str, missing))

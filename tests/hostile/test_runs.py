@@ -22,11 +22,8 @@ from .conftest import digest
 
 @pytest.fixture
 def folds_copy(tiny_folds, tmp_path):
-    """A private copy of the session's 2-fold run and its store."""
-    run, store = tiny_folds
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy)
-    return copy, store
+    """A private copy of the session's 2-fold run (the store is only read)."""
+    return shutil.copytree(tiny_folds[0], tmp_path / "run"), tiny_folds[1]
 
 
 # ---- 11: a run that is not finished, or damaged, is refused unless --fold names finished folds ----
@@ -376,3 +373,17 @@ def test_neighbour_grid_titles_fit_and_an_unlabelled_query_says_so(tmp_path):
                              np.array([0.1, 0.2, 0.3]))  # fmt: skip
     out = save_neighbour_figure(Store(), result, Store(), tmp_path / "nn.png")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_fold_named_twice_is_refused():
+    from types import SimpleNamespace
+
+    from galcat.errors import GalcatError
+    from galcat.model.ensemble import select_folds
+
+    run = SimpleNamespace(
+        path="r", folds=[SimpleNamespace(number=0), SimpleNamespace(number=1)], incomplete={}
+    )
+    assert [n for n, _ in select_folds(run, "1,0")] == [1, 0]
+    with pytest.raises(GalcatError, match="named twice"):
+        select_folds(run, "0,0")
