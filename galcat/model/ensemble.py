@@ -110,6 +110,7 @@ def select_folds(run, folds=None) -> list[tuple[int, object]]:
 
         console.print(
             f"[yellow]{run.path} is an unfinished run ({'; '.join(incomplete.values())}): "
-            f"using fold(s) {', '.join(map(str, wanted))} as --fold asked[/yellow]"
+            f"using fold(s) {', '.join(map(str, wanted))} as --fold asked[/yellow]",
+            soft_wrap=True,  # one line, however long
         )
     return [(w, by_number[w]) for w in wanted]

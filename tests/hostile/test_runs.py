@@ -286,12 +286,20 @@ def test_audit_of_one_class_shows_kappa_undefined_without_warnings(tmp_path):
     assert digest(a) == before
 
 
-def test_retrieval_reports_count_lone_queries(tiny, tmp_path):
-    from galcat.evaluate.report import retrieval_coverage
+def test_probe_counts_the_queries_with_no_same_class_reference(tiny, tmp_path):
+    from galcat.synth import make_synthetic_store
 
-    assert retrieval_coverage([{"retrieval": {"n_queries": 36, "n_lone": 0}}]) is None
-    text = retrieval_coverage([{"retrieval": {"n_queries": 4, "n_lone": 32}}])
-    assert "over 4 of 36 queries" in text and "32 queries have no reference of their own class" in text
+    run, _ = tiny
+    one = make_synthetic_store(tmp_path / "one.h5", ["E"], n_per_class=6, size=32, seed=3)
+    two = make_synthetic_store(tmp_path / "two.h5", ["E", "Sa"], n_per_class=4, size=32)
+    before = digest(one), digest(two)
+    result = invoke("probe", "--model", run, "--store", one, "--test", two, "--out", tmp_path / "p",
+                    "--bootstrap", 0, "--epochs", 2)  # fmt: skip
+    assert result.exit_code == 0 and result.stderr.strip() == "", result.output
+    expected = "over 4 of 8 queries; 4 queries have no reference of their own class"
+    assert expected in result.stdout and expected in (tmp_path / "p" / "report.md").read_text()
+    saved = json.loads((tmp_path / "p" / "metrics.json").read_text())["folds"][0]["retrieval"]
+    assert (saved["n_queries"], saved["n_lone"]) == (4, 4) and (digest(one), digest(two)) == before
 
 
 def test_reproduce_with_nothing_to_run_is_a_user_error(tmp_path):
