@@ -6,10 +6,11 @@ limits, Slurm ``--cpus-per-task``) smaller than the visible cores, and several j
 each taking every core. Oversubscribed OpenMP threads wait on each other at every barrier, so two
 such jobs run many times slower than twice one (benchmarks/shared_cpu.py measures it).
 
-The default (``auto``) takes the usable CPUs (affinity, then quota) and divides them between the
+The default (``auto``) takes the usable CPUs (affinity, then quota), divides them between the
 galcat jobs running on the machine, which announce themselves as files in a per-user folder
-(:func:`job_dir`); a running training looks again every few seconds (:func:`rebalance`), so a job
-that starts or ends changes the others' share. An explicit count (``--threads N``, ``GALCAT_THREADS``,
+(:func:`job_dir`), and leaves the CPUs that other programs keep busy (the load average); a running
+training looks again every few seconds (:func:`rebalance`), so a job that starts or ends, or a
+load that comes or goes, changes the share. An explicit count (``--threads N``, ``GALCAT_THREADS``,
 or ``OMP_NUM_THREADS``) is used as given and never changed.
 """
 
@@ -169,9 +170,22 @@ def configure(threads=None) -> int:
     return _apply(auto_threads())
 
 
-def auto_threads() -> int:
-    """The usable CPUs divided between the galcat jobs running now (at least one thread)."""
-    return max(1, usable_cpus() // running_jobs())
+def auto_threads(computing: bool = False) -> int:
+    """The usable CPUs divided between the galcat jobs running now, and no more than the usable
+    CPUs other programs leave idle (at least one thread).
+
+    Other programs' demand is the 1-minute load average less this job's own threads while it
+    computes (``computing``), spread over the machine's CPUs: the load average is machine-wide.
+    """
+    usable = usable_cpus()
+    share = usable // running_jobs()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return max(1, share)
+    others = max(0.0, load - ((_state["threads"] or 0) if computing else 0))
+    busy = round(usable * min(1.0, others / max(1, os.cpu_count() or 1)))
+    return max(1, min(share, usable - busy))
 
 
 def rebalance() -> None:
@@ -182,7 +196,7 @@ def rebalance() -> None:
     if now - _state["checked"] < RECHECK_S:
         return
     _state["checked"] = now
-    wanted = auto_threads()
+    wanted = auto_threads(computing=True)
     if wanted != _state["threads"]:
         _apply(wanted)
 

@@ -85,6 +85,7 @@ def test_bad_threads_option_is_one_line(tmp_path):
 
 def test_auto_shares_the_cpus_between_running_jobs(monkeypatch):
     monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert threads.configure() == 4  # alone: every usable CPU
     assert (threads.job_dir() / str(os.getpid())).is_file()
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -101,6 +102,21 @@ def test_auto_shares_the_cpus_between_running_jobs(monkeypatch):
         other.wait()
     threads.rebalance()
     assert torch.get_num_threads() == 4  # the other job ended: all CPUs again
+
+
+def test_auto_leaves_the_cpus_other_programs_keep_busy(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.5, 9.0, 8.0))  # a machine busy with other work
+    assert threads.configure() == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.1, 2.0, 2.0))  # this job's own 2 threads, nothing else
+    threads._apply(2)
+    monkeypatch.setattr(threads, "RECHECK_S", 0.0)
+    threads.rebalance()
+    assert torch.get_num_threads() == 2  # its own load is not held against it
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # a 2-CPU container on a big machine: load 10 of 64
+    monkeypatch.setattr(os, "getloadavg", lambda: (10.0, 10.0, 10.0))
+    assert threads.auto_threads() == 2
 
 
 def test_an_explicit_count_is_never_rebalanced(monkeypatch):
