@@ -71,7 +71,7 @@ def evaluate_command(
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
             print(f"{title:36s} {summary_text(summary, key)}" + (" over folds" if several else ""))
-    coverage = retrieval_coverage(metrics["folds"])
+    coverage = retrieval_coverage(metrics.get("folds", []))
     if coverage:
         print(coverage)
     if several:

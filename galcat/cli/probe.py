@@ -49,7 +49,7 @@ def probe_command(
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
             print(f"{title:36s} {summary_text(summary, key)}")
-    coverage = retrieval_coverage(metrics["folds"])
+    coverage = retrieval_coverage(metrics.get("folds", []))
     if coverage:
         print(coverage)
     timing = metrics["probe"]
