@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from galcat.atomic import atomic_write
 from galcat.config import save_config
 from galcat.errors import GalcatError
 from galcat.progress import console
@@ -66,7 +67,7 @@ def run_demo(cfg: DemoConfig) -> dict:
             "seed": bound("seed"),
         },
     )
-    check_writable(cfg.out)
+    check_writable(cfg.out, kind="folder")
     out = Path(cfg.out)
     if (out / "summary.json").exists() and not cfg.overwrite:
         raise GalcatError(f"{out}: a finished demo is already there; pass --overwrite or another --out")
@@ -82,7 +83,9 @@ def run_demo(cfg: DemoConfig) -> dict:
         (train_store, cfg.n_train_per_class, cfg.seed),
         (query_store, cfg.n_query_per_class, cfg.seed + 1000),
     ):
-        make_synthetic_store(path, cfg.classes, n_per_class=n, size=cfg.image_size, seed=seed, overwrite=True)
+        make_synthetic_store(
+            path, cfg.classes, n_per_class=n, size=cfg.image_size, seed=seed, overwrite=True, votes=False
+        )  # a Hubble-class demo: no GZ2 vote columns
     timings["stores_s"] = time.perf_counter() - t
 
     common = dict(
@@ -148,7 +151,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         "catalogue_columns": list(table.colnames),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

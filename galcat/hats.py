@@ -99,6 +99,9 @@ def write_hats(
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{where(path)}already exists; pass overwrite=True (--overwrite) to replace it")
+    from galcat.paths import check_replaceable
+
+    check_replaceable(path, "hats")  # a folder galcat did not write is never deleted
     if not path.parent.exists():
         raise GalcatError(f"{where(path.parent)}output folder does not exist")
     for name in (ra, dec):
@@ -126,12 +129,20 @@ def write_hats(
     # a directory cannot be swapped in one step: the old one is moved aside first, so at every moment
     # either the old or the new collection sits under ``path`` (or beside it, if interrupted)
     old = path.with_name(f".{path.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
     if path.exists():
         path.rename(old)
     tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
     return path
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder tree, a file or a link (never a link's target)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def open_hats(path):

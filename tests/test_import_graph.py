@@ -31,6 +31,7 @@ LAYERS = [
         "paths",
         "ranges",
         "fitsplus",
+        "threads",
     },
     {"schemes"},
     {"coords"},

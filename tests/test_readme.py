@@ -188,6 +188,7 @@ def test_quick_demo_writes_metrics_catalogue_and_reports(tour):
     probabilities = np.stack([table[f"p_{c}"] for c in sorted(classes)], axis=1)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     assert {"knn_hubble9", "knn_dist", "nn_objid", "anomaly_score"} <= set(table.colnames)
+    assert not [c for c in table.colnames if c.startswith("t0") or c.startswith("t1")]  # no GZ2 votes
 
 
 def test_hats_tour_matches_every_merger_back(tour):

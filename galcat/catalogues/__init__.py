@@ -86,7 +86,7 @@ def write_catalogue(name: str, out, *, overwrite: bool = False, **options):
     """
     from pathlib import Path
 
-    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.paths import check_writable, refuse_overwriting_inputs, table_kind
     from galcat.tables import table_format, write_table
 
     out = Path(out)
@@ -95,7 +95,7 @@ def write_catalogue(name: str, out, *, overwrite: bool = False, **options):
         f"--{k.replace('_', '-')}": v for k, v in options.items() if k in ("source", "paper_labels", "images")
     }
     refuse_overwriting_inputs({"--out": out}, inputs)  # even with overwrite: never replace an input
-    check_writable(out)
+    check_writable(out, kind=table_kind(out))
     if out.exists() and not overwrite:
         raise GalcatError(f"{out}: already exists; pass --overwrite to replace it")
     table = read_catalogue(name, **options)

@@ -168,8 +168,23 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=version_callback, is_eager=True, help="Print the version and exit."
     ),
+    threads: str = typer.Option(
+        "auto",
+        "--threads",
+        envvar="GALCAT_THREADS",
+        help="Compute threads (before the command: galcat --threads 2 train ...): a number, or 'auto' "
+        "= the CPUs this process may use (affinity, cgroup quota) shared between the galcat jobs "
+        "running; see docs/shared-machines.md.",
+    ),
 ):
     """galcat: galaxy catalogues -> HDF5 stores -> morphology models -> catalogue columns."""
+    from galcat import threads as compute_threads
+
+    try:
+        compute_threads.request(threads)
+    except GalcatError as exc:
+        print(f"galcat: error: {exc}", file=sys.stderr)
+        raise typer.Exit(code=2) from None
 
 
 def predict_turns_option():

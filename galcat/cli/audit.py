@@ -36,7 +36,7 @@ def audit_command(
       --out reports/audit-rsa-efigi
     """
     from galcat.errors import GalcatError
-    from galcat.experiments.audit import audit
+    from galcat.experiments.audit import audit, format_kappa
 
     pair = None
     if names:
@@ -50,8 +50,8 @@ def audit_command(
     result = audit(cfg)
     name_a, name_b = result["names"]
     text = f"{name_a} vs {name_b}: {result['n_pairs']} galaxies labelled in both, "
-    text += f"agreement {100 * result['agreement']:.1f} %, kappa {result['kappa']:.3f}"
-    if "kappa_ci" in result:
+    text += f"agreement {100 * result['agreement']:.1f} %, kappa {format_kappa(result['kappa'])}"
+    if result.get("kappa_ci"):
         text += " [{:.3f}, {:.3f}]".format(*result["kappa_ci"])
     print(text)
     print(f"report: {out / 'audit.md'}")

@@ -41,7 +41,12 @@ def classify(
     reference: Path | None = typer.Option(
         None, "--reference", help="Labelled store for the k nearest galaxies (default: the run's store)."
     ),
-    samp: bool = option(ClassifyConfig, "samp", help="Send the written table to TOPCAT over SAMP."),
+    samp: bool = option(
+        ClassifyConfig,
+        "samp",
+        help="Send the written table to TOPCAT over SAMP (no hub: the table is "
+        "written, then one warning line).",
+    ),
     keep_store: Path | None = typer.Option(
         None, "--keep-store", help="Keep the built HDF5 store here (else it is temporary)."
     ),
@@ -94,8 +99,6 @@ def classify(
         return
     for line in format_summary(result):
         print(line)
-    if samp:
-        print(f"sent {out} to SAMP clients")
     if not resolve_only and result.n_classified == 0:
         typer.echo(
             f"galcat: error: no row of {targets} could be classified; why is in {out} (classify_status)",

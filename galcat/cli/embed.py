@@ -32,7 +32,12 @@ def embed(
         EmbedConfig, "k", help="Nearest references of the kNN columns (default: a DML model's k, else 10)."
     ),
     overwrite: bool = option(EmbedConfig, "overwrite", help="Replace an existing output file."),
-    samp: bool = option(EmbedConfig, "samp", help="Send the written table to TOPCAT via a running SAMP hub."),
+    samp: bool = option(
+        EmbedConfig,
+        "samp",
+        help="Send the written table to TOPCAT via a running SAMP hub (no hub: the "
+        "table is still written, then one warning line).",
+    ),
     batch_size: int = option(EmbedConfig, "batch_size", help="Images per forward pass."),
     device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
     predict_turns: int | None = predict_turns_option(),
@@ -59,8 +64,6 @@ def embed(
         if c == "embedding" or c.startswith(("pred_", "p_", "knn_", "nn_", "anomaly"))
     ]
     print(f"wrote {out} ({len(table)} rows; columns {', '.join(new)})")
-    if samp:
-        print(f"sent {out} to SAMP clients")
 
 
 @app.command("neighbours")

@@ -46,7 +46,7 @@ def evaluate_command(
       --out reports/gz1-dml
     """
     from galcat.evaluate.api import evaluate
-    from galcat.evaluate.report import SUMMARY_COLUMNS, fold_scalars
+    from galcat.evaluate.report import SUMMARY_COLUMNS, fold_scalars, retrieval_coverage
     from galcat.metrics.summary import metric_text, summary_text
 
     cfg = EvaluateConfig(
@@ -66,10 +66,14 @@ def evaluate_command(
     metrics = evaluate(cfg)
     summary, combined = metrics["summary"], metrics["combined"]
     several = len(metrics["folds"]) > 1
-    print(f"{combined['n_query']} query galaxies; folds {', '.join(str(f) for f in combined['folds'])}")
+    numbers = ", ".join(str(f) for f in combined["folds"])
+    print(f"{combined['n_query']} query galaxies; {len(combined['folds'])} fold(s) used, numbered {numbers}")
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
             print(f"{title:36s} {summary_text(summary, key)}" + (" over folds" if several else ""))
+    coverage = retrieval_coverage(metrics.get("folds", []))
+    if coverage:
+        print(coverage)
     if several:
         scalars = fold_scalars(combined)
         text = ", ".join(

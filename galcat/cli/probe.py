@@ -36,7 +36,7 @@ def probe_command(
     Example: galcat probe --model runs/gz1-lsce --store stores/gz1_64.h5 \\
       --test stores/gz1_64.h5 --out reports/gz1-probe
     """
-    from galcat.evaluate.report import SUMMARY_COLUMNS
+    from galcat.evaluate.report import SUMMARY_COLUMNS, retrieval_coverage
     from galcat.experiments.probe import probe
     from galcat.metrics.summary import summary_text
 
@@ -49,6 +49,9 @@ def probe_command(
     for key, title in SUMMARY_COLUMNS:
         if key in summary:
             print(f"{title:36s} {summary_text(summary, key)}")
+    coverage = retrieval_coverage(metrics.get("folds", []))
+    if coverage:
+        print(coverage)
     timing = metrics["probe"]
     print(
         f"features {timing['features_s']:.1f} s (CPU {timing['features_cpu_s']:.1f} s), "

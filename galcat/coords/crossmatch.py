@@ -8,6 +8,7 @@ RSA through OpenNGC); here it is done by PGC number and/or position within a few
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -235,9 +236,14 @@ def overlap_methods(a: Table, b: Table, key: str = "pgc") -> tuple[str, ...]:
 def crossmatch_to_file(a, b, out, *, overwrite: bool = False, **options) -> Table:
     """:func:`crossmatch_files` of ``a`` and ``b`` written to ``out`` (format from its extension,
     checked before any work); returns the matched pairs."""
+    from galcat.paths import check_table_output, refuse_overwriting_inputs
     from galcat.tables import table_format, write_table
 
     table_format(out)
+    refuse_overwriting_inputs({"--out": out}, {"TABLE_A": a, "TABLE_B": b})
+    check_table_output(out, overwrite)
+    if Path(out).exists() and not overwrite:
+        raise GalcatError(f"{out}: already exists; pass --overwrite to replace it")
     matched = crossmatch_files(a, b, **options)
     write_table(matched, out, overwrite=overwrite)
     return matched

@@ -210,7 +210,7 @@ def check_evaluate_config(cfg: EvaluateConfig) -> None:
     if model.is_dir():
         inputs["--model (config.json)"] = model / "config.json"
     refuse_overwriting_inputs(outputs, inputs)
-    check_writable(out)
+    check_writable(out, kind="folder")
 
 
 def _plan(run, fold, cfg: EvaluateConfig, classes) -> tuple[Labelled, Labelled, bool]:
@@ -378,6 +378,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "scheme": selected[0][1].scheme,
         "class_names": class_names,
         "folds": folds,
+        "unfinished_run": [run.incomplete[k] for k in sorted(run.incomplete)],
         "summary": summarize_folds(folds),
         "combined": combined,
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},

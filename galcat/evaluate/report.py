@@ -31,6 +31,22 @@ SUMMARY_COLUMNS = (
 )
 
 
+def retrieval_coverage(folds: list[dict]) -> str | None:
+    """What the retrieval figures were measured over, when some queries had no same-class
+    reference (lone queries have no right answer to retrieve and are left out), else None."""
+    used = [int(f.get("retrieval", {}).get("n_queries", 0)) for f in folds]
+    lone = [int(f.get("retrieval", {}).get("n_lone", 0)) for f in folds]
+    if not any(lone):
+        return None
+    total = [u + n for u, n in zip(used, lone, strict=True)]
+    per = "" if len(folds) == 1 else " (summed over folds)"
+    figures = "P@1, MAP@R, R-precision" if sum(used) else "P@1, MAP@R, R-precision are undefined:"
+    return (
+        f"retrieval: {figures} over {sum(used)} of {sum(total)} queries{per}; {sum(lone)} queries have "
+        "no reference of their own class and are left out"
+    )
+
+
 def fold_scalars(fold: dict) -> dict:
     """The scalar metrics of one fold (classification, retrieval, ROC) in one flat dict."""
     out = {}
@@ -148,8 +164,14 @@ def report_markdown(metrics: dict) -> str:
     lines += [f"- query: `{metrics.get('query')}`: {_counts(n_query)} galaxies per fold"]
     lines += [f"- reference: {metrics.get('reference')}: {_counts(n_ref)} galaxies per fold"]
     lines += [f"- scheme: {metrics.get('scheme')} ({len(metrics['class_names'])} classes)"]
+    coverage = retrieval_coverage(folds)
+    if coverage:
+        lines += [f"- {coverage}"]
     spread = " (mean ± std over folds)" if len(folds) > 1 else ""
     lines += [f"- folds: {', '.join(str(f['fold']) for f in folds)}{spread}"]
+    if metrics.get("unfinished_run"):
+        why = "; ".join(metrics["unfinished_run"])
+        lines += [f"- **unfinished run**, only the folds named by --fold used: {why}"]
     lines += ['- MAP@R: k = R per query (Musgrave et al. 2020); the paper\'s "MAP@R" was MAP@10 with PML']
     lines += ["  v0.9.97 semantics and is given separately as `map_at_10_v0997`.", ""]
     lines += ["## Summary (layout of the paper's Tables 3-4)", ""]

@@ -101,13 +101,23 @@ def class_shares(codes: np.ndarray, n_classes: int) -> dict:
     return {"n": total, "counts": counts.tolist(), "shares": shares.tolist()}
 
 
-def cohen_kappa(a: np.ndarray, b: np.ndarray, n_classes: int) -> float:
-    """Cohen's kappa (sklearn), 1.0 when both sets use one and the same class only."""
-    from sklearn.metrics import cohen_kappa_score
+def cohen_kappa(a: np.ndarray, b: np.ndarray, n_classes: int) -> float | None:
+    """Cohen's kappa, or None where it is undefined: when chance agreement is 1 (both sets use
+    one and the same class only) kappa is 0/0, whatever the observed agreement."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    n = len(a)
+    if n == 0:
+        return None
+    observed = float(np.mean(a == b))
+    chance = float(np.dot(np.bincount(a, minlength=n_classes), np.bincount(b, minlength=n_classes))) / n**2
+    if chance >= 1.0 - 1e-12:
+        return None
+    return (observed - chance) / (1.0 - chance)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = float(cohen_kappa_score(a, b, labels=list(range(n_classes))))
-    return 1.0 if np.isnan(value) and np.array_equal(a, b) else value
+
+def format_kappa(value) -> str:
+    """``0.412``, or ``undefined`` (see :func:`cohen_kappa`)."""
+    return "undefined" if value is None else f"{value:.3f}"
 
 
 def compare_labels(
@@ -149,12 +159,18 @@ def compare_labels(
         kappas, agrees = np.empty(bootstrap), np.empty(bootstrap)
         for i in range(bootstrap):
             idx = rng.integers(0, n, n)
-            kappas[i] = cohen_kappa(a[idx], b[idx], k)
+            value = cohen_kappa(a[idx], b[idx], k)
+            kappas[i] = np.nan if value is None else value
             agrees[i] = np.mean(a[idx] == b[idx])
         alpha = (1.0 - level) / 2.0
-        result["kappa_ci"] = [float(np.nanquantile(kappas, q)) for q in (alpha, 1 - alpha)]
+        defined = kappas[~np.isnan(kappas)]
+        # the interval of the resamples where kappa is defined; how many were not is reported once
+        interval = [float(np.quantile(defined, q)) for q in (alpha, 1 - alpha)] if len(defined) else None
+        result["kappa_ci"] = interval
         result["agreement_ci"] = [float(np.quantile(agrees, q)) for q in (alpha, 1 - alpha)]
+        undefined = int(bootstrap - len(defined))
         result["bootstrap"] = {"n": int(bootstrap), "level": level, "seed": int(seed)}
+        result["bootstrap"]["kappa_undefined"] = undefined
     return result
 
 
@@ -196,6 +212,7 @@ def paired_codes(cfg: AuditConfig) -> dict:
 def check_audit_config(cfg: AuditConfig) -> AuditConfig:
     """GalcatError naming the option for a bad choice, radius or count, before any file is read."""
     from galcat.coords.crossmatch import MATCH_BY, parse_radius
+    from galcat.paths import check_writable
     from galcat.ranges import bound, check_numbers
 
     if cfg.scheme not in SCHEMES:
@@ -206,6 +223,7 @@ def check_audit_config(cfg: AuditConfig) -> AuditConfig:
         raise GalcatError(f"--names {cfg.names!r}: give two names separated by a comma")
     parse_radius(cfg.radius)
     check_numbers(cfg, {"bootstrap": bound("bootstrap"), "seed": bound("seed")})
+    check_writable(cfg.out, kind="folder")  # before the inputs are read and matched
     return cfg
 
 
@@ -251,10 +269,14 @@ def audit_markdown(result: dict) -> str:
     if "agreement_ci" in result:
         lo, hi = result["agreement_ci"]
         agree += f" (95 % bootstrap [{100 * lo:.1f}, {100 * hi:.1f}])"
-    kappa = f"- Cohen's kappa: {result['kappa']:.3f}"
-    if "kappa_ci" in result:
+    kappa = f"- Cohen's kappa: {format_kappa(result['kappa'])}"
+    if result["kappa"] is None:
+        kappa += " (both sets use one and the same class only: chance agreement is 1)"
+    if result.get("kappa_ci"):
         lo, hi = result["kappa_ci"]
-        kappa += f" (95 % bootstrap [{lo:.3f}, {hi:.3f}], {result['bootstrap']['n']} resamples)"
+        kappa += f" (95 % bootstrap [{lo:.3f}, {hi:.3f}], {result['bootstrap']['n']} resamples"
+        undefined = result["bootstrap"].get("kappa_undefined", 0)
+        kappa += f"; undefined in {undefined} of them)" if undefined else ")"
     lines += [agree, kappa, "", "## Class shares (the paper's Table 1 form)", ""]
     lines += ["| label set | n | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
     for label, share in result["shares"].items():
@@ -286,7 +308,7 @@ def write_audit(out_dir, result: dict) -> dict[str, Path]:
     paths = {"json": out / "audit.json", "report": out / "audit.md"}
     paths["figure"] = plot_confusion(
         row_normalise(counts), result["class_names"], out / "audit.png",
-        f"{name_a} vs {name_b}: kappa {result['kappa']:.3f}", counts=counts,
+        f"{name_a} vs {name_b}: kappa {format_kappa(result['kappa'])}", counts=counts,
         axis_labels=(f"{name_a} label", f"{name_b} label"),
     )  # fmt: skip
     atomic_write(paths["json"], json.dumps(result, indent=2, default=json_default) + "\n")

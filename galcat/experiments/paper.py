@@ -17,6 +17,7 @@ import numpy as np
 
 from galcat.atomic import atomic_write
 from galcat.evaluate.report import format_metric
+from galcat.experiments.audit import format_kappa
 
 DATA = Path(__file__).with_name("data") / "paper_tables.toml"
 
@@ -209,7 +210,8 @@ def tables_markdown(cells: list[dict], context: dict) -> str:
     lines += [
         f"- test catalogue: `{context.get('test_name')}` ({context.get('test_store')}); training: {trained}"
     ]
-    lines += [f"- folds: {context.get('folds')} (mean ± std over folds); settings: {context.get('settings')}"]
+    spread = " (mean ± std over folds)" if (context.get("folds") or 1) > 1 else ""
+    lines += [f"- folds: {context.get('folds')}{spread}; settings: {context.get('settings')}"]
     lines += NOTES
     lines += ["## Table 3: LS-CE on the test catalogue", ""]
     lines += _header(["fine tuning", "# classes", "init", "accuracy", "paper", "unweighted F1", "paper",
@@ -239,8 +241,9 @@ def _audit_lines(audits: list[dict]) -> list[str]:
             lines.append(f"| {a['a']} | {a['b']} | 0 | — | — | {a['skipped']} |")
             continue
         ci = a.get("kappa_ci") or [np.nan, np.nan]
+        kappa = f"{format_kappa(a['kappa'])} [{ci[0]:.3f}, {ci[1]:.3f}]"
         lines.append(f"| {a['a']} | {a['b']} | {a['n_pairs']} | {100 * a['agreement']:.1f} % | "
-                     f"{a['kappa']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | [audit]({a['report']}) |")  # fmt: skip
+                     f"{kappa} | [audit]({a['report']}) |")  # fmt: skip
     return lines
 
 

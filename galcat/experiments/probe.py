@@ -153,10 +153,13 @@ def probe(cfg: ProbeConfig) -> dict:
     from galcat.model.folds import make_folds
 
     check_probe_config(cfg)
+    from galcat.paths import check_writable
+
+    check_writable(cfg.out, kind="folder")  # before the features are computed
+    from galcat.model.ensemble import select_folds
+
     run = load_run(cfg.model)
-    if not 0 <= cfg.fold < len(run.folds):
-        raise GalcatError(f"{cfg.model}: no fold {cfg.fold}; the run has folds 0..{len(run.folds) - 1}")
-    fold = run.folds[cfg.fold]
+    fold = select_folds(run, cfg.fold)[0][1]  # a fold that exists and is finished
     scheme, classes = _train_scheme(cfg, fold)
     train = labelled_rows(cfg.store, scheme, scheme, classes)
     same = Path(cfg.test).resolve() == Path(cfg.store).resolve()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -71,11 +72,24 @@ class ReproduceConfig:
         return dataclasses.replace(self, **values)
 
 
+#: a catalogue name becomes a folder name (cells/NAME-9, audits/A-vs-B): one path component, no more
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+
+
 def check_reproduce_config(cfg: ReproduceConfig) -> ReproduceConfig:
     """GalcatError naming the option for a bad name, store, choice or number; returns ``cfg``."""
     from galcat.model.config import ARCHS, MINERS
+    from galcat.paths import check_writable
     from galcat.ranges import bound, check_numbers
 
+    check_writable(cfg.out, kind="folder")
+    for option, names in (("--train", cfg.train), ("--test", cfg.test)):
+        for name in names:
+            if not NAME_PATTERN.fullmatch(name) or ".." in name:
+                raise GalcatError(
+                    f"{option} {name}=...: a catalogue NAME names folders under --out, so it must be "
+                    "letters, digits, '.', '_', '+' or '-' (no '/', no '..'), e.g. efigi=stores/efigi.h5"
+                )
     check_numbers(
         cfg,
         {
@@ -117,8 +131,10 @@ def _schemes(path) -> list[str]:
         return store.schemes
 
 
-def plan(cfg: ReproduceConfig) -> list[dict]:
-    """The cells in run order: per catalogue and class count, LS-CE, probes, then DML."""
+def plan(cfg: ReproduceConfig, skipped: list[str] | None = None) -> list[dict]:
+    """The cells in run order: per catalogue and class count, LS-CE, probes, then DML; why a
+    catalogue and class count has no cells is appended to ``skipped``."""
+    skipped = [] if skipped is None else skipped
     test_name = next(iter(cfg.test))
     test_schemes = _schemes(cfg.test[test_name])
     cells = []
@@ -127,12 +143,10 @@ def plan(cfg: ReproduceConfig) -> list[dict]:
         for n in cfg.classes:
             scheme = SCHEME_FOR[n]
             if scheme not in schemes:
-                console.print(f"[yellow]{name}: no {scheme} labels in {store}; {n}-class cells skipped[/]")
+                skipped.append(f"{name}: no {scheme} labels in {store}; {n}-class cells skipped")
                 continue
             if scheme not in test_schemes and not (n == 9 and "hubble11" in test_schemes):
-                console.print(
-                    f"[yellow]{test_name}: no labels for {n} classes; {name} {n}-class cells skipped[/]"
-                )
+                skipped.append(f"{test_name}: no labels for {n} classes; {name} {n}-class cells skipped")
                 continue
             base = Path(cfg.out) / "cells" / f"{name}-{n}"
             common = {"train": name, "test": test_name, "store": store, "classes": n, "scheme": scheme}
@@ -182,7 +196,10 @@ def run_cell(cfg: ReproduceConfig, cell: dict) -> dict:
     run = Path(cell["run"])
     done = run / "cell.json"
     if done.exists():
-        return json.loads(done.read_text())
+        record = json.loads(done.read_text())
+        if (Path(cfg.out) / record.get("report", "")).is_file():
+            return record
+        # the cell's report was deleted: evaluate again (training resumes as finished: nothing is retrained)
     started = time.perf_counter()
     report = run / f"test-{cell['test']}"
     device = None if cfg.device == "auto" else cfg.device
@@ -226,7 +243,7 @@ def _audits(cfg: ReproduceConfig) -> tuple[list[dict], dict]:
     for a, b in pairs:
         out = Path(cfg.out) / "audits" / f"{a}-vs-{b}"
         entry = {"a": a, "b": b, "report": str((out / "audit.md").relative_to(cfg.out))}
-        if (out / "audit.json").exists():
+        if (out / "audit.json").exists() and (out / "audit.md").exists():
             result = json.loads((out / "audit.json").read_text())
         else:
             try:
@@ -245,11 +262,16 @@ def reproduce(cfg: ReproduceConfig) -> dict:
     from galcat.experiments.paper import mark_best_miners, write_tables
 
     cfg = check_reproduce_config(cfg.resolved())
+    skipped: list[str] = []
+    cells = plan(cfg, skipped)
+    if not cells:
+        raise GalcatError(f"nothing to run ({'; '.join(skipped)}); check the stores' label schemes")
+    for note in skipped:
+        console.print(f"[yellow]{note}[/]")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "reproduce_config.json")
     test_name, test_store = next(iter(cfg.test.items()))
-    cells = plan(cfg)
     started = time.perf_counter()
     records = []
     for i, cell in enumerate(cells, 1):

@@ -76,18 +76,41 @@ def select_folds(run, folds=None) -> list[tuple[int, object]]:
     ``folds``: None or 'all' (every fold), a fold number, or numbers such as '0,2' (the CLI's
     ``--fold`` / ``--folds``); a fold the run does not have is an error that names the run.
     """
-    numbered = list(enumerate(run.folds))
+    numbered = [(getattr(fold, "number", i), fold) for i, fold in enumerate(run.folds)]
+    incomplete = dict(getattr(run, "incomplete", None) or {})
+    n_folds = len(numbered) + len(incomplete)
     if folds is None or (isinstance(folds, str) and folds.strip().lower() in ("all", "")):
+        if incomplete:
+            first = min(incomplete)
+            finished = ",".join(str(n) for n, _ in numbered)
+            raise GalcatError(
+                f"{run.path}: {incomplete[first]}; rerun the same `galcat train` to finish the run, "
+                f"or use the finished fold(s) alone with --fold {finished}"
+            )
         return numbered
     try:
         wanted = [int(folds)] if isinstance(folds, int) else [int(part) for part in str(folds).split(",")]
     except ValueError:
         raise GalcatError(f"--folds {folds!r}: use 'all' or fold numbers such as '0' or '0,2'") from None
-    missing = [w for w in wanted if not 0 <= w < len(run.folds)]
+    if len(set(wanted)) < len(wanted):  # one fold twice would weigh double in the ensemble
+        raise GalcatError(f"--folds {folds!r}: a fold is named twice; name each fold once, e.g. '0,1'")
+    missing = [w for w in wanted if not 0 <= w < n_folds]
     if missing:
         names = ", ".join(map(str, missing))
         raise GalcatError(
             f"{run.path}: --fold {names} does not exist (no fold {names}; the run has "
-            f"{len(run.folds)} fold(s), 0..{len(run.folds) - 1})"
+            f"{n_folds} fold(s), 0..{n_folds - 1})"
         )
-    return [numbered[w] for w in wanted]
+    for w in wanted:
+        if w in incomplete:
+            raise GalcatError(f"{run.path}: --fold {w}: {incomplete[w]}")
+    by_number = dict(numbered)
+    if incomplete:
+        from galcat.progress import console
+
+        console.print(
+            f"[yellow]{run.path} is an unfinished run ({'; '.join(incomplete.values())}): "
+            f"using fold(s) {', '.join(map(str, wanted))} as --fold asked[/yellow]",
+            soft_wrap=True,  # one line, however long
+        )
+    return [(w, by_number[w]) for w in wanted]

@@ -28,9 +28,11 @@ def make_folds(
         counts = np.bincount(labels)
         smallest = counts[counts > 0].min()
         if smallest < max(n_folds, 2):
+            fix = "drop that class or label more rows"
+            fix = f"use fewer folds or {fix}" if n_folds > 2 else fix
             raise GalcatError(
-                f"--folds {n_folds}: the rarest class has only {smallest} labelled row(s); "
-                "use fewer folds or drop that class"
+                f"--folds {n_folds}: the rarest class has only {smallest} labelled row(s), "
+                f"and each fold needs {max(n_folds, 2)}; {fix}"
             )
     if n_folds == 1:
         if labels is not None:

@@ -48,6 +48,7 @@ from galcat.model.rundir import absolute_paths, check_train_paths, load_init, wr
 from galcat.model.schedule import improved, make_schedulers, score, steps_per_epoch
 from galcat.model.steps import Objective, recalibrate_batchnorm, run_epoch, validate
 from galcat.progress import console, progress_bar
+from galcat.threads import configure as configure_threads
 
 #: The loop state of a fold before its first epoch (saved in last.pt as ``loop_state``).
 FRESH_STATE = {"epoch": -1, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "best_metrics": {}}
@@ -64,6 +65,7 @@ class TrainResult:
 def train(cfg: TrainConfig) -> TrainResult:
     """Train every fold of ``cfg`` and write ``cfg.out`` (see docs/architecture.md)."""
     check_train_config(cfg)  # bad values fail before the store is opened
+    configure_threads()
     check_train_paths(cfg)
     # config.json records absolute paths, so the run can be evaluated or embedded from anywhere
     cfg = dataclasses.replace(cfg, **absolute_paths(cfg))
@@ -77,10 +79,11 @@ def train(cfg: TrainConfig) -> TrainResult:
             dataclasses.replace(cfg, scheme=data.scheme), device.type, data.image_size, data.mirror_pairs
         )
         out = Path(cfg.out)
+        # every check that can refuse the run comes before config.json: a refused command leaves nothing
+        folds = make_folds(data.rows, data.labels, cfg.folds, cfg.val_fraction, cfg.seed)
         if info.is_main:
             write_or_check_config(cfg, out)
         D.barrier(info)
-        folds = make_folds(data.rows, data.labels, cfg.folds, cfg.val_fraction, cfg.seed)
         results = []
         for k, (train_rows, val_rows) in enumerate(folds):
             train_rows = _label_subset(cfg, data, train_rows, k)

@@ -193,10 +193,12 @@ def pretrain(cfg: PretrainConfig) -> dict:
     from galcat.model.schedule import make_schedulers
     from galcat.paths import check_writable, refuse_overwriting_inputs
     from galcat.store.views import ContrastiveViews
+    from galcat.threads import configure as configure_threads
 
     check_pretrain_config(cfg)
+    configure_threads()
     refuse_overwriting_inputs({"--out": cfg.out}, {"--store": cfg.stores[0]})
-    check_writable(cfg.out)
+    check_writable(cfg.out, kind="folder")
     absolute = lambda paths: [str(Path(p).expanduser().resolve()) for p in paths]  # noqa: E731
     cfg = dataclasses.replace(cfg, stores=absolute(cfg.stores), exclude_stores=absolute(cfg.exclude_stores))
     device = resolve_device(cfg.device)

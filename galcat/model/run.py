@@ -15,6 +15,7 @@ from galcat.errors import GalcatError
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path, safe_load
 from galcat.model.config import TrainConfig, check_train_config
 from galcat.model.networks import build_network
+from galcat.threads import configure as configure_threads
 
 
 @dataclass
@@ -31,6 +32,7 @@ class FoldModel:
     stage: str | None = None
     path: Path | None = None
     val_metrics: dict = field(default_factory=dict)
+    number: int = 0  # the fold's number in its run (``fold{number}/``)
 
     def __repr__(self) -> str:
         model = self.model
@@ -50,6 +52,9 @@ class Run:
     config: TrainConfig
     folds: list[FoldModel]
     summary: dict = field(default_factory=dict)
+    #: fold number -> why it cannot be used (not finished, damaged); such a run is used only through
+    #: an explicit fold selection of finished folds (``galcat.model.ensemble.select_folds``)
+    incomplete: dict[int, str] = field(default_factory=dict)
 
     def predictor(
         self, folds=None, predict_turns: int | None = None, calibrate: bool = True, batch_size: int = 128,
@@ -129,6 +134,7 @@ def load_run(run_dir: str | Path, predict_turns: int | None = None) -> Run:
     A single checkpoint file is accepted too (a one-fold run with the config beside it, if any).
     ``predict_turns`` (1 or 4) overrides the views each fold's predictions average.
     """
+    configure_threads()
     path = Path(run_dir)
     if path.is_file():
         fold = load_fold_model(path, predict_turns)
@@ -141,14 +147,41 @@ def load_run(run_dir: str | Path, predict_turns: int | None = None) -> Run:
     if not cfg_path.exists():
         raise GalcatError(f"{path}: not a galcat run directory (no config.json)")
     cfg = load_run_config(cfg_path)
-    fold_dirs = sorted((p for p in path.glob("fold*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
-    checkpoints = [resolve_checkpoint_path(d / "best.pt") for d in fold_dirs if (d / "best.pt").exists()]
-    folds = [load_fold_model(ckpt, predict_turns) for ckpt in checkpoints]
-    if not folds:
-        raise GalcatError(f"{path}: run has no trained fold yet (no fold*/best.pt)")
+    folds, incomplete = _load_folds(path, cfg.folds, predict_turns)
     summary_path = path / "summary.json"
     try:
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise GalcatError(f"{summary_path}: not a readable JSON summary ({exc})") from None
-    return Run(path=path, config=cfg, folds=folds, summary=summary)
+    return Run(path=path, config=cfg, folds=folds, summary=summary, incomplete=incomplete)
+
+
+def _load_folds(path: Path, n_folds: int, predict_turns) -> tuple[list[FoldModel], dict[int, str]]:
+    """The finished folds of a run, and why each other fold of its ``n_folds`` cannot be used.
+
+    A fold is finished when training wrote ``fold{k}/result.json``; a fold killed mid-training
+    has a ``best.pt`` of some epoch, which is never taken for the finished model.
+    """
+    folds, incomplete, errors = [], {}, []
+    for k in range(n_folds):
+        fold_dir = path / f"fold{k}"
+        if not (fold_dir / "best.pt").exists():
+            incomplete[k] = f"fold {k} is not trained (no {fold_dir / 'best.pt'})"
+            continue
+        if not (fold_dir / "result.json").is_file():
+            why = f"no {fold_dir / 'result.json'}; training was interrupted"
+            incomplete[k] = f"fold {k} is not finished ({why})"
+            continue
+        try:
+            fold = load_fold_model(resolve_checkpoint_path(fold_dir / "best.pt"), predict_turns)
+        except GalcatError as exc:
+            incomplete[k] = f"fold {k} is damaged ({exc})"
+            errors.append(exc)
+            continue
+        fold.number = k
+        folds.append(fold)
+    if not folds:
+        if errors:
+            raise errors[0]
+        raise GalcatError(f"{path}: run has no finished fold yet ({next(iter(incomplete.values()), '')})")
+    return folds, incomplete

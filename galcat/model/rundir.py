@@ -27,7 +27,7 @@ def check_train_paths(cfg: TrainConfig) -> None:
             f"{cfg.out}: --out holds the --init checkpoint ({cfg.init}); training would overwrite it, "
             "choose a new run directory"
         )
-    check_writable(cfg.out)
+    check_writable(cfg.out, kind="folder")
 
 
 def absolute_paths(cfg: TrainConfig) -> dict:
@@ -40,9 +40,11 @@ def absolute_paths(cfg: TrainConfig) -> dict:
 
 
 def write_or_check_config(cfg: TrainConfig, out: Path) -> None:
-    """A run directory belongs to one config; resuming with another one is a user error."""
+    """A run directory belongs to one config; resuming with another one is a user error. A config
+    with no trained epoch behind it (a run refused or stopped before its first epoch) is replaced."""
     path = out / "config.json"
-    if path.exists():
+    trained = any(out.glob("fold*/last.pt")) or any(out.glob("fold*/best.pt"))
+    if path.exists() and trained:
         saved = load_config(TrainConfig, path)  # runs saved before paths were absolute: resolve them
         old = to_dict(dataclasses.replace(saved, **absolute_paths(saved)))
         new = to_dict(cfg)

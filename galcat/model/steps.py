@@ -20,6 +20,7 @@ from galcat.model.distributed import DistInfo, average_gradients, wrap_loss_and_
 from galcat.model.losses import LabelSmoothingCrossEntropy, make_dml_loss, make_miner, proxy_view
 from galcat.model.schedule import step_per_batch
 from galcat.model.vote import knn_vote_logits
+from galcat.threads import rebalance as rebalance_threads
 
 
 class Objective(nn.Module):
@@ -81,6 +82,7 @@ def run_epoch(
     total, n_seen, steps = 0.0, 0, 0
     proxy_params = list(objective.parameters())
     for batch in loader:
+        rebalance_threads()  # a galcat job started or ended on this machine: resize the thread pool
         if max_steps is not None and steps >= max_steps:
             break
         batch = _to_device(batch, device)

@@ -22,6 +22,7 @@ keeps one per thread.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,36 @@ class GaveUp(MaxRetryError):
 
 def _is_connect_failure(error: BaseException | None) -> bool:
     return isinstance(error, NewConnectionError | ConnectTimeoutError)
+
+
+def failure_cause(error: BaseException | None) -> str:
+    """What went wrong with a request that got no answer, in the user's words: ``name resolution
+    failed`` (no DNS: offline, or a mistyped host), ``connection refused`` (nothing listens on the
+    port), ``timed out``, ``connection reset``, or ``connection error``.
+
+    urllib3 makes every failed connection (DNS included) a subclass of its timeout error, so the
+    cause is read from the exception types and the OS error they wrap, most specific first.
+    """
+    chain, seen = [], error
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "reason", None)
+        if seen in chain:
+            break
+    for e in chain:
+        if isinstance(e, NameResolutionError | socket.gaierror):
+            return "name resolution failed"
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, ConnectionResetError | urllib3.exceptions.ProtocolError):
+            return "connection reset"
+    for e in chain:
+        if isinstance(e, NewConnectionError):
+            return "cannot connect"
+        if isinstance(e, urllib3.exceptions.TimeoutError | requests.Timeout | TimeoutError | socket.timeout):
+            return "timed out"
+    return "connection error"
 
 
 class GalcatRetry(Retry):
@@ -271,8 +302,7 @@ class Session(requests.Session):
         reason = gave_up.reason if gave_up is not None else exc
         attempts = gave_up.attempts if gave_up is not None else 1
         errors = [h.error for h in gave_up.history] if gave_up is not None else []
-        timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError)
-        kind = "timed out" if timed_out else "connection error"
+        kind = failure_cause(reason) if gave_up is not None else failure_cause(exc)
         if all(_is_connect_failure(e) for e in [*errors, reason]):  # an answer has error None
             host = urlsplit(url).netloc
             prefix = f"{self.service}: " if self.service else ""

@@ -97,8 +97,12 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
             raise GalcatError(f"{out.parent}: output folder does not exist")
     if cfg.keep_store and Path(cfg.keep_store).is_dir():
         raise GalcatError(f"{cfg.keep_store}: is a folder; --keep-store names the store file")
-    if cfg.keep_store and Path(cfg.keep_store).exists() and not cfg.overwrite:
-        raise GalcatError(f"{cfg.keep_store}: store exists; pass --overwrite to replace it")
+    if cfg.keep_store and Path(cfg.keep_store).exists():
+        from galcat.paths import check_replaceable
+
+        # a kept store from an interrupted run of this command is reused (the build checks that it
+        # is the same build); anything else there is never replaced
+        check_replaceable(cfg.keep_store, "store", "--keep-store")
     from galcat.images import SERVICES
 
     if cfg.images is None and cfg.service not in SERVICES:
@@ -113,7 +117,7 @@ def _check_out(cfg: ClassifyConfig) -> Path | None:
 
 def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
     """Outputs (table, kept store) that are none of the inputs, writable; option ranges."""
-    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.paths import check_table_output, check_writable, refuse_overwriting_inputs
     from galcat.ranges import bound, check_numbers
 
     check_numbers(
@@ -139,9 +143,9 @@ def _check_paths_and_ranges(cfg: ClassifyConfig, out: Path | None) -> None:
         inputs["--model (config.json)"] = model / "config.json"
     refuse_overwriting_inputs({"--out": out, "--keep-store": cfg.keep_store}, inputs)
     if out is not None:
-        check_writable(out)
+        check_table_output(out, cfg.overwrite)
     if cfg.keep_store:
-        check_writable(cfg.keep_store, "--keep-store")
+        check_writable(cfg.keep_store, "--keep-store", kind="file")
 
 
 def pixel_source(cfg: ClassifyConfig):
@@ -179,15 +183,18 @@ def _build(cfg: ClassifyConfig, targets: Table, rows: np.ndarray, store_path: Pa
 
     source = pixel_source(cfg)
     listed = failures_path(store_path)
-    listed.unlink(missing_ok=True)
+    # a kept store is replaced only with --overwrite; the same build finished earlier is reused as is
+    overwrite = cfg.overwrite or not cfg.keep_store
+    if overwrite or not store_path.exists():
+        listed.unlink(missing_ok=True)
     config = BuildConfig(
         name="targets", catalogue=str(cfg.targets), images=cfg.images,
         service=None if cfg.images else cfg.service, **source_settings(source), resolver=cfg.resolver,
-        preprocess=PreprocessConfig(crop=cfg.crop, size=size), workers=cfg.workers, overwrite=True,
+        preprocess=PreprocessConfig(crop=cfg.crop, size=size), workers=cfg.workers, overwrite=overwrite,
     )  # fmt: skip
     table = targets[rows]
     try:
-        build_store(table, source, store_path, config)
+        build_store(table, source, store_path, config, reuse_finished=True)
     except NetworkError as exc:  # the service cannot be reached at all: the build stops, each row says why
         return {int(row): ("failed", str(exc)) for row in rows}
     except GalcatError:
@@ -278,9 +285,9 @@ def classify_targets(cfg: ClassifyConfig) -> ClassifyResult | None:
     if job.workdir is not None:
         shutil.rmtree(job.workdir, ignore_errors=True)
     if cfg.samp and job.out is not None:
-        from galcat.outputs.samp import send_table
+        from galcat.outputs.samp import offer_table
 
-        send_table(job.out, name=job.out.name)
+        offer_table(job.out, name=job.out.name)
     return _result(table, used, job, cfg, annotated)
 
 
@@ -313,22 +320,20 @@ def _resolve_only(cfg: ClassifyConfig) -> ClassifyResult:
     job = _Job(out, None, user, targets, status, np.full(len(user), "", dtype=object), Path(), None)
     table, used = _write_output(cfg, job, None)
     if cfg.samp and out is not None:
-        from galcat.outputs.samp import send_table
+        from galcat.outputs.samp import offer_table
 
-        send_table(out, name=out.name)
+        offer_table(out, name=out.name)
     return _result(table, used, job, cfg, None)
 
 
 def _prepare(cfg: ClassifyConfig) -> _Job:
     """Check the request, read and resolve the targets and build their store (rank 0 only)."""
     from galcat.model import load_run
+    from galcat.model.ensemble import select_folds
 
     out = _check_out(cfg)
-    if cfg.samp:
-        from galcat.outputs.samp import check_hub
-
-        check_hub()
     run = load_run(cfg.model, cfg.predict_turns)
+    select_folds(run, None)  # an unfinished or damaged run is refused before any target is read
     user, targets, status = _read(cfg)
     n = len(user)
     # without --keep-store, a fixed folder beside the output: an interrupted run resumes its partial store

@@ -97,7 +97,7 @@ def output_meta(cfg, run, reference, targets: Table) -> dict:
     return {
         "classify_config": to_dict(cfg),
         "classify_model": str(cfg.model or ""),
-        "classify_folds": len(run.folds) if run is not None else 0,
+        "classify_n_folds": len(run.folds) if run is not None else 0,
         "classify_targets": str(cfg.targets),
         "classify_source": "" if cfg.resolve_only else str(cfg.images) if cfg.images else cfg.service,
         "classify_reference": str(reference or ""),

@@ -201,7 +201,7 @@ def neighbour_k(cfg_k: int | None, predictor) -> int:
 
 def check_embed_config(cfg: EmbedConfig) -> None:
     """Option ranges, and an output that is none of the inputs (even with --overwrite), before any work."""
-    from galcat.paths import check_writable, refuse_overwriting_inputs
+    from galcat.paths import check_table_output, refuse_overwriting_inputs
     from galcat.ranges import bound, check_numbers
 
     check_numbers(
@@ -220,7 +220,7 @@ def check_embed_config(cfg: EmbedConfig) -> None:
         inputs["--model (config.json)"] = model / "config.json"
         inputs.update({f"--model ({p.parent.name}/{p.name})": p for p in model.glob("fold*/*.pt")})
     refuse_overwriting_inputs({"--out": cfg.out}, inputs)
-    check_writable(cfg.out)
+    check_table_output(cfg.out, cfg.overwrite)
 
 
 def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
@@ -244,10 +244,6 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
         raise GalcatError("--samp needs --out: SAMP sends a written file")
     if cfg.k is not None and cfg.k < 1:
         raise GalcatError(f"--k must be at least 1, got {cfg.k}")
-    if cfg.samp:
-        from galcat.outputs.samp import check_hub
-
-        check_hub()
     from galcat.model import load_run
     from galcat.model.predictor import Predictor
 
@@ -304,7 +300,7 @@ def embed_catalogue(cfg: EmbedConfig, parts_beside=None) -> Table | None:
         write_table(table, out, overwrite=cfg.overwrite)
         finish_shards(out)
         if cfg.samp:
-            from galcat.outputs.samp import send_table
+            from galcat.outputs.samp import offer_table
 
-            send_table(out, name=out.name)
+            offer_table(out, name=out.name)
     return table

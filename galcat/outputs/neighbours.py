@@ -8,6 +8,8 @@ embedding index of the reference store (galcat.outputs.index).
 from __future__ import annotations
 
 import math
+import textwrap
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +159,8 @@ def render_grid(query_image, query_title: str, images, titles, out, colours=None
     import matplotlib.pyplot as plt
 
     panels = [query_image, *images]
-    titles = [query_title, *titles]
+    # a panel is about 2.3 inches wide: long ids and names are wrapped rather than clipped
+    titles = ["\n".join(textwrap.fill(line, 26) for line in t.split("\n")) for t in [query_title, *titles]]
     colours = ["black", *(colours or ["black"] * len(images))]
     ncols = min(ncols, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -195,12 +198,12 @@ def save_neighbour_figure(query_store, result: NeighbourResult, ref_store, out) 
     ]
     colours = [
         "dimgray"
-        if "?" in (lab, result.query_label)
+        if lab == "?" or result.query_label.startswith("unlabelled")
         else ("tab:green" if lab == result.query_label else "tab:red")
         for lab in result.labels
     ]
-    given = "" if result.query.how == "objid" else f" ({result.query.given})"
-    query_title = f"query {result.query.objid}{given}\n{result.query_label}"
+    given = "" if result.query.how == "objid" else f"{result.query.given}\n"
+    query_title = f"query {given}{result.query.objid}\n{result.query_label}"
     return render_grid(query_image, query_title, images, titles, out, colours)
 
 
@@ -241,7 +244,7 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
         refuse_overwriting_inputs(
             {"--out": cfg.out}, {"--index": cfg.index, "--store": cfg.store, "--model": cfg.model}
         )
-        check_writable(cfg.out)
+        check_writable(cfg.out, kind="file")
     predictor = load_fold(cfg.model, cfg.fold, cfg.predict_turns, cfg.batch_size, cfg.device)
     fold = predictor.fold_models[0]
     ref_store = open_checked_store(cfg.index, fold, need_labels=False)
@@ -257,9 +260,14 @@ def find_neighbours(cfg: NeighboursConfig) -> NeighbourResult:
     rows, objids, labels, distances = neighbour_grid(
         match.row, query_embedding, index, ref_store, scheme, cfg.k, same
     )
-    result = NeighbourResult(
-        match, _labels(query_store, scheme, [match.row])[0], rows, objids, labels, distances
-    )
+    query_label = _labels(query_store, scheme, [match.row])[0]
+    known = [lab for lab in labels if lab != "?"]
+    if query_label == "?" and known:  # an unlabelled query: say what its neighbours are
+        top, count = Counter(known).most_common(1)[0]
+        query_label = f"unlabelled; {count}/{len(labels)} NN {top}"
+    elif query_label == "?":
+        query_label = "unlabelled"
+    result = NeighbourResult(match, query_label, rows, objids, labels, distances)
     if cfg.out:
         save_neighbour_figure(query_store, result, ref_store, cfg.out)
     return result

@@ -8,6 +8,7 @@ gets a synchronous call with a ``file://`` URL of a VOTable copy and must answer
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,10 +49,16 @@ def _connected_client(samp, client_name: str):
     return client
 
 
-def check_hub() -> None:
-    """Fail early (before a long embedding run) when no SAMP hub is reachable."""
-    samp = _samp()
-    _connected_client(samp, "galcat-check").disconnect()
+def offer_table(path, name: str | None = None) -> bool:
+    """Send a table that is already written; a failure (no hub, no client) is one warning line on
+    stderr, since the table itself is the result and is kept. True when every client loaded it."""
+    try:
+        send_table(path, name=name)
+    except GalcatError as exc:
+        print(f"galcat: warning: wrote {path} but did not send it over SAMP: {exc}", file=sys.stderr)
+        return False
+    print(f"sent {path} to SAMP clients")
+    return True
 
 
 def send_table(path, name: str | None = None, timeout: float = 60.0, client_name: str = "galcat") -> dict:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -98,11 +100,13 @@ def _save_part(path: Path, rows: np.ndarray, arrays: dict[str, np.ndarray]) -> N
 
 
 def _load_part(path: Path) -> dict[str, np.ndarray] | None:
+    """A part's arrays, or None when it is missing, damaged or not a part (then it is recomputed)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError):
-        return None  # damaged or half-written: recomputed
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
+        return None
+    return arrays if "__rows__" in arrays else None
 
 
 def _prepare_parts(parts: Path, manifest: dict, info: DistInfo) -> None:

@@ -30,11 +30,17 @@ from galcat.catalogues.select import select_rows
 from galcat.config import to_dict, to_json
 from galcat.errors import GalcatError
 from galcat.images.result import failures_path
-from galcat.paths import check_writable, refuse_overwriting_inputs
+from galcat.paths import check_replaceable, check_writable, refuse_overwriting_inputs
 from galcat.ranges import bound, check_numbers
 from galcat.store.partial import OK_STATUSES, PartialBuild, io_error
 from galcat.store.preprocess import PreprocessConfig, as_rgb_uint8, preprocess
-from galcat.store.recovery import finish_leftover, with_resume_hint, write_failures
+from galcat.store.recovery import (
+    built_identity,
+    finish_leftover,
+    finished_summary,
+    with_resume_hint,
+    write_failures,
+)
 from galcat.store.writer import (
     CHUNK_ROWS,
     DEFAULT_COMPRESSION,
@@ -151,12 +157,19 @@ def _identity_digest(identity: dict) -> str:
 
 
 def build_store(
-    catalogue: Table, source, out, config: BuildConfig | None = None, exclude: Table | None = None
+    catalogue: Table,
+    source,
+    out,
+    config: BuildConfig | None = None,
+    exclude: Table | None = None,
+    reuse_finished: bool = False,
 ) -> BuildSummary:
     """Fetch, preprocess and store every row of ``catalogue``; resumable after a crash.
 
     The whole build runs under the partial's lock, so a second build of the same ``out`` (with or
-    without ``overwrite``) stops at once instead of deleting the first one's work.
+    without ``overwrite``) stops at once instead of deleting the first one's work. An existing store
+    is an error without ``overwrite``; with ``reuse_finished`` (a caller that keeps its store, such
+    as ``classify --keep-store``) an existing store of this very build is returned as it is.
     """
     config = config or BuildConfig()
     check_build_config(config)  # bad values fail now, not after the downloads
@@ -164,7 +177,8 @@ def build_store(
     start_time = time.monotonic()
     part = PartialBuild(out)
     check_build_paths(out, config)
-    if out.exists() and not config.overwrite and not part.exists():
+    reusable = reuse_finished and built_identity(out) is not None
+    if out.exists() and not config.overwrite and not part.exists() and not reusable:
         raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
     part.lock()
     try:
@@ -175,9 +189,13 @@ def build_store(
         identity = _identity(table, config)
         if out.exists() and not config.overwrite:
             finished = _finish_leftover(part, identity, start_time)
+            same = reusable and not part.exists() and built_identity(out) == _identity_digest(identity)
+            if finished is None and same:
+                finished = _summary_of(out, start_time)  # this very build, finished by an earlier run
             if finished is not None:
                 return finished
-            raise GalcatError(f"{out}: store exists; pass --overwrite to replace it")
+            other = " and holds another build (other rows or settings)" if reusable else ""
+            raise GalcatError(f"{out}: store exists{other}; pass --overwrite to replace it")
         return _build_locked(part, table, source, config, dropped, identity, start_time)
     finally:
         part.unlock()
@@ -193,7 +211,9 @@ def check_build_paths(out: Path, config: BuildConfig) -> None:
     outputs = {"--out": out, "--out (.partial)": part.path, "--out (failures list)": failures_path(out)}
     inputs = {"--catalogue": config.catalogue, "--images": config.images, "--exclude": config.exclude}
     refuse_overwriting_inputs(outputs, inputs)
-    check_writable(out)
+    check_writable(out, kind="file")
+    if config.overwrite:
+        check_replaceable(out, "store")
 
 
 def _build_locked(part, table, source, config, dropped, identity, start_time) -> BuildSummary:
@@ -224,6 +244,11 @@ def _build_locked(part, table, source, config, dropped, identity, start_time) ->
     return _finalise(part, table, records, config, dropped, resumed, start_time)
 
 
+def _summary_of(out: Path, start_time: float) -> BuildSummary:
+    """The summary of a finished store, for a rerun of the same build that has nothing to do."""
+    return _summary(out, *finished_summary(out), start_time)
+
+
 def _finish_leftover(part: PartialBuild, identity: dict, start_time: float) -> BuildSummary | None:
     """The store's summary if a leftover .partial shows it is this very build, finished by an earlier
     run that crashed before cleaning up (see :func:`galcat.store.recovery.finish_leftover`)."""
@@ -231,8 +256,12 @@ def _finish_leftover(part: PartialBuild, identity: dict, start_time: float) -> B
     if done is None:
         return None
     summary, fingerprint, failures = done
+    return _summary(part.out, summary, fingerprint, failures, start_time)
+
+
+def _summary(out: Path, summary: dict, fingerprint: str, failures, start_time: float) -> BuildSummary:
     return BuildSummary(
-        out=part.out,
+        out=out,
         n_rows=int(summary.get("n_rows", 0)),
         n_stored=int(summary.get("n_stored", 0)),
         status_counts=dict(summary.get("status_counts", {})),

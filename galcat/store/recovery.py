@@ -22,15 +22,37 @@ from galcat.store.partial import OK_STATUSES, PartialBuild
 
 def with_resume_hint(exc: GalcatError, part: PartialBuild, n: int) -> GalcatError:
     """The error plus what happens to the unfinished build: removed if empty, else how to resume."""
-    done = len(part.records())
-    if done == 0:
+    records = part.records()
+    failed = sum(1 for r in records.values() if r["status"] == "failed")  # a rerun fetches these again
+    finished = len(records) - failed  # stored, or final without an image (blank)
+    if finished == 0:
         part.discard()
-        return type(exc)(f"{exc} (no row was finished, so no unfinished build was kept)")
+        tried = f"; {failed} rows failed" if failed else ""
+        return type(exc)(f"{exc} (no row was finished{tried}, so no unfinished build was kept)")
     size = part.path.stat().st_size / 1e6 if part.exists() else 0.0
     return type(exc)(
-        f"{exc}; the unfinished build ({done} of {n} rows) is kept in {part.path} ({size:.0f} MB): "
+        f"{exc}; the unfinished build ({finished} of {n} rows finished, {failed} failed, "
+        f"{n - finished - failed} not tried) is kept in {part.path} ({size:.0f} MB): "
         "rerun the same command to resume, or pass --overwrite to start again"
     )
+
+
+def built_identity(out: Path) -> str | None:
+    """The ``build_identity`` digest a finished galcat build records in its store, or None."""
+    try:
+        with h5py.File(out, "r") as f:
+            return str(f.attrs["build_identity"]) if "build_identity" in f.attrs else None
+    except (OSError, ValueError):
+        return None
+
+
+def finished_summary(out: Path) -> tuple[dict, str, Path | None]:
+    """``(build_summary, fingerprint, failures list or None)`` recorded with a finished store."""
+    with h5py.File(out, "r") as f:
+        summary = json.loads(f.attrs.get("build_summary", "{}"))
+        fingerprint = str(f.attrs.get("fingerprint", ""))
+    failures = failures_path(out)
+    return summary, fingerprint, failures if failures.exists() else None
 
 
 def finish_leftover(part: PartialBuild, digest, identity: dict):

@@ -276,6 +276,9 @@ def atomic_destination(path: Path, overwrite: bool, reserve: int = 0):
     path = Path(path)
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass --overwrite (overwrite=True) to replace it")
+    from galcat.paths import check_replaceable
+
+    check_replaceable(path, "store")  # only a galcat store is replaced
     with atomic_path(path) as tmp:
         if reserve > 0:
             h5py.File(tmp, "w").close()

@@ -149,13 +149,17 @@ def make_synthetic_store(
 
     ``classes``: see :func:`class_list`.
     """
+    from galcat.paths import check_replaceable, check_writable
     from galcat.store import write_store
 
     classes = class_list(classes)
     check_synthetic_sizes(n_per_class, size, seed)
     path = Path(path)
+    check_writable(path, kind="file")
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass overwrite=True to replace it")
+    if overwrite:
+        check_replaceable(path, "store")  # before rendering: only a galcat store is replaced
     table, images = synthetic_catalogue_and_images(classes, n_per_class, size=size, seed=seed, votes=votes)
     provenance = {
         "source": [

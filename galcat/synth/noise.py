@@ -51,14 +51,18 @@ def make_noisy_store(
     Images, positions and ids are unchanged (the same galaxies, relabelled); the catalogue keeps
     the original label in ``<scheme>_expert`` and a boolean ``label_flipped`` column.
     """
+    from galcat.paths import check_replaceable, check_writable
     from galcat.ranges import bound, check_number
     from galcat.store import open_store, write_store
 
     check_number(rate, "label noise rate (--rate)", **bound("probability"))
     check_number(seed, "--seed", **bound("seed"))
     path = Path(path)
+    check_writable(path, kind="file")
     if path.exists() and not overwrite:
         raise GalcatError(f"{path}: store exists; pass --overwrite to replace it")
+    if overwrite:
+        check_replaceable(path, "store")
     with open_store(source) as store:
         table = store.catalogue.copy()
         images = store.read_images(slice(0, len(store)))

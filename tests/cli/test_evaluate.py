@@ -29,7 +29,7 @@ def test_config_and_printed_metrics(api, tmp_path):
         model="runs/x", query="q.h5", folds="0,1", normalize=False, out=str(tmp_path)
     )
     lines = result.stdout.splitlines()
-    assert lines[0] == "40 query galaxies; folds 0, 1"
+    assert lines[0] == "40 query galaxies; 2 fold(s) used, numbered 0, 1"  # a count, then the numbers
     assert lines[1] == f"{'accuracy':36s} 80.00 ± 5.00 % over folds"  # as report.md writes it
     assert lines[2] == f"{'unweighted F1':36s} 0.7000 ± 0.1000 over folds"
     assert lines[3] == "ensemble of 2 folds: accuracy 80.00 %, unweighted F1 0.7000, MAP@1 (P@1) 90.00 %"

@@ -106,6 +106,14 @@ def test_grid_interrupted_mid_cell_resumes_and_rerun_is_a_no_op(stores, tmp_path
     assert result.exit_code == 0, result.output
     assert "8 cells" in result.output and _mtimes(out) == after
 
+    # a deleted cell report (and audit report) is rebuilt by the rerun; results link only real files
+    report = out / "cells" / "efigi-9" / "ls-ce" / "test-rsa" / "report.md"
+    report.unlink()
+    (out / "audits" / "efigi-vs-gz2h" / "audit.md").unlink()
+    result = reproduce(_config(stores, out))
+    assert report.is_file() and (out / "audits" / "efigi-vs-gz2h" / "audit.md").is_file()
+    assert all((out / c["report"]).is_file() for c in result["cells"])
+
 
 @pytest.mark.parametrize(
     "args, message",

@@ -198,4 +198,4 @@ def test_a_k_fold_run_adds_the_ensemble_uncertainty_columns(shared_data, tiny_fo
         assert np.ma.getmaskarray(table[column])[-1].all() and not np.ma.getmaskarray(table[column])[0].any()
     agreement = np.asarray(table["pred_agreement"][:-1], dtype=float)
     assert set(np.round(agreement, 3)) <= {0.5, 1.0}  # two folds: they agree or they split
-    assert "2" in str(table.meta.get("classify_folds"))
+    assert "2" in str(table.meta.get("classify_n_folds"))
