@@ -237,7 +237,7 @@ def test_python_quickstart_predicts_on_an_array(tour, capsys):
 
 def test_the_demo_time_is_stated_in_one_place_and_the_readme_and_help_agree():
     """docs/benchmarks.md holds the demo's measured times; the README and ``--help`` say the same."""
-    stated = "a minute or two on 2 idle cores"
+    stated = "about a minute on 2 idle cores"
     readme = " ".join(README.read_text(encoding="utf-8").split())
     benchmarks = " ".join((README.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
     help_text = " ".join(invoke("demo", "--help").output.split())

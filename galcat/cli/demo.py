@@ -25,7 +25,7 @@ def demo(
     device: str = option(DemoConfig, "device", help="auto | cpu | cuda | mps"),
     overwrite: bool = option(DemoConfig, "overwrite", help="Replace an earlier demo in --out."),
 ):
-    """Run the pipeline offline on synthetic galaxies: a minute or two on 2 idle cores (docs/benchmarks.md).
+    """Run the pipeline offline on synthetic galaxies: about a minute on 2 idle cores (docs/benchmarks.md).
 
     \b
     Example: galcat demo --out demo
