@@ -184,7 +184,9 @@ def auto_threads(computing: bool = False) -> int:
     except (AttributeError, OSError):
         return max(1, share)
     others = max(0.0, load - ((_state["threads"] or 0) if computing else 0))
-    busy = round(usable * min(1.0, others / max(1, os.cpu_count() or 1)))
+    # whole CPUs only: a job's own loader threads and the load average's lag add a fraction of a
+    # CPU, which must not make it give up a thread and then take it back a few seconds later
+    busy = math.floor(usable * min(1.0, others / max(1, os.cpu_count() or 1)))
     return max(1, min(share, usable - busy))
 
 

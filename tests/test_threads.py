@@ -114,6 +114,9 @@ def test_auto_leaves_the_cpus_other_programs_keep_busy(monkeypatch):
     monkeypatch.setattr(threads, "RECHECK_S", 0.0)
     threads.rebalance()
     assert torch.get_num_threads() == 2  # its own load is not held against it
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 2.0, 2.0))  # its loader threads, or the average's lag
+    threads.rebalance()
+    assert torch.get_num_threads() == 2  # less than a whole CPU of other load keeps both threads
     monkeypatch.setattr(os, "cpu_count", lambda: 64)  # a 2-CPU container on a big machine: load 10 of 64
     monkeypatch.setattr(os, "getloadavg", lambda: (10.0, 10.0, 10.0))
     assert threads.auto_threads() == 2
