@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galcat.config import load_config, save_config, to_dict
+from galcat.config import check_same_config, load_config, save_config, to_dict
 from galcat.errors import GalcatError
 from galcat.model.checkpoint import load_checkpoint, resolve_checkpoint_path
 from galcat.model.config import TrainConfig
@@ -47,13 +47,7 @@ def write_or_check_config(cfg: TrainConfig, out: Path) -> None:
     if path.exists() and trained:
         saved = load_config(TrainConfig, path)  # runs saved before paths were absolute: resolve them
         old = to_dict(dataclasses.replace(saved, **absolute_paths(saved)))
-        new = to_dict(cfg)
-        diff = [k for k in new if k not in RESUME_FREE and old.get(k) != new[k]]
-        if diff:
-            raise GalcatError(
-                f"{path}: run directory holds a different configuration ({', '.join(diff)} differ); "
-                "use a new --out or the same options to resume"
-            )
+        check_same_config(path, old, to_dict(cfg), RESUME_FREE)
     save_config(cfg, path)
 
 
